@@ -1,0 +1,101 @@
+//! The sipbridge service: the only crate that does I/O (shared/DESIGN.md, "bridge/").
+//!
+//! [`run`] takes a validated config and already-bound sockets (so tests can bind port 0), serves
+//! until `shutdown` resolves, drains, and returns.
+
+mod error;
+pub mod health;
+mod http;
+pub mod logging;
+pub mod metrics;
+mod process_metrics;
+pub mod sockets;
+pub mod summary;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sipbridge_config::Config;
+use tokio::sync::oneshot;
+
+pub use error::Error;
+use health::{Health, Readiness};
+use metrics::Metrics;
+use sockets::BoundSockets;
+
+/// How often draining checks whether the last call has ended.
+const DRAIN_POLL: Duration = Duration::from_millis(100);
+
+/// Runs the service until `shutdown` resolves, then drains: `/health` turns 503 and calls in
+/// progress get `shutdown.drain_timeout` to end before the HTTP listener closes.
+pub async fn run(
+    config: Arc<Config>,
+    sockets: BoundSockets,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), Error> {
+    let health = Health::default();
+    let metrics = Arc::new(Metrics::new());
+    let addrs = sockets.local_addrs().map_err(Error::Http)?;
+
+    let (stop_http, http_stopped) = oneshot::channel::<()>();
+    let router = http::router(http::HttpState {
+        health: health.clone(),
+        metrics: metrics.clone(),
+    });
+    let mut http_server = tokio::spawn(async move {
+        axum::serve(sockets.http, router)
+            .with_graceful_shutdown(async move {
+                let _ = http_stopped.await;
+            })
+            .await
+    });
+
+    // The SIP listeners are bound and held so the ports are ours; SIP itself arrives with the
+    // signaling issue (until then datagrams wait in the socket buffer and TCP connects queue).
+    let _sip_sockets = (sockets.sip_udp, sockets.sip_tcp);
+
+    health.set(Readiness::Ready);
+    tracing::info!(
+        sip_udp = ?addrs.sip_udp, sip_tcp = ?addrs.sip_tcp, http = %addrs.http,
+        livekit = %config.livekit.url, "sipbridge ready"
+    );
+
+    tokio::select! {
+        () = shutdown => {}
+        // The HTTP server only ends when told to; ending by itself is a failure.
+        ended = &mut http_server => {
+            let error = match ended {
+                Ok(Err(io_error)) => io_error,
+                Ok(Ok(())) => std::io::Error::other("stopped unexpectedly"),
+                Err(join_error) => std::io::Error::other(join_error),
+            };
+            return Err(Error::Http(error));
+        }
+    }
+
+    health.set(Readiness::Draining);
+    let drain_timeout = config.shutdown.drain_timeout.0;
+    tracing::info!(
+        ?drain_timeout,
+        active_calls = metrics.active_calls.get(),
+        "draining"
+    );
+    drain(&metrics, drain_timeout).await;
+
+    let _ = stop_http.send(());
+    match http_server.await {
+        Ok(result) => result.map_err(Error::Http)?,
+        Err(join_error) => tracing::error!(%join_error, "HTTP server task failed"),
+    }
+    tracing::info!("sipbridge stopped");
+    Ok(())
+}
+
+/// Waits until no call is in progress, or `timeout`.
+async fn drain(metrics: &Metrics, timeout: Duration) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while metrics.active_calls.get() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(DRAIN_POLL).await;
+    }
+}

@@ -1,0 +1,55 @@
+//! `dispatch_rules:` — which room an inbound call goes to, and as whom.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::values::{Duration, Id};
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DispatchRule {
+    pub id: Id,
+    #[serde(default)]
+    pub name: String,
+    /// Inbound trunks this rule serves; empty serves calls from every trunk.
+    #[serde(default)]
+    pub trunk_ids: Vec<Id>,
+    pub rule: RoomRule,
+    /// Attributes set on the caller's participant, besides the standard `sip.*` ones.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+    #[serde(default)]
+    pub metadata: String,
+    /// How long the caller may wait in the room for someone to be there before the call fails.
+    #[serde(default = "default_ringing_timeout")]
+    pub ringing_timeout: Duration,
+    /// The call is ended (CLIENT_INITIATED, 200 "Max duration") after this long; none if unset.
+    pub max_call_duration: Option<Duration>,
+}
+
+fn default_ringing_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+/// How the room is chosen. Written as a one-key map: `rule: { direct: { room: lobby } }`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum RoomRule {
+    /// Every call joins one room; with a `pin`, the caller must enter it by DTMF first.
+    Direct {
+        room: String,
+        #[serde(default)]
+        pin: Option<String>,
+    },
+    /// Each call gets a room of its own: `<room_prefix><random suffix>`.
+    Individual {
+        #[serde(default)]
+        room_prefix: String,
+    },
+    /// The room is named after the called number: `<room_prefix><called number>`.
+    Callee {
+        #[serde(default)]
+        room_prefix: String,
+    },
+}

@@ -1,0 +1,62 @@
+//! The sipbridge configuration: one YAML file (shared/DESIGN.md, "config/").
+//!
+//! [`load_file`] reads, deserializes and validates it. Unknown keys are errors, and every error
+//! names the key path and its line and column, e.g.
+//! `config.yaml:14:5: inbound_trunks[0].allowed_addresses[1]: "10.0.0.0/33" is not an IP or CIDR`.
+//! `LIVEKIT_URL`, `LIVEKIT_API_KEY` and `LIVEKIT_API_SECRET` in the environment override the file.
+
+mod dispatch;
+mod error;
+mod livekit;
+mod load;
+mod rtp;
+mod service;
+mod sip;
+mod source_map;
+mod trunks;
+mod validate;
+pub mod values;
+
+pub use dispatch::{DispatchRule, RoomRule};
+pub use error::{ConfigError, Origin, Problem};
+pub use livekit::LiveKit;
+pub use load::{load_file, load_str};
+pub use rtp::{Codec, JitterBuffer, PortRange, Rtp, SymmetricRtp};
+pub use service::{Cdr, Http, Limits, LogLevel, Logging, Shutdown};
+pub use sip::{Sip, SipListen, SipTimers, SipTls};
+pub use source_map::Position;
+pub use trunks::{Credentials, InboundTrunk, OutboundTrunk, Transport};
+
+/// The whole, validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub livekit: LiveKit,
+    pub sip: Sip,
+    pub rtp: Rtp,
+    pub http: Http,
+    pub inbound_trunks: Vec<InboundTrunk>,
+    pub outbound_trunks: Vec<OutboundTrunk>,
+    pub dispatch_rules: Vec<DispatchRule>,
+    pub limits: Limits,
+    pub cdr: Cdr,
+    pub logging: Logging,
+    pub shutdown: Shutdown,
+}
+
+impl Config {
+    /// Settings that are valid but probably not what a production deployment wants.
+    pub fn warnings(&self) -> Vec<String> {
+        self.inbound_trunks
+            .iter()
+            .enumerate()
+            .filter(|(_, trunk)| trunk.allowed_addresses.is_empty() && trunk.auth.is_none())
+            .map(|(i, trunk)| {
+                format!(
+                    "inbound_trunks[{i}] ({}): accepts calls from any address without authentication; \
+                     set allowed_addresses or auth",
+                    trunk.id
+                )
+            })
+            .collect()
+    }
+}
