@@ -1,0 +1,96 @@
+# Shared settings and helpers of the test bed; sourced by setup, up, down, demo and tests/run.
+# shellcheck shell=bash
+
+BED_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+# livekit-server is built from the Go module proxy. v1.13.5 is the newest release whose
+# dependencies the proxy serves: v1.13.8-v1.13.11 honour SIP_TRUNK_FAILURE in a client
+# LeaveRequest (livekit/livekit#4890) but need livekit/protocol, psrpc and pion forks the proxy
+# answers 403 for (README.md, "livekit-server version").
+LIVEKIT_SERVER_VERSION=${LIVEKIT_SERVER_VERSION:-v1.13.5}
+
+# Everything slow to make is cached here, outside the repository: the livekit-server build per
+# version, the Python venv per requirements file, and cargo's target directory.
+SIPBRIDGE_CACHE=${SIPBRIDGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sipbridge}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$SIPBRIDGE_CACHE/target}
+
+# Pid files, logs and generated configs of the running bed.
+BED_DIR=${SIPBRIDGE_BED_DIR:-${TMPDIR:-/tmp}/sipbridge-bed}
+
+LIVEKIT_BIN=$SIPBRIDGE_CACHE/livekit-server/$LIVEKIT_SERVER_VERSION/livekit-server
+BRIDGE_BIN=$CARGO_TARGET_DIR/debug/sipbridge
+DEV_CONFIG=$BED_ROOT/config/examples/dev.yaml
+PY_REQUIREMENTS=$BED_ROOT/tests/py/requirements.txt
+
+# Ports of the bed. livekit's come from here; the bridge's are those of config/examples/dev.yaml
+# (config/tests/examples.rs checks that they agree).
+LIVEKIT_PORT=7880
+LIVEKIT_RTC_UDP_PORT=7882
+REDIS_PORT=6390
+BRIDGE_HTTP=127.0.0.1:8080
+BRIDGE_SIP=127.0.0.1:5060
+
+say() { printf 'bed: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+# The venv built from the current requirements file (its name changes when the file does).
+venv_dir() {
+  local digest
+  digest=$( (python3 --version; cat "$PY_REQUIREMENTS") | sha256sum | cut -c1-12)
+  printf '%s/venv-%s' "$SIPBRIDGE_CACHE" "$digest"
+}
+
+# wait_until SECONDS DESCRIPTION COMMAND...: retries COMMAND every 0.2 s.
+wait_until() {
+  local seconds=$1 what=$2
+  shift 2
+  local deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then
+      say "$what did not come up within ${seconds}s"
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+pid_alive() { [ -f "$BED_DIR/$1.pid" ] && kill -0 "$(cat "$BED_DIR/$1.pid")" 2>/dev/null; }
+
+# start NAME COMMAND...: runs COMMAND in the background with its output in $BED_DIR/NAME.log.
+start() {
+  local name=$1
+  shift
+  "$@" >"$BED_DIR/$name.log" 2>&1 &
+  echo $! >"$BED_DIR/$name.pid"
+}
+
+# exited_within SECONDS PID: waits up to SECONDS for PID to exit.
+exited_within() {
+  local tries=$(($1 * 5)) pid=$2
+  for _ in $(seq "$tries"); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.2
+  done
+  return 1
+}
+
+# stop NAME: SIGTERM; a second SIGTERM after 2 s (livekit-server and the bridge both take a
+# second signal as "stop now, skip the drain"); SIGKILL if still running 8 s later.
+stop() {
+  local name=$1 pid
+  [ -f "$BED_DIR/$name.pid" ] || return 0
+  pid=$(cat "$BED_DIR/$name.pid")
+  if kill -TERM "$pid" 2>/dev/null && ! exited_within 2 "$pid"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    if ! exited_within 8 "$pid"; then
+      kill -KILL "$pid" 2>/dev/null || true
+      say "$name ($pid) did not stop on SIGTERM; killed"
+    fi
+  fi
+  rm -f "$BED_DIR/$name.pid"
+}
+
+show_log() {
+  say "last lines of $BED_DIR/$1.log:"
+  tail -n 30 "$BED_DIR/$1.log" >&2 || true
+}

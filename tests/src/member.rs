@@ -1,0 +1,99 @@
+//! A room member played by the official LiveKit Python SDK (`tests/py/room_member.py`), which
+//! reports events as JSON lines.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::time::{Duration, Instant};
+
+use crate::Bed;
+
+/// One JSON line from the member.
+pub type Event = serde_json::Value;
+
+#[derive(Debug)]
+pub struct RoomMember {
+    pub identity: String,
+    child: Child,
+    events: Receiver<Event>,
+}
+
+impl RoomMember {
+    /// Joins `room` as `identity`; `args` are further `room_member.py` options
+    /// (e.g. `["--publish-tone", "440"]`).
+    pub fn join(bed: &Bed, room: &str, identity: &str, args: &[&str]) -> Self {
+        let script = Bed::tests_file("py/room_member.py");
+        let mut child = Command::new(&bed.python)
+            .arg(script)
+            .args(["--url", &bed.livekit_url, "--api-key", &bed.api_key])
+            .args([
+                "--api-secret",
+                &bed.api_secret,
+                "--room",
+                room,
+                "--identity",
+                identity,
+            ])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bed.python.display()));
+        let stdout = child.stdout.take().unwrap();
+        let (sender, events) = channel();
+        let who = identity.to_owned();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                match serde_json::from_str(&line) {
+                    Ok(event) => {
+                        if sender.send(event).is_err() {
+                            break;
+                        }
+                    }
+                    Err(_) => eprintln!("[{who}] {line}"),
+                }
+            }
+        });
+        Self {
+            identity: identity.to_owned(),
+            child,
+            events,
+        }
+    }
+
+    /// The next event named `name`, skipping others; panics after `timeout` or if the member
+    /// exits first.
+    pub fn expect(&mut self, name: &str, timeout: Duration) -> Event {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok(event) if event["event"] == name => return event,
+                Ok(_) => {}
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("{}: no {name:?} event within {timeout:?}", self.identity)
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    let status = self.child.wait().ok();
+                    panic!(
+                        "{}: exited ({status:?}) before a {name:?} event",
+                        self.identity
+                    )
+                }
+            }
+        }
+    }
+
+    /// Waits for the member to exit by itself and returns whether it succeeded.
+    pub fn wait(mut self) -> bool {
+        self.child.wait().is_ok_and(|status| status.success())
+    }
+}
+
+impl Drop for RoomMember {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
