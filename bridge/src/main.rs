@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sipbridge::sockets::BoundSockets;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 #[derive(Parser)]
 #[command(version, about = "SIP-to-LiveKit bridge")]
@@ -68,38 +69,46 @@ fn serve(config: sipbridge_config::Config) -> anyhow::Result<()> {
     }
     let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
     runtime.block_on(async {
+        // Installed before anything else, so a signal is never met by the default action
+        // (immediate death) once the service has announced itself ready.
+        let signals = Signals::install().context("installing SIGTERM/SIGINT handlers")?;
         let sockets = BoundSockets::bind(&config).await?;
-        sipbridge::run(Arc::new(config), sockets, shutdown_signal()).await?;
+        sipbridge::run(Arc::new(config), sockets, shutdown_on(signals)).await?;
         Ok(())
     })
 }
 
+struct Signals {
+    term: Signal,
+    int: Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Self> {
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        }
+    }
+}
+
 /// Resolves on the first SIGINT or SIGTERM. A second one exits at once, skipping the drain.
-async fn shutdown_signal() {
-    let signal = first_signal().await;
+async fn shutdown_on(mut signals: Signals) {
+    let signal = signals.next().await;
     tracing::info!(
         signal,
         "shutting down; send it again to exit without draining"
     );
-    tokio::spawn(async {
-        let signal = first_signal().await;
+    tokio::spawn(async move {
+        let signal = signals.next().await;
         tracing::warn!(signal, "second signal: exiting without draining");
         std::process::exit(130);
     });
-}
-
-async fn first_signal() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        // Without signal handlers the process can still be killed; never shut down on our own.
-        tracing::error!("cannot install SIGTERM/SIGINT handlers");
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
-    }
 }
