@@ -54,6 +54,14 @@ wait_until() {
   done
 }
 
+# export_bed LINES: exports the KEY=value lines tests/bed/up printed.
+export_bed() {
+  local line
+  while IFS= read -r line; do
+    export "${line?}"
+  done <<<"$1"
+}
+
 pid_alive() { [ -f "$BED_DIR/$1.pid" ] && kill -0 "$(cat "$BED_DIR/$1.pid")" 2>/dev/null; }
 
 # start NAME COMMAND...: runs COMMAND in the background with its output in $BED_DIR/NAME.log.
