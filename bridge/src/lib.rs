@@ -9,6 +9,7 @@ mod http;
 pub mod logging;
 pub mod metrics;
 mod process_metrics;
+pub mod room;
 pub mod sockets;
 pub mod summary;
 

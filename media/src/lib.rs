@@ -1,8 +1,23 @@
 //! Sans-IO audio for the SIP leg of a call (shared/DESIGN.md, "media/").
 //!
-//! This crate will turn the phone's RTP (G.711, G.722, Opus, RFC 4733 DTMF) into 20 ms PCM
+//! This crate turns the phone's RTP (G.711, G.722, Opus, RFC 4733 DTMF) into 20 ms PCM
 //! frames for the room and the room's audio back into RTP: pure functions of
 //! (packets, time) → (frames, packets), with no sockets, clock reads or spawned tasks.
 //! It knows nothing of SIP or LiveKit.
 //!
-//! Nothing is implemented yet: the media pipeline is its own issue.
+//! So far it has what the room leg needs: the Opus codec and a tone generator. RTP, the
+//! G.711/G.722 codecs, the jitter buffer, DTMF and the mixer are the media-pipeline issue.
+
+mod error;
+pub mod opus;
+pub mod tone;
+
+pub use error::Error;
+
+/// Audio is handled in frames of this length on both legs.
+pub const FRAME_MS: u32 = 20;
+
+/// Samples in one [`FRAME_MS`] frame of mono audio at `rate_hz`.
+pub const fn samples_per_frame(rate_hz: u32) -> usize {
+    (rate_hz * FRAME_MS / 1000) as usize
+}

@@ -8,6 +8,19 @@ happened as JSON lines on stdout, one object per event, so the Rust tests can as
   {"event": "published", "hz": ..., "publish_ms": ...}
   {"event": "tone", "hz": ..., "from": <identity>, "first_audio_ms": ..., "detect_ms": ...}
   {"event": "no_tone", "reason": ...}
+  {"event": "dtmf", "from": <identity>, "code": ..., "digit": ...}
+  {"event": "attributes", "from": <identity>, "attributes": {...all of them...}}
+  {"event": "left", "identity": ..., "reason": <DisconnectReason name or null>, "attributes": {...}}
+  {"event": "done", "cmd": ...}                      (a stdin command finished)
+
+With --commands it also reads JSON commands from stdin, one per line, and answers each with
+"done" (or "error"):
+
+  {"cmd": "dtmf", "digits": "0123"}                  SipDTMF packets, one per digit, in order
+  {"cmd": "attributes", "set": {"k": "v"}}           our own attributes
+  {"cmd": "remove", "identity": ...}                 RoomService.RemoveParticipant
+  {"cmd": "delete_room"}                             RoomService.DeleteRoom
+  {"cmd": "quit"}
 
 Times are milliseconds since the process started connecting.
 """
@@ -99,6 +112,62 @@ async def detect_tone(track: rtc.Track, identity: str) -> None:
             return
 
 
+# RFC 4733 event codes of the DTMF digits.
+DTMF_CODES = {d: i for i, d in enumerate("0123456789*#ABCD")}
+
+
+def reason_name(value) -> str | None:
+    return None if value is None else rtc.DisconnectReason.Name(value)
+
+
+def watch_room(room: rtc.Room) -> None:
+    """Reports what other members do: DTMF, attribute changes, departures."""
+
+    @room.on("sip_dtmf_received")
+    def on_dtmf(dtmf):
+        sender = dtmf.participant.identity if dtmf.participant else None
+        emit("dtmf", **{"from": sender}, code=dtmf.code, digit=dtmf.digit)
+
+    @room.on("participant_attributes_changed")
+    def on_attributes(_changed, participant):
+        emit("attributes", **{"from": participant.identity}, attributes=dict(participant.attributes))
+
+    @room.on("participant_disconnected")
+    def on_left(participant):
+        emit("left", identity=participant.identity, reason=reason_name(participant.disconnect_reason),
+             attributes=dict(participant.attributes))
+
+
+async def run_commands(room: rtc.Room, args) -> None:
+    """Executes stdin commands until "quit" or end of input."""
+    http_url = args.url.replace("ws://", "http://").replace("wss://", "https://")
+    async with api.LiveKitAPI(http_url, args.api_key, args.api_secret) as lkapi:
+        while True:
+            line = await asyncio.to_thread(sys.stdin.readline)
+            if not line:
+                return
+            command = json.loads(line)
+            name = command["cmd"]
+            try:
+                if name == "quit":
+                    return
+                if name == "dtmf":
+                    for digit in command["digits"]:
+                        await room.local_participant.publish_dtmf(code=DTMF_CODES[digit], digit=digit)
+                elif name == "attributes":
+                    await room.local_participant.set_attributes(command["set"])
+                elif name == "remove":
+                    await lkapi.room.remove_participant(
+                        api.RoomParticipantIdentity(room=args.room, identity=command["identity"]))
+                elif name == "delete_room":
+                    await lkapi.room.delete_room(api.DeleteRoomRequest(room=args.room))
+                else:
+                    raise ValueError(f"unknown command {name!r}")
+                emit("done", cmd=name)
+            except Exception as error:  # reported to the test, which fails on it
+                emit("error", cmd=name, error=repr(error))
+
+
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", required=True)
@@ -114,12 +183,14 @@ async def main() -> int:
                         help="seconds after joining to wait for a tone (with --detect-tone)")
     parser.add_argument("--stay", type=float, default=0.0,
                         help="seconds to stay in the room after everything else is done")
+    parser.add_argument("--commands", action="store_true",
+                        help="read JSON commands from stdin (see above) until quit")
     args = parser.parse_args()
 
     token = (
         api.AccessToken(args.api_key, args.api_secret)
         .with_identity(args.identity)
-        .with_grants(api.VideoGrants(room_join=True, room=args.room))
+        .with_grants(api.VideoGrants(room_join=True, room=args.room, can_update_own_metadata=True))
         .to_jwt()
     )
     room = rtc.Room()
@@ -133,6 +204,7 @@ async def main() -> int:
             task.add_done_callback(lambda t: detected.done() or detected.set_result(t))
             tone_tasks.append(task)
 
+    watch_room(room)
     await room.connect(args.url, token, rtc.RoomOptions(auto_subscribe=True))
     emit("joined", identity=args.identity, join_ms=elapsed_ms())
     joined_at = time.monotonic()
@@ -152,6 +224,8 @@ async def main() -> int:
             emit("no_tone", reason=f"{reason} within {waited} s of joining")
             status = 1
 
+    if args.commands:
+        await run_commands(room, args)
     if args.stay > 0:
         await asyncio.sleep(args.stay)
     if publisher is not None:

@@ -20,6 +20,8 @@ pub struct Bed {
     pub redis_addr: String,
     /// The venv's Python, which has the LiveKit SDK.
     pub python: PathBuf,
+    /// The livekit-server binary the bed runs, for tests that need a server of their own.
+    pub livekit_server: PathBuf,
     pub dir: PathBuf,
 }
 
@@ -63,6 +65,7 @@ impl Bed {
             metrics_url: var("SIPBRIDGE_METRICS_URL")?,
             redis_addr: var("SIPBRIDGE_REDIS_ADDR")?,
             python: var("SIPBRIDGE_PYTHON")?.into(),
+            livekit_server: var("SIPBRIDGE_LIVEKIT_SERVER")?.into(),
             dir: var("SIPBRIDGE_BED_DIR")?.into(),
         })
     }

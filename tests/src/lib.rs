@@ -6,8 +6,11 @@
 
 #![allow(clippy::unwrap_used)] // test support: a failed expectation should panic
 
+pub mod audio;
 mod bed;
 mod member;
+mod own_livekit;
 
 pub use bed::Bed;
 pub use member::{Event, RoomMember};
+pub use own_livekit::OwnLiveKit;

@@ -1,8 +1,8 @@
 //! A room member played by the official LiveKit Python SDK (`tests/py/room_member.py`), which
 //! reports events as JSON lines.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
@@ -15,7 +15,10 @@ pub type Event = serde_json::Value;
 pub struct RoomMember {
     pub identity: String,
     child: Child,
+    stdin: Option<ChildStdin>,
     events: Receiver<Event>,
+    /// Events read while looking for another one, kept for later `expect`s.
+    backlog: Vec<Event>,
 }
 
 impl RoomMember {
@@ -35,11 +38,13 @@ impl RoomMember {
                 identity,
             ])
             .args(args)
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bed.python.display()));
         let stdout = child.stdout.take().unwrap();
+        let stdin = child.stdin.take();
         let (sender, events) = channel();
         let who = identity.to_owned();
         std::thread::spawn(move || {
@@ -58,19 +63,38 @@ impl RoomMember {
         Self {
             identity: identity.to_owned(),
             child,
+            stdin,
             events,
+            backlog: Vec::new(),
         }
     }
 
-    /// The next event named `name`, skipping others; panics after `timeout` or if the member
-    /// exits first.
+    /// The next event named `name`; panics after `timeout` or if the member exits first.
     pub fn expect(&mut self, name: &str, timeout: Duration) -> Event {
+        self.expect_where(name, timeout, |_| true)
+    }
+
+    /// The next event named `name` that `matches` accepts. Other events stay queued for later
+    /// calls, so waiting for one kind never loses another.
+    pub fn expect_where(
+        &mut self,
+        name: &str,
+        timeout: Duration,
+        matches: impl Fn(&Event) -> bool,
+    ) -> Event {
+        let wanted = |event: &Event| event["event"] == name && matches(event);
+        if let Some(at) = self.backlog.iter().position(wanted) {
+            return self.backlog.remove(at);
+        }
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.events.recv_timeout(left) {
-                Ok(event) if event["event"] == name => return event,
-                Ok(_) => {}
+                Ok(event) if wanted(&event) => return event,
+                Ok(event) if event["event"] == "error" => {
+                    panic!("{}: command failed: {event}", self.identity)
+                }
+                Ok(event) => self.backlog.push(event),
                 Err(RecvTimeoutError::Timeout) => {
                     panic!("{}: no {name:?} event within {timeout:?}", self.identity)
                 }
@@ -85,8 +109,21 @@ impl RoomMember {
         }
     }
 
+    /// Sends a stdin command (the member must run with `--commands`) and waits for its "done".
+    pub fn command(&mut self, command: serde_json::Value) {
+        let name = command["cmd"].as_str().unwrap_or_default().to_owned();
+        let stdin = self.stdin.as_mut().unwrap();
+        writeln!(stdin, "{command}").unwrap();
+        stdin.flush().unwrap();
+        self.expect_where("done", Duration::from_secs(15), |e| {
+            e["cmd"] == name.as_str()
+        });
+    }
+
     /// Waits for the member to exit by itself and returns whether it succeeded.
     pub fn wait(mut self) -> bool {
+        // End of input ends a member that reads commands.
+        drop(self.stdin.take());
         self.child.wait().is_ok_and(|status| status.success())
     }
 }
