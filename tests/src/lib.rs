@@ -10,7 +10,9 @@ pub mod audio;
 mod bed;
 mod member;
 mod own_livekit;
+mod tcp_proxy;
 
 pub use bed::Bed;
 pub use member::{Event, RoomMember};
 pub use own_livekit::OwnLiveKit;
+pub use tcp_proxy::TcpProxy;

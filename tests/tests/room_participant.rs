@@ -13,7 +13,7 @@ use sipbridge::room::{
 };
 use sipbridge_media::opus::{EncoderSettings, OpusDecoder, OpusEncoder};
 use sipbridge_media::tone::Sine;
-use sipbridge_tests::{Bed, OwnLiveKit, RoomMember, audio};
+use sipbridge_tests::{Bed, OwnLiveKit, RoomMember, TcpProxy, audio};
 use tokio::sync::mpsc::Receiver;
 
 const DTMF_DIGITS: &str = "0123456789*#ABCD";
@@ -578,4 +578,71 @@ async fn a_killed_server_is_reported_within_10_seconds() {
     );
     assert!(matches!(end, RoomEnd::Lost(_)), "{end:?}");
     tone.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_signal_connection_is_resumed() {
+    let Some(bed) = Bed::get("a_dropped_signal_connection_is_resumed") else {
+        return;
+    };
+    let upstream = bed.livekit_url.trim_start_matches("ws://").parse().unwrap();
+    let proxy = TcpProxy::start(upstream).await;
+    let via_proxy = Bed {
+        livekit_url: format!("ws://{}", proxy.addr),
+        ..bed.clone()
+    };
+    let room = room_name("resume");
+    let (handle, mut events, _) = join_published(&via_proxy, &room, "rust-resumer").await;
+    let (bed2, room2) = (bed.clone(), room.clone());
+    let mut member = blocking(move || {
+        let mut m = RoomMember::join(&bed2, &room2, "py-resume-witness", &["--commands"]);
+        m.expect("joined", Duration::from_secs(15));
+        m
+    })
+    .await;
+    wait_for_member(&mut events, "py-resume-witness").await;
+
+    let connections_before = proxy.accepted();
+    proxy.cut();
+    let cut = Instant::now();
+    while proxy.accepted() == connections_before {
+        assert!(
+            cut.elapsed() < Duration::from_secs(10),
+            "no new signal connection within 10 s of the cut"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let reconnected = cut.elapsed();
+    // Attributes set now can only travel over the resumed connection; the other member must
+    // see them, and the participant must not have ended.
+    let attrs = HashMap::from([("test.resumed".to_string(), "yes".to_string())]);
+    tokio::time::timeout(Duration::from_secs(5), handle.set_attributes(attrs))
+        .await
+        .unwrap()
+        .unwrap();
+    println!(
+        "signal connection cut: reconnected after {reconnected:?}, attributes accepted after {:?}",
+        cut.elapsed()
+    );
+    member = blocking(move || {
+        member.expect_where("attributes", Duration::from_secs(10), |e| {
+            e["from"] == "rust-resumer" && e["attributes"]["test.resumed"] == "yes"
+        });
+        member
+    })
+    .await;
+    while let Ok(event) = events.try_recv() {
+        assert!(
+            !matches!(event, RoomEvent::Ended(_)),
+            "the participant ended: {event:?}"
+        );
+    }
+    drop(member);
+    handle
+        .leave(Departure {
+            reason: DisconnectReason::ClientInitiated,
+            status_code: 200,
+            status_reason: "Local hangup".into(),
+        })
+        .await;
 }
