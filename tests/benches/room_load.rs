@@ -101,10 +101,10 @@ async fn main() {
             let mut decoder = OpusDecoder::new(16_000).unwrap();
             let mut packets = 0u64;
             while let Some(event) = events.recv().await {
-                if let RoomEvent::Audio(audio) = event {
-                    if decoder.decode(&audio.opus).is_ok() {
-                        packets += 1;
-                    }
+                if let RoomEvent::Audio(audio) = event
+                    && decoder.decode(&audio.opus).is_ok()
+                {
+                    packets += 1;
                 }
             }
             packets

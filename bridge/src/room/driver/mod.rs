@@ -1,0 +1,397 @@
+//! The participant's task: one loop that drives the signal connection, both str0m peer
+//! connections, their UDP sockets and every timer, and talks to the call actor by channels.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use livekit_protocol as proto;
+use livekit_signaling::{SignalClient, SignalEvents};
+use proto::signal_request::Message as Request;
+use str0m::Event;
+use str0m::change::SdpPendingOffer;
+use str0m::channel::{ChannelConfig, ChannelId, Reliability};
+use str0m::media::{Direction, MediaKind, Mid};
+use tokio::sync::{mpsc, oneshot};
+
+mod leave;
+mod media;
+mod signal;
+
+use super::data::Delivery;
+use super::join::JoinError;
+use super::peer::Peer;
+use super::remote::Remotes;
+use super::{Command, RoomEnd, RoomError, RoomEvent, trickle};
+use leave::{LeaveStage, Leaving};
+
+/// How long a request (attributes, data before the channel opens) may wait for the server.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Our audio must be flowing this soon after joining, or the media path is broken.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(15);
+/// A peer connection may be disconnected this long (ICE consent lost) before we give up.
+const MEDIA_LOSS_GRACE: Duration = Duration::from_secs(5);
+/// Each step of leaving (attributes acknowledged, leave acknowledged) waits at most this.
+const LEAVE_STEP_TIMEOUT: Duration = Duration::from_secs(2);
+/// Time spent trying to resume a dropped signal connection before reporting it lost.
+const RESUME_BUDGET: Duration = Duration::from_secs(5);
+/// One Opus frame of 20 ms on the 48 kHz RTP clock.
+const OPUS_FRAME_TICKS: u64 = 960;
+
+type Reply = oneshot::Sender<Result<(), RoomError>>;
+
+pub(super) struct Driver {
+    signal: SignalClient,
+    signal_events: SignalEvents,
+    commands: mpsc::Receiver<Command>,
+    audio: mpsc::Receiver<Vec<u8>>,
+    events: mpsc::Sender<RoomEvent>,
+    publisher: Peer,
+    subscriber: Peer,
+    pending_offer: Option<SdpPendingOffer>,
+    audio_mid: Mid,
+    track_sid: Option<String>,
+    rtp_time: u64,
+    /// Our data channels on the publisher connection, and which of them are open.
+    out_channels: HashMap<Delivery, (ChannelId, bool)>,
+    /// Channels we read data from (the server's on the subscriber connection, and ours).
+    in_channels: HashMap<(proto::SignalTarget, ChannelId), Delivery>,
+    /// Data waiting for its channel to open.
+    queued_data: Vec<(Delivery, Vec<u8>, Reply, Instant)>,
+    /// Subscriber m-line → remote track sid, from the server's latest offer.
+    mid_tracks: HashMap<Mid, String>,
+    remotes: Remotes,
+    requests: HashMap<u32, (Reply, Instant)>,
+    started: Instant,
+    published: bool,
+    publisher_up: bool,
+    media_down_since: Option<Instant>,
+    leaving: Option<Leaving>,
+    rtc_events: Vec<Event>,
+    room_events: Vec<RoomEvent>,
+    ended: Option<RoomEnd>,
+    commands_open: bool,
+}
+
+impl std::fmt::Debug for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver")
+            .field("track_sid", &self.track_sid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Driver {
+    /// Sets up both peer connections, announces our audio track and sends the publisher offer.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn start(
+        signal: SignalClient,
+        join: proto::JoinResponse,
+        signal_events: SignalEvents,
+        local_ip: IpAddr,
+        started: Instant,
+        commands: mpsc::Receiver<Command>,
+        audio: mpsc::Receiver<Vec<u8>>,
+        events: mpsc::Sender<RoomEvent>,
+    ) -> Result<Self, JoinError> {
+        let now = Instant::now();
+        let mut publisher = Peer::new(proto::SignalTarget::Publisher, local_ip, now).await?;
+        let subscriber = Peer::new(proto::SignalTarget::Subscriber, local_ip, now).await?;
+
+        // The track's client id ties the AddTrackRequest to the m-line: the server matches it
+        // against the msid track id of our offer.
+        let cid = format!(
+            "sipbridge-audio-{}",
+            join.participant
+                .as_ref()
+                .map(|p| p.sid.as_str())
+                .unwrap_or("")
+        );
+        let mut sdp = publisher.rtc.sdp_api();
+        let audio_mid = sdp.add_media(
+            MediaKind::Audio,
+            Direction::SendOnly,
+            None,
+            Some(cid.clone()),
+            None,
+        );
+        let mut out_channels = HashMap::new();
+        for (delivery, ordered, reliability) in [
+            (Delivery::Reliable, true, Reliability::Reliable),
+            (
+                Delivery::Lossy,
+                false,
+                Reliability::MaxRetransmits { retransmits: 0 },
+            ),
+        ] {
+            let config = ChannelConfig {
+                label: delivery.label().to_owned(),
+                ordered,
+                reliability,
+                ..Default::default()
+            };
+            out_channels.insert(delivery, (sdp.add_channel_with_config(config), false));
+        }
+        let Some((offer, pending)) = sdp.apply() else {
+            return Err(JoinError::NoOffer);
+        };
+
+        let own_sid = join
+            .participant
+            .as_ref()
+            .map(|p| p.sid.clone())
+            .unwrap_or_default();
+        let mut driver = Self {
+            signal,
+            signal_events,
+            commands,
+            audio,
+            events,
+            publisher,
+            subscriber,
+            pending_offer: Some(pending),
+            audio_mid,
+            track_sid: None,
+            rtp_time: 0,
+            in_channels: out_channels
+                .iter()
+                .map(|(d, (id, _))| ((proto::SignalTarget::Publisher, *id), *d))
+                .collect(),
+            out_channels,
+            queued_data: Vec::new(),
+            mid_tracks: HashMap::new(),
+            remotes: Remotes::new(own_sid),
+            requests: HashMap::new(),
+            started,
+            published: false,
+            publisher_up: false,
+            media_down_since: None,
+            leaving: None,
+            rtc_events: Vec::new(),
+            room_events: Vec::new(),
+            ended: None,
+            commands_open: true,
+        };
+        let subscribe = driver
+            .remotes
+            .apply(join.other_participants, &mut driver.room_events);
+        driver.subscribe(subscribe).await;
+
+        let add_track = proto::AddTrackRequest {
+            cid,
+            name: "phone".to_owned(),
+            r#type: proto::TrackType::Audio as i32,
+            source: proto::TrackSource::Microphone as i32,
+            // We send a packet every 20 ms, silence included, and no RED.
+            disable_red: true,
+            audio_features: vec![proto::AudioTrackFeature::TfNoDtx as i32],
+            ..Default::default()
+        };
+        driver.signal.send(Request::AddTrack(add_track)).await;
+        let offer = proto::SessionDescription {
+            r#type: "offer".into(),
+            sdp: offer.to_sdp_string(),
+            ..Default::default()
+        };
+        driver.signal.send(Request::Offer(offer)).await;
+        for peer in [&driver.publisher, &driver.subscriber] {
+            if let Some(candidate) = peer.local_candidate() {
+                driver
+                    .signal
+                    .send(Request::Trickle(trickle::request(&candidate, peer.target)))
+                    .await;
+            }
+        }
+        driver.drain_peers()?;
+        Ok(driver)
+    }
+
+    /// Runs until the participant has left, been removed or lost its connection.
+    pub(super) async fn run(mut self) {
+        while self.ended.is_none() {
+            let wake = self.next_wake();
+            tokio::select! {
+                event = self.signal_events.recv() => self.on_signal_event(event).await,
+                command = self.commands.recv(), if self.commands_open => self.on_command(command).await,
+                Some(opus) = self.audio.recv() => self.write_audio(opus),
+                received = self.publisher.recv() => {
+                    if let Ok((len, source)) = received {
+                        let result = self.publisher.receive(Instant::now(), len, source);
+                        self.check_rtc(result);
+                    }
+                }
+                received = self.subscriber.recv() => {
+                    if let Ok((len, source)) = received {
+                        let result = self.subscriber.receive(Instant::now(), len, source);
+                        self.check_rtc(result);
+                    }
+                }
+                _ = tokio::time::sleep_until(wake.into()) => {}
+            }
+            // Checked after every branch: with audio arriving every 20 ms the sleep branch
+            // may lose the race to a ready socket, but timers must still run on time.
+            if Instant::now() >= wake {
+                self.on_timers().await;
+            }
+            if let Err(e) = self.drain_peers() {
+                self.end(RoomEnd::Lost(format!("WebRTC failure: {e}")));
+            }
+            self.dispatch().await;
+        }
+        self.shut_down().await;
+    }
+
+    fn next_wake(&self) -> Instant {
+        let mut wake = self.publisher.deadline.min(self.subscriber.deadline);
+        // The watchdog checks for lost media, unanswered requests and a stuck join.
+        wake = wake.min(Instant::now() + Duration::from_millis(500));
+        if let Some(leaving) = &self.leaving {
+            wake = wake.min(leaving.deadline);
+        }
+        wake
+    }
+
+    fn check_rtc(&mut self, result: Result<(), str0m::RtcError>) {
+        if let Err(e) = result {
+            tracing::debug!(error = %e, "str0m rejected input");
+        }
+    }
+
+    /// Drains both peer connections and turns their events into room events.
+    fn drain_peers(&mut self) -> Result<(), str0m::RtcError> {
+        for target in [
+            proto::SignalTarget::Publisher,
+            proto::SignalTarget::Subscriber,
+        ] {
+            let mut events = std::mem::take(&mut self.rtc_events);
+            self.peer(target).drain(&mut events)?;
+            for event in events.drain(..) {
+                self.on_rtc_event(target, event);
+            }
+            self.rtc_events = events;
+        }
+        Ok(())
+    }
+
+    fn peer(&mut self, target: proto::SignalTarget) -> &mut Peer {
+        match target {
+            proto::SignalTarget::Publisher => &mut self.publisher,
+            proto::SignalTarget::Subscriber => &mut self.subscriber,
+        }
+    }
+
+    async fn on_command(&mut self, command: Option<Command>) {
+        match command {
+            Some(Command::Data {
+                payload,
+                delivery,
+                destinations,
+                done,
+            }) => self.send_data(&payload, delivery, &destinations, done),
+            Some(Command::Attributes { attributes, done }) => {
+                let id = self.update_attributes(attributes).await;
+                self.requests
+                    .insert(id, (done, Instant::now() + REQUEST_TIMEOUT));
+            }
+            Some(Command::Leave { departure, done }) => {
+                self.start_leaving(Some(departure), Some(done)).await
+            }
+            // The call actor dropped its handle without leaving: leave plainly.
+            None => {
+                self.commands_open = false;
+                self.start_leaving(None, None).await;
+            }
+        }
+    }
+
+    async fn on_timers(&mut self) {
+        let now = Instant::now();
+        for peer in [&mut self.publisher, &mut self.subscriber] {
+            if now >= peer.deadline {
+                let result = peer.timeout(now);
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "str0m timeout handling failed");
+                }
+            }
+        }
+        self.flush_queued_data();
+        let expired: Vec<u32> = self
+            .requests
+            .iter()
+            .filter(|(_, (_, deadline))| *deadline <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            if let Some((reply, _)) = self.requests.remove(&id) {
+                let _ = reply.send(Err(RoomError::NoAnswer(REQUEST_TIMEOUT)));
+            }
+        }
+        if !self.published && now >= self.started + PUBLISH_TIMEOUT && self.leaving.is_none() {
+            return self.end(RoomEnd::Lost(format!(
+                "audio not flowing to the room {PUBLISH_TIMEOUT:?} after joining"
+            )));
+        }
+        if self
+            .media_down_since
+            .is_some_and(|since| now >= since + MEDIA_LOSS_GRACE)
+        {
+            return self.end(RoomEnd::Lost(format!(
+                "media connection to LiveKit lost for {MEDIA_LOSS_GRACE:?}"
+            )));
+        }
+        let step_timed_out = self.leaving.as_ref().is_some_and(|l| now >= l.deadline);
+        if step_timed_out {
+            match self.leaving.as_ref().map(|l| &l.stage) {
+                Some(LeaveStage::Attributes(_)) => self.send_leave().await,
+                _ => self.finish_leaving(),
+            }
+        }
+    }
+
+    fn end(&mut self, end: RoomEnd) {
+        if self.ended.is_none() {
+            self.ended = Some(end);
+        }
+    }
+
+    /// Hands the collected room events to the call actor.
+    async fn dispatch(&mut self) {
+        let mut listener_gone = false;
+        for event in self.room_events.drain(..) {
+            match event {
+                // Audio is real time: when the call actor is behind, drop rather than wait.
+                RoomEvent::Audio(_) => {
+                    let _ = self.events.try_send(event);
+                }
+                _ => listener_gone |= self.events.send(event).await.is_err(),
+            }
+        }
+        if listener_gone && self.leaving.is_none() {
+            // Nobody listens any more; leave rather than linger in the room.
+            self.start_leaving(None, None).await;
+        }
+    }
+
+    /// Closes everything and delivers the final event.
+    async fn shut_down(mut self) {
+        let end = self
+            .ended
+            .take()
+            .unwrap_or(RoomEnd::Lost("participant task ended".into()));
+        for (_, (reply, _)) in self.requests.drain() {
+            let _ = reply.send(Err(RoomError::Gone));
+        }
+        for (_, _, reply, _) in self.queued_data.drain(..) {
+            let _ = reply.send(Err(RoomError::Gone));
+        }
+        if let Some(done) = self.leaving.as_mut().and_then(|l| l.done.take()) {
+            let _ = done.send(end.clone());
+        }
+        self.publisher.rtc.disconnect();
+        self.subscriber.rtc.disconnect();
+        self.signal.close().await;
+        // Bounded, so a call actor that stopped reading cannot keep this task alive.
+        let _ =
+            tokio::time::timeout(REQUEST_TIMEOUT, self.events.send(RoomEvent::Ended(end))).await;
+    }
+}
