@@ -40,25 +40,23 @@ impl super::Driver {
             }
             return;
         }
-        let stage = match &departure {
-            Some(d) => LeaveStage::Attributes(self.update_attributes(d.attributes()).await),
-            None => LeaveStage::Goodbye,
+        let Some(departure) = departure else {
+            // No outcome to publish (the call actor dropped its handle): just the LeaveRequest.
+            self.leaving = Some(Leaving {
+                departure: None,
+                stage: LeaveStage::Goodbye,
+                deadline: Instant::now() + LEAVE_STEP_TIMEOUT,
+                done,
+            });
+            return self.send_leave().await;
         };
+        let request_id = self.update_attributes(departure.attributes()).await;
         self.leaving = Some(Leaving {
-            departure,
-            stage,
+            departure: Some(departure),
+            stage: LeaveStage::Attributes(request_id),
             deadline: Instant::now() + LEAVE_STEP_TIMEOUT,
             done,
         });
-        if matches!(
-            self.leaving,
-            Some(Leaving {
-                stage: LeaveStage::Goodbye,
-                ..
-            })
-        ) {
-            self.send_leave().await;
-        }
     }
 
     /// Leaving, step 2: the `LeaveRequest` with our reason.

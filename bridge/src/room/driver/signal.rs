@@ -83,7 +83,11 @@ impl super::Driver {
                 )));
             }
         };
-        // The server may reuse an m-line for another track, so the map is rebuilt per offer.
+        // The server may reuse an m-line for another track, so the map is rebuilt from each
+        // offer that carries one (str0m's MediaAdded fills in from the msid otherwise).
+        if !offer.mid_to_track_id.is_empty() {
+            self.mid_tracks.clear();
+        }
         for (mid, track_sid) in offer.mid_to_track_id {
             self.mid_tracks.insert(Mid::from(mid.as_str()), track_sid);
         }
