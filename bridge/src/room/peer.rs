@@ -53,7 +53,7 @@ impl Peer {
         let candidate =
             Candidate::host(local, "udp").map_err(|e| io::Error::other(e.to_string()))?;
         rtc.add_local_candidate(candidate);
-        Ok(Self {
+        let mut peer = Self {
             rtc,
             target,
             socket,
@@ -61,7 +61,10 @@ impl Peer {
             buf: vec![0; RECV_BUFFER],
             deadline: now,
             send_drops: 0,
-        })
+        };
+        // Adding the candidate was a mutation: drain before the caller's next one.
+        peer.drain(&mut Vec::new()).map_err(io::Error::other)?;
+        Ok(peer)
     }
 
     /// Our host candidate, for trickling to the server.

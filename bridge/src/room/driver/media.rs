@@ -140,7 +140,9 @@ impl super::Driver {
         let Some(mut channel) = self.publisher.rtc.channel(id) else {
             return Err(RoomError::Refused("the data channel is closed".into()));
         };
-        match channel.write(true, bytes) {
+        let written = channel.write(true, bytes);
+        self.settle();
+        match written {
             Ok(true) => Ok(()),
             Ok(false) => Err(RoomError::Refused(
                 "the data channel's send buffer is full".into(),

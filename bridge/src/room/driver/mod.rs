@@ -233,9 +233,7 @@ impl Driver {
             if Instant::now() >= wake {
                 self.on_timers().await;
             }
-            if let Err(e) = self.drain_peers() {
-                self.end(RoomEnd::Lost(format!("WebRTC failure: {e}")));
-            }
+            self.settle();
             self.dispatch().await;
         }
         self.shut_down().await;
@@ -254,6 +252,15 @@ impl Driver {
     fn check_rtc(&mut self, result: Result<(), str0m::RtcError>) {
         if let Err(e) = result {
             tracing::debug!(error = %e, "str0m rejected input");
+        }
+    }
+
+    /// Drains both peer connections after a mutation. str0m requires a full drain between any
+    /// two mutations of one `Rtc` (its "single-mutation invariant"), so every input, write and
+    /// timeout is followed by this before the next.
+    fn settle(&mut self) {
+        if let Err(e) = self.drain_peers() {
+            self.end(RoomEnd::Lost(format!("WebRTC failure: {e}")));
         }
     }
 
@@ -306,12 +313,16 @@ impl Driver {
 
     async fn on_timers(&mut self) {
         let now = Instant::now();
-        for peer in [&mut self.publisher, &mut self.subscriber] {
+        for target in [
+            proto::SignalTarget::Publisher,
+            proto::SignalTarget::Subscriber,
+        ] {
+            let peer = self.peer(target);
             if now >= peer.deadline {
-                let result = peer.timeout(now);
-                if let Err(e) = result {
+                if let Err(e) = peer.timeout(now) {
                     tracing::debug!(error = %e, "str0m timeout handling failed");
                 }
+                self.settle();
             }
         }
         self.flush_queued_data();
@@ -387,6 +398,11 @@ impl Driver {
         if let Some(done) = self.leaving.as_mut().and_then(|l| l.done.take()) {
             let _ = done.send(end.clone());
         }
+        tracing::debug!(
+            publisher = self.publisher.send_drops,
+            subscriber = self.subscriber.send_drops,
+            "datagrams dropped on full socket buffers"
+        );
         self.publisher.rtc.disconnect();
         self.subscriber.rtc.disconnect();
         self.signal.close().await;
