@@ -46,7 +46,8 @@ fn room_name(test: &str) -> String {
     format!("{test}-{}-{nanos}", std::process::id())
 }
 
-/// Waits for the first event `pick` accepts, skipping others; panics after `timeout`.
+/// Waits for the first event `pick` accepts, skipping others; panics after `timeout`, or if
+/// the participant ends first (`pick` never sees [`RoomEvent::Ended`]; use [`end_of`]).
 async fn next<T>(
     events: &mut Receiver<RoomEvent>,
     timeout: Duration,
@@ -56,7 +57,7 @@ async fn next<T>(
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Some(RoomEvent::Ended(end))) if !what.starts_with("end") => {
+            Ok(Some(RoomEvent::Ended(end))) => {
                 panic!("participant ended while waiting for {what}: {end:?}")
             }
             Ok(Some(event)) => {
@@ -68,6 +69,39 @@ async fn next<T>(
             Err(_) => panic!("no {what} within {timeout:?}"),
         }
     }
+}
+
+/// How the participant ended, skipping other events; panics after `timeout`.
+async fn end_of(events: &mut Receiver<RoomEvent>, timeout: Duration) -> RoomEnd {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(RoomEvent::Ended(end))) => return end,
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("event channel closed without an end event"),
+            Err(_) => panic!("the participant did not end within {timeout:?}"),
+        }
+    }
+}
+
+/// Leaves as a plain local hang-up, for tests whose subject is not the leaving.
+async fn hang_up(handle: RoomHandle) {
+    handle
+        .leave(Departure {
+            reason: DisconnectReason::ClientInitiated,
+            status_code: 200,
+            status_reason: "Local hangup".into(),
+        })
+        .await;
+}
+
+/// Runs a stdin command on the member (off the async runtime: it waits on the child process).
+async fn command(mut member: RoomMember, command: serde_json::Value) -> RoomMember {
+    blocking(move || {
+        member.command(command);
+        member
+    })
+    .await
 }
 
 /// Feeds our track a continuous tone, 20 ms at a time, as the call actor will.
@@ -149,18 +183,12 @@ async fn rust_publishes_a_1khz_tone_that_python_hears() {
     let hz = heard["hz"].as_f64().unwrap();
     println!(
         "rust→python tone: {hz} Hz (sent 1000 Hz); join→published {published_after:?}; python joined→first audio {} ms; test wall {:?}",
-        heard["first_audio_ms"].as_f64().unwrap() - 0.0,
+        heard["first_audio_ms"].as_f64().unwrap(),
         started.elapsed()
     );
     assert!((hz - 1000.0).abs() <= 10.0, "python heard {hz} Hz");
     tone.abort();
-    handle
-        .leave(Departure {
-            reason: DisconnectReason::ClientInitiated,
-            status_code: 200,
-            status_reason: "Local hangup".into(),
-        })
-        .await;
+    hang_up(handle).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -226,13 +254,7 @@ async fn python_publishes_440hz_that_rust_decodes() {
         "the decoded audio is not a clean tone (purity {purity})"
     );
     drop(member);
-    handle
-        .leave(Departure {
-            reason: DisconnectReason::ClientInitiated,
-            status_code: 200,
-            status_reason: "Local hangup".into(),
-        })
-        .await;
+    hang_up(handle).await;
 }
 
 /// Joins a Rust participant and a commandable Python member and makes sure each sees the
@@ -279,14 +301,13 @@ async fn attributes_travel_both_ways() {
         (member, e)
     })
     .await;
-    let mut member = seen.0;
+    let member = seen.0;
     assert_eq!(seen.1["attributes"]["sip.callStatus"], "active");
 
-    let member = blocking(move || {
-        member
-            .command(json!({"cmd": "attributes", "set": {"test.from": "python", "py.only": "1"}}));
-        member
-    })
+    let member = command(
+        member,
+        json!({"cmd": "attributes", "set": {"test.from": "python", "py.only": "1"}}),
+    )
     .await;
     let attributes = next(
         &mut events,
@@ -306,13 +327,7 @@ async fn attributes_travel_both_ways() {
     assert_eq!(attributes.get("py.only").map(String::as_str), Some("1"));
     println!("attributes: rust→python and python→rust both seen");
     drop(member);
-    handle
-        .leave(Departure {
-            reason: DisconnectReason::ClientInitiated,
-            status_code: 200,
-            status_reason: "Local hangup".into(),
-        })
-        .await;
+    hang_up(handle).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -321,15 +336,11 @@ async fn dtmf_travels_both_ways_in_order() {
         return;
     };
     let room = room_name("dtmf");
-    let (handle, mut events, mut member) =
+    let (handle, mut events, member) =
         rust_and_commandable_member(&bed, &room, "rust-dtmf", "py-dtmf").await;
     // Our data channels open with the publisher connection; the member's readiness is shown
     // by an attribute round trip before any digit is sent.
-    let member_ready = blocking(move || {
-        member.command(json!({"cmd": "attributes", "set": {"ready": "1"}}));
-        member
-    });
-    let mut member = member_ready.await;
+    let mut member = command(member, json!({"cmd": "attributes", "set": {"ready": "1"}})).await;
     next(
         &mut events,
         Duration::from_secs(10),
@@ -372,15 +383,11 @@ async fn dtmf_travels_both_ways_in_order() {
         (member, digits)
     })
     .await;
-    let mut member = received.0;
+    let member = received.0;
     assert_eq!(received.1, DTMF_DIGITS, "digits python received from rust");
 
     // Python → Rust.
-    let member = blocking(move || {
-        member.command(json!({"cmd": "dtmf", "digits": DTMF_DIGITS}));
-        member
-    })
-    .await;
+    let member = command(member, json!({"cmd": "dtmf", "digits": DTMF_DIGITS})).await;
     let mut digits = String::new();
     while digits.len() < DTMF_DIGITS.len() {
         let (code, digit) = next(
@@ -402,13 +409,7 @@ async fn dtmf_travels_both_ways_in_order() {
     assert_eq!(digits, DTMF_DIGITS, "digits rust received from python");
     println!("dtmf: 16/16 digits each way, in order");
     drop(member);
-    handle
-        .leave(Departure {
-            reason: DisconnectReason::ClientInitiated,
-            status_code: 200,
-            status_reason: "Local hangup".into(),
-        })
-        .await;
+    hang_up(handle).await;
 }
 
 /// Whether livekit-server v1.13.5 (the bed's) shows a client's leave reason to other members:
@@ -511,7 +512,7 @@ async fn removal_and_room_deletion_are_reported_with_the_servers_reason() {
     else {
         return;
     };
-    for (command, expected) in [
+    for (request, expected) in [
         (
             json!({"cmd": "remove", "identity": "rust-removed"}),
             DisconnectReason::ParticipantRemoved,
@@ -519,24 +520,11 @@ async fn removal_and_room_deletion_are_reported_with_the_servers_reason() {
         (json!({"cmd": "delete_room"}), DisconnectReason::RoomDeleted),
     ] {
         let room = room_name("removed");
-        let (_handle, mut events, mut member) =
+        let (_handle, mut events, member) =
             rust_and_commandable_member(&bed, &room, "rust-removed", "py-admin").await;
         let sent = Instant::now();
-        let _member = blocking(move || {
-            member.command(command);
-            member
-        })
-        .await;
-        let end = next(
-            &mut events,
-            Duration::from_secs(10),
-            "end of the participant",
-            |e| match e {
-                RoomEvent::Ended(end) => Some(end),
-                _ => None,
-            },
-        )
-        .await;
+        let _member = command(member, request).await;
+        let end = end_of(&mut events, Duration::from_secs(10)).await;
         println!(
             "{}: reported {end:?} after {:?}",
             expected.as_str_name(),
@@ -562,16 +550,7 @@ async fn a_killed_server_is_reported_within_10_seconds() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let killed = Instant::now();
     server.kill();
-    let end = next(
-        &mut events,
-        Duration::from_secs(10),
-        "end after the server died",
-        |e| match e {
-            RoomEvent::Ended(end) => Some(end),
-            _ => None,
-        },
-    )
-    .await;
+    let end = end_of(&mut events, Duration::from_secs(10)).await;
     println!(
         "server killed: reported {end:?} after {:?}",
         killed.elapsed()
@@ -638,11 +617,5 @@ async fn a_dropped_signal_connection_is_resumed() {
         );
     }
     drop(member);
-    handle
-        .leave(Departure {
-            reason: DisconnectReason::ClientInitiated,
-            status_code: 200,
-            status_reason: "Local hangup".into(),
-        })
-        .await;
+    hang_up(handle).await;
 }
