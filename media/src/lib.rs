@@ -4,12 +4,21 @@
 //! frames for the room and the room's audio back into RTP: pure functions of
 //! (packets, time) → (frames, packets), with no sockets, clock reads or spawned tasks.
 //! It knows nothing of SIP or LiveKit.
-//!
-//! So far it has what the room leg needs: the Opus codec and a tone generator. RTP, the
-//! G.711/G.722 codecs, the jitter buffer, DTMF and the mixer are the media-pipeline issue.
 
+pub mod analysis;
+pub mod codec;
+pub mod dtmf;
 mod error;
+pub mod g711;
+pub mod g722;
+pub mod jitter;
+pub mod leg;
+pub mod mixer;
 pub mod opus;
+pub mod playout;
+pub mod plc;
+pub mod rtcp;
+pub mod rtp;
 pub mod tone;
 
 pub use error::Error;

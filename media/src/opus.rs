@@ -30,7 +30,7 @@ fn sample_rate(rate_hz: u32) -> Result<SampleRate, Error> {
 }
 
 /// Encoder settings; the defaults are the ones a voice bridge wants.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EncoderSettings {
     /// 0 (fastest) to 10 (best); 5 keeps many calls per core (media issue: "default 5").
     pub complexity: u8,
@@ -86,9 +86,11 @@ impl OpusEncoder {
         self.frame_samples
     }
 
-    /// Encodes one 20 ms frame; the returned packet borrows an internal buffer.
+    /// Encodes one frame of 10, 20, 40 or 60 ms (the SIP leg's ptime; the room leg uses
+    /// 20 ms); the returned packet borrows an internal buffer.
     pub fn encode(&mut self, pcm: &[i16]) -> Result<&[u8], Error> {
-        if pcm.len() != self.frame_samples {
+        let ten_ms = self.frame_samples / 2;
+        if ![1, 2, 4, 6].contains(&(pcm.len() / ten_ms.max(1))) || pcm.len() % ten_ms != 0 {
             return Err(Error::FrameLength {
                 expected: self.frame_samples,
                 got: pcm.len(),
@@ -132,6 +134,16 @@ impl OpusDecoder {
         let packet = Packet::try_from(packet)?;
         let out = (&mut self.out[..]).try_into()?;
         let n = self.inner.decode(Some(packet), out, false)?;
+        Ok(&self.out[..n])
+    }
+
+    /// Rebuilds `samples` of a lost packet from the in-band FEC data of `next`, the packet
+    /// after it; without FEC data in `next` libopus falls back to its PLC.
+    pub fn decode_fec(&mut self, next: &[u8], samples: usize) -> Result<&[i16], Error> {
+        let packet = Packet::try_from(next)?;
+        let samples = samples.min(self.out.len());
+        let out = (&mut self.out[..samples]).try_into()?;
+        let n = self.inner.decode(Some(packet), out, true)?;
         Ok(&self.out[..n])
     }
 

@@ -6,7 +6,6 @@
 
 #![allow(clippy::unwrap_used)] // test support: a failed expectation should panic
 
-pub mod audio;
 mod bed;
 mod member;
 mod own_livekit;

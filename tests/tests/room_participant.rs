@@ -11,9 +11,10 @@ use sipbridge::room::{
     self, Delivery, Departure, DisconnectReason, Identity, JoinRequest, Payload, RoomEnd,
     RoomEvent, RoomHandle, RoomSettings,
 };
+use sipbridge_media::analysis as audio;
 use sipbridge_media::opus::{EncoderSettings, OpusDecoder, OpusEncoder};
 use sipbridge_media::tone::Sine;
-use sipbridge_tests::{Bed, OwnLiveKit, RoomMember, TcpProxy, audio};
+use sipbridge_tests::{Bed, OwnLiveKit, RoomMember, TcpProxy};
 use tokio::sync::mpsc::Receiver;
 
 const DTMF_DIGITS: &str = "0123456789*#ABCD";

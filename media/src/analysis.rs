@@ -1,4 +1,5 @@
-//! Measuring a tone in decoded audio: its frequency, and how much of the signal it is.
+//! Measuring a tone in decoded audio: its frequency, how much of the signal it is, and its
+//! signal-to-noise ratio. Tests check audio by content with these (shared/DESIGN.md).
 
 /// The frequency of the tone in `samples` (mono, `rate_hz`), from the interval between its
 /// first and last upward zero crossing, interpolated between samples. Accurate to a small
@@ -45,6 +46,38 @@ pub fn tone_purity(samples: &[i16], rate_hz: u32, freq_hz: f64) -> f64 {
     }
 }
 
+/// Signal-to-noise ratio in dB of a tone at `freq_hz`: the least-squares sine fit at that
+/// frequency is the signal, everything else (codec noise, distortion, clicks) the noise.
+/// Independent of the tone's phase, so of the delay the path added.
+pub fn tone_snr_db(samples: &[i16], rate_hz: u32, freq_hz: f64) -> f64 {
+    let w = std::f64::consts::TAU * freq_hz / f64::from(rate_hz);
+    let (mut ss, mut sc, mut cc, mut xs, mut xc) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for (i, &x) in samples.iter().enumerate() {
+        let (s, c) = (w * i as f64).sin_cos();
+        let x = f64::from(x);
+        ss += s * s;
+        sc += s * c;
+        cc += c * c;
+        xs += x * s;
+        xc += x * c;
+    }
+    // Solve the 2×2 normal equations for the sine and cosine amplitudes.
+    let det = ss * cc - sc * sc;
+    if det.abs() < f64::EPSILON {
+        return f64::NEG_INFINITY;
+    }
+    let a = (xs * cc - xc * sc) / det;
+    let b = (xc * ss - xs * sc) / det;
+    let (mut signal, mut noise) = (0.0, 0.0);
+    for (i, &x) in samples.iter().enumerate() {
+        let (s, c) = (w * i as f64).sin_cos();
+        let fit = a * s + b * c;
+        signal += fit * fit;
+        noise += (f64::from(x) - fit).powi(2);
+    }
+    10.0 * (signal / noise.max(1e-9)).log10()
+}
+
 /// Root mean square of `samples`.
 pub fn rms(samples: &[i16]) -> f64 {
     if samples.is_empty() {
@@ -74,5 +107,12 @@ mod tests {
         assert!(tone_purity(&tone, 48_000, 440.0) > 0.95);
         assert!(tone_purity(&sine(1000.0, 48_000, 1.0), 48_000, 440.0) < 0.01);
         assert_eq!(tone_frequency(&[0; 100], 48_000), None);
+        assert!(tone_snr_db(&tone, 48_000, 440.0) > 60.0);
+        let mut noisy = tone.clone();
+        for (i, x) in noisy.iter_mut().enumerate() {
+            *x += if i % 2 == 0 { 1000 } else { -1000 };
+        }
+        let snr = tone_snr_db(&noisy, 48_000, 440.0);
+        assert!((snr - 17.0).abs() < 0.5, "{snr}"); // 10 log10(5e7 / 1e6)
     }
 }

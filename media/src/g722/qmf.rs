@@ -1,0 +1,116 @@
+//! The 24-tap quadrature mirror filters that split 16 kHz audio into the two 8 kHz
+//! sub-bands and merge them again (§2.3 transmit QMF, §4.4 receive QMF).
+//!
+//! Both filters are computed in polyphase form: each output is one 12-tap dot product per
+//! phase, and each phase keeps its last 12 inputs in a double-length ring so that they can
+//! be read as one contiguous slice without shifting the history every sample pair.
+
+use super::tables::{QMF_EVEN_OLDEST_FIRST, QMF_ODD_OLDEST_FIRST};
+
+/// The last 16 values of one polyphase branch, of which the filter uses the newest 12:
+/// padding the 12 taps to 16 with zeros lets the dot product run as two full vectors of
+/// 16-bit multiply-adds. Every value is written twice, at `pos` and `pos + 16`, so
+/// `buf[pos + 1..pos + 17]` always holds the window oldest first.
+#[derive(Debug, Clone)]
+struct History {
+    buf: [i16; 32],
+    /// Index of the newest value, always below 16.
+    pos: usize,
+}
+
+impl History {
+    const fn new() -> Self {
+        Self {
+            buf: [0; 32],
+            pos: 15,
+        }
+    }
+
+    #[inline(always)]
+    fn push(&mut self, v: i16) {
+        self.pos = (self.pos + 1) % 16;
+        self.buf[self.pos] = v;
+        self.buf[self.pos + 16] = v;
+    }
+
+    /// Dot product of the window (oldest first) with `coef`. With 16-bit inputs and the
+    /// coefficients' absolute sum 12964 < 2^14 it stays below 2^29: no overflow.
+    #[inline(always)]
+    fn dot(&self, coef: &[i16; 16]) -> i32 {
+        let window = &self.buf[self.pos + 1..self.pos + 17];
+        window
+            .iter()
+            .zip(coef)
+            .map(|(&x, &h)| i32::from(x) * i32::from(h))
+            .sum()
+    }
+}
+
+/// Transmit QMF state.
+#[derive(Debug, Clone)]
+pub(super) struct Analysis {
+    /// Inputs that meet the even coefficients h(0), h(2), …: the second of each pair.
+    even: History,
+    /// Inputs that meet the odd coefficients h(1), h(3), …: the first of each pair.
+    odd: History,
+}
+
+impl Analysis {
+    pub(super) const fn new() -> Self {
+        Self {
+            even: History::new(),
+            odd: History::new(),
+        }
+    }
+
+    /// Takes two consecutive 16 kHz samples and returns the lower and higher sub-band
+    /// samples (XL, XH). With the coefficients' DC gain of 2^13 per phase, the shift by 14
+    /// maps 16-bit input to the 15-bit sub-band range the ADPCM loops work in.
+    #[inline(always)]
+    pub(super) fn split(&mut self, first: i16, second: i16) -> (i32, i32) {
+        self.odd.push(first);
+        self.even.push(second);
+        let xa = self.even.dot(&QMF_EVEN_OLDEST_FIRST);
+        let xb = self.odd.dot(&QMF_ODD_OLDEST_FIRST);
+        ((xa + xb) >> 14, (xa - xb) >> 14)
+    }
+}
+
+/// Receive QMF state.
+#[derive(Debug, Clone)]
+pub(super) struct Synthesis {
+    /// Differences RL - RH, which feed the even coefficients.
+    diff: History,
+    /// Sums RL + RH, which feed the odd coefficients.
+    sum: History,
+}
+
+impl Synthesis {
+    pub(super) const fn new() -> Self {
+        Self {
+            diff: History::new(),
+            sum: History::new(),
+        }
+    }
+
+    /// Takes one reconstructed sample of each sub-band (each limited to 15 bits) and
+    /// returns the next two 16 kHz output samples. The shift by 11 (the standard's factor 2
+    /// on top of the coefficients' 2^13) undoes the transmit side's halving.
+    #[inline(always)]
+    pub(super) fn merge(&mut self, rl: i32, rh: i32) -> [i16; 2] {
+        // Both signals are limited to 15 bits (LIMIT), so neither sum nor difference
+        // leaves 16 bits; the saturating conversion never acts.
+        self.diff.push(to_i16(rl - rh));
+        self.sum.push(to_i16(rl + rh));
+        let first = self.diff.dot(&QMF_EVEN_OLDEST_FIRST) >> 11;
+        let second = self.sum.dot(&QMF_ODD_OLDEST_FIRST) >> 11;
+        [to_i16(first), to_i16(second)]
+    }
+}
+
+/// Saturating conversion to a 16-bit output sample.
+#[inline]
+fn to_i16(x: i32) -> i16 {
+    // Lossless after the clamp.
+    x.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16
+}

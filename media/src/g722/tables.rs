@@ -1,0 +1,106 @@
+//! Constant tables of ITU-T G.722 (11/88), in the fixed-point scaling of its block
+//! descriptions. Names follow the standard's (Q6, ILN, QM4, …) so that each can be checked
+//! against the table it comes from.
+
+/// Transmit and receive QMF coefficients h(0)..h(23) (§2.3 and §4.4, Table 11/G.722),
+/// scaled by 2^13. The filter is symmetric: h(i) = h(23 - i).
+///
+/// Both QMFs run one 12-tap dot product per phase over a history kept oldest first, so the
+/// coefficients are stored in that order: the phase whose newest sample meets h(0) sees
+/// h(22), h(20), …, h(0), which by the symmetry is h(1), h(3), …, h(23).
+/// The four leading zeros pad the filter to two vectors' width (see `qmf::History`).
+pub(super) const QMF_EVEN_OLDEST_FIRST: [i16; 16] = [
+    0, 0, 0, 0, -11, 53, -156, 362, -805, 3876, 951, -210, 32, 12, -11, 3,
+];
+
+/// The other phase, whose newest sample meets h(1): h(23), h(21), …, h(1) = h(0), h(2), …, h(22).
+pub(super) const QMF_ODD_OLDEST_FIRST: [i16; 16] = [
+    0, 0, 0, 0, 3, -11, 12, 32, -210, 951, 3876, -805, 362, -156, 53, -11,
+];
+
+/// QUANTL decision levels of the 6-bit lower sub-band quantizer, indexed by the interval
+/// number `mil` 1..=29; the level is multiplied by DETL and shifted by 12. Interval 30 is
+/// open-ended, so it has no upper level here.
+const Q6: [i32; 30] = [
+    0, 35, 72, 110, 150, 190, 233, 276, 323, 370, 422, 473, 530, 587, 650, 714, 786, 858, 940,
+    1023, 1121, 1219, 1339, 1458, 1612, 1765, 1980, 2195, 2557, 2919,
+];
+
+/// The highest decision level: every unscaled threshold at or above it lands in interval 30.
+pub(super) const Q6_MAX: i32 = Q6[29];
+
+/// QUANTL's interval `mil` (1..=30) for an unscaled threshold `t` in 0..=Q6_MAX: one more
+/// than the number of levels Q6[1..=29] at or below `t` (see `adpcm::encode_low`).
+pub(super) static QUANTL_INTERVAL: [u8; Q6_MAX as usize + 1] = {
+    let mut table = [0u8; Q6_MAX as usize + 1];
+    let mut t = 0;
+    while t < table.len() {
+        let mut mil = 1;
+        while mil < 30 && Q6[mil] <= t as i32 {
+            mil += 1;
+        }
+        table[t] = mil as u8;
+        t += 1;
+    }
+    table
+};
+
+/// QUANTL output code `IL` for a negative difference signal, by interval `mil` 0..=30.
+pub(super) const ILN: [u8; 31] = [
+    0, 63, 62, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11,
+    10, 9, 8, 7, 6, 5, 4,
+];
+
+/// QUANTL output code `IL` for a non-negative difference signal, by interval `mil` 0..=30.
+pub(super) const ILP: [u8; 31] = [
+    0, 61, 60, 59, 58, 57, 56, 55, 54, 53, 52, 51, 50, 49, 48, 47, 46, 45, 44, 43, 42, 41, 40, 39,
+    38, 37, 36, 35, 34, 33, 32,
+];
+
+/// INVQAL: 4-bit inverse quantizer outputs (Table 7/G.722) by `IL >> 2`. The predictor and
+/// scale factor of both encoder and decoder are driven by this truncated code only, which is
+/// what lets the low band drop to 5 or 4 bits (modes 2 and 3) without desynchronising.
+pub(super) const QM4: [i32; 16] = [
+    0, -20456, -12896, -8968, -6288, -4240, -2584, -1200, 20456, 12896, 8968, 6288, 4240, 2584,
+    1200, 0,
+];
+
+/// INVQBL: 6-bit inverse quantizer outputs (Table 7/G.722) by the full code `ILR`, used for
+/// the decoder's output in mode 1 (64 kbit/s).
+pub(super) const QM6: [i32; 64] = [
+    -136, -136, -136, -136, -24808, -21904, -19008, -16704, -14984, -13512, -12280, -11192, -10232,
+    -9360, -8576, -7856, -7192, -6576, -6000, -5456, -4944, -4464, -4008, -3576, -3168, -2776,
+    -2400, -2032, -1688, -1360, -1040, -728, 24808, 21904, 19008, 16704, 14984, 13512, 12280,
+    11192, 10232, 9360, 8576, 7856, 7192, 6576, 6000, 5456, 4944, 4464, 4008, 3576, 3168, 2776,
+    2400, 2032, 1688, 1360, 1040, 728, 432, 136, -432, -136,
+];
+
+/// LOGSCL: maps the 4-bit code `IL >> 2` to the index of its log scale-factor multiplier.
+pub(super) const RL42: [u8; 16] = [0, 7, 6, 5, 4, 3, 2, 1, 7, 6, 5, 4, 3, 2, 1, 0];
+
+/// LOGSCL: log scale-factor multipliers W_L (Table 8/G.722).
+pub(super) const WL: [i32; 8] = [-60, -30, 58, 172, 334, 538, 1198, 3042];
+
+/// QUANTH decision level of the 2-bit higher sub-band quantizer (Table 9/G.722).
+pub(super) const Q2: i32 = 564;
+
+/// QUANTH output code `IH` for a negative difference, by interval `mih` 1..=2.
+pub(super) const IHN: [u8; 3] = [0, 1, 0];
+
+/// QUANTH output code `IH` for a non-negative difference, by interval `mih` 1..=2.
+pub(super) const IHP: [u8; 3] = [0, 3, 2];
+
+/// INVQAH: 2-bit inverse quantizer outputs by `IH` (Table 9/G.722).
+pub(super) const QM2: [i32; 4] = [-7408, -1616, 7408, 1616];
+
+/// LOGSCH: maps `IH` to the index of its log scale-factor multiplier.
+pub(super) const RH2: [u8; 4] = [2, 1, 2, 1];
+
+/// LOGSCH: log scale-factor multipliers W_H (Table 10/G.722).
+pub(super) const WH: [i32; 3] = [0, -214, 798];
+
+/// SCALEL/SCALEH: the antilog table, 2^(i/32) scaled by 2^11 (ILB in the block description).
+pub(super) const ILB: [i32; 32] = [
+    2048, 2093, 2139, 2186, 2233, 2282, 2332, 2383, 2435, 2489, 2543, 2599, 2656, 2714, 2774, 2834,
+    2896, 2960, 3025, 3091, 3158, 3228, 3298, 3371, 3444, 3520, 3597, 3676, 3756, 3838, 3922, 4008,
+];
