@@ -195,3 +195,28 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod snr {
+    use super::Law;
+    use crate::analysis::tone_snr_db;
+    use crate::tone::Sine;
+
+    #[test]
+    fn a_tone_keeps_the_snr_of_8_bit_log_pcm() {
+        for law in [Law::Mu, Law::A] {
+            let pcm: Vec<i16> = (0..50)
+                .flat_map(|_| Sine::new(1000.0, 8000, 8000).frame())
+                .collect();
+            let mut pcm = pcm;
+            Sine::new(1000.0, 8000, 8000).fill(&mut pcm);
+            let mut coded = vec![0u8; pcm.len()];
+            law.encode(&pcm, &mut coded);
+            let mut back = vec![0i16; pcm.len()];
+            law.decode(&coded, &mut back);
+            let snr = tone_snr_db(&back, 8000, 1000.0);
+            println!("{law:?}: SNR {snr:.1} dB");
+            assert!(snr > 35.0, "{law:?} {snr}");
+        }
+    }
+}

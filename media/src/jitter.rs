@@ -100,6 +100,8 @@ pub struct JitterBuffer {
     window_start: Option<Instant>,
     window_min_depth: u32,
     last_underrun: Option<Instant>,
+    /// The tick of the last pop: depth is sampled once per tick, before its first pop.
+    last_pop: Option<Instant>,
     stretch_pending: bool,
     skip_pending: bool,
     stats: JitterStats,
@@ -128,6 +130,7 @@ impl JitterBuffer {
             window_start: None,
             window_min_depth: u32::MAX,
             last_underrun: None,
+            last_pop: None,
             stretch_pending: false,
             skip_pending: false,
             stats: JitterStats::default(),
@@ -290,7 +293,10 @@ impl JitterBuffer {
             self.last_underrun = Some(now);
             return Pop::Starved;
         }
-        self.window_min_depth = self.window_min_depth.min(depth);
+        if self.last_pop != Some(now) {
+            self.window_min_depth = self.window_min_depth.min(depth);
+            self.last_pop = Some(now);
+        }
         if self.stretch_pending {
             self.stretch_pending = false;
             self.stats.stretched += 1;

@@ -29,6 +29,18 @@ fn sample_rate(rate_hz: u32) -> Result<SampleRate, Error> {
     })
 }
 
+/// The bit rate for an input rate. libopus's own default for 8 kHz input is about
+/// 11 kbit/s, which audibly degrades the phone's audio: a 1 kHz tone through G.711 → Opus
+/// measured 23 dB SNR there and 35 dB at 24 kbit/s. At 48 kHz, 24 kbit/s drops the upper
+/// band (a 10 kHz tone vanished), so full-band input gets 48 kbit/s.
+pub fn default_bitrate(rate_hz: u32) -> i32 {
+    match rate_hz {
+        0..=8_000 => 24_000,
+        8_001..=16_000 => 32_000,
+        _ => 48_000,
+    }
+}
+
 /// Encoder settings; the defaults are the ones a voice bridge wants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EncoderSettings {
@@ -38,6 +50,8 @@ pub struct EncoderSettings {
     pub inband_fec: bool,
     /// Loss the FEC is tuned for, in percent.
     pub expected_loss_percent: u8,
+    /// Target bit rate; `None` picks one by input rate (see [`default_bitrate`]).
+    pub bitrate_bps: Option<i32>,
 }
 
 impl Default for EncoderSettings {
@@ -46,6 +60,7 @@ impl Default for EncoderSettings {
             complexity: 5,
             inband_fec: true,
             expected_loss_percent: 5,
+            bitrate_bps: None,
         }
     }
 }
@@ -71,6 +86,8 @@ impl OpusEncoder {
     pub fn new(rate_hz: u32, settings: EncoderSettings) -> Result<Self, Error> {
         let mut inner = Encoder::new(sample_rate(rate_hz)?, Channels::Mono, Application::Voip)?;
         inner.set_complexity(settings.complexity)?;
+        let bitrate = settings.bitrate_bps.unwrap_or(default_bitrate(rate_hz));
+        inner.set_bitrate(audiopus::Bitrate::BitsPerSecond(bitrate))?;
         inner.set_dtx(false)?;
         inner.set_inband_fec(settings.inband_fec)?;
         inner.set_packet_loss_perc(settings.expected_loss_percent)?;

@@ -110,11 +110,12 @@ impl Band {
         let a2 = ((wd2 >> 7) + wd3 + ((a2 * 32512) >> 15)).clamp(-12288, 12288);
 
         // UPPOL1: first pole coefficient, leakage 255/256, bounded so that the pole pair
-        // stays inside the stability triangle (|a1| <= 15/16 - a2). Both limits of the
-        // standard are kept; with |a1| <= 27648 before the update the first never acts.
+        // stays inside the stability triangle (|a1| <= 15/16 - a2). The standard's 16-bit
+        // limit of the sum is left out because it cannot act: the previous a1 obeyed the
+        // bound, so |a1| <= 27648 and the sum stays below 27648 + 192.
         let wd1 = if sg0 == sg1 { 192 } else { -192 };
         let bound = 15360 - a2;
-        let a1 = sat(wd1 + ((a1 * 32640) >> 15)).clamp(-bound, bound);
+        let a1 = (wd1 + ((a1 * 32640) >> 15)).clamp(-bound, bound);
 
         // UPZERO: zero coefficients, sign-sign update against the delayed differences
         // (no step at all when the difference is exactly zero), leakage 255/256. The
@@ -162,10 +163,14 @@ pub(super) fn encode_low(band: &mut Band, xl: i32) -> u8 {
     // integers, WD >= floor(Q6 * DETL / 2^12) exactly when Q6 <= ((WD + 1) * 2^12 - 1) /
     // DETL, so one division turns the scaled comparison into a lookup among the constant
     // levels. (This replaced a search whose data-dependent branches cost more than it did.)
-    // DETL is at least 32 (SCALEL), so the division is defined; WD < 2^15 keeps it in range.
-    let threshold = (((wd + 1) << 12) - 1) / band.det;
-    let mil = usize::from(QUANTL_INTERVAL[threshold.clamp(0, Q6_MAX) as usize]);
-    let il = if el < 0 { ILN[mil] } else { ILP[mil] };
+    // DETL is at least 32 (SCALEL); the `max` only spares the division its zero check.
+    // Both operands are positive, and unsigned division is the cheaper instruction.
+    let threshold =
+        ((wd.unsigned_abs() + 1) << 12).wrapping_sub(1) / band.det.unsigned_abs().max(1);
+    let mil = usize::from(QUANTL_INTERVAL[threshold.min(Q6_MAX) as usize]);
+    // The masks in this file never change an index (each table covers its index's range);
+    // they only let the compiler see that, so the sample loop has no panic path at all.
+    let il = if el < 0 { ILN[mil & 31] } else { ILP[mil & 31] };
     adapt_low(band, il >> 2);
     il
 }
@@ -174,9 +179,9 @@ pub(super) fn encode_low(band: &mut Band, xl: i32) -> u8 {
 /// 6-bit code `ilr`.
 #[inline(always)]
 pub(super) fn decode_low(band: &mut Band, ilr: u8) -> i32 {
-    // INVQBL with all six bits, RECONS, LIMIT.
+    // INVQBL with all six bits, RECONS, LIMIT (whose 15-bit limit subsumes RECONS's 16).
     let dl = (band.det * QM6[usize::from(ilr & 63)]) >> 15;
-    let rl = limit(sat(band.s + dl));
+    let rl = limit(band.s + dl);
     adapt_low(band, (ilr & 63) >> 2);
     rl
 }
@@ -187,7 +192,7 @@ pub(super) fn decode_low(band: &mut Band, ilr: u8) -> i32 {
 fn adapt_low(band: &mut Band, il4: u8) {
     let il4 = usize::from(il4 & 15);
     let dlt = (band.det * QM4[il4]) >> 15;
-    band.adapt_scale(WL[usize::from(RL42[il4])], 18432, 8);
+    band.adapt_scale(WL[usize::from(RL42[il4] & 7)], 18432, 8);
     band.block4(dlt);
 }
 
@@ -199,7 +204,7 @@ pub(super) fn encode_high(band: &mut Band, xh: i32) -> u8 {
     let wd = if eh >= 0 { eh } else { -(eh + 1) };
     let mih = if wd >= (Q2 * band.det) >> 12 { 2 } else { 1 };
     let ih = if eh < 0 { IHN[mih] } else { IHP[mih] };
-    let dh = (band.det * QM2[usize::from(ih)]) >> 15;
+    let dh = (band.det * QM2[usize::from(ih & 3)]) >> 15;
     adapt_high(band, ih, dh);
     ih
 }
@@ -210,7 +215,7 @@ pub(super) fn encode_high(band: &mut Band, xh: i32) -> u8 {
 pub(super) fn decode_high(band: &mut Band, ih: u8) -> i32 {
     let ih = ih & 3;
     let dh = (band.det * QM2[usize::from(ih)]) >> 15;
-    let rh = limit(sat(band.s + dh));
+    let rh = limit(band.s + dh);
     adapt_high(band, ih, dh);
     rh
 }
@@ -220,6 +225,6 @@ pub(super) fn decode_high(band: &mut Band, ih: u8) -> i32 {
 /// higher band has no truncated feedback code).
 #[inline(always)]
 fn adapt_high(band: &mut Band, ih: u8, dh: i32) {
-    band.adapt_scale(WH[usize::from(RH2[usize::from(ih & 3)])], 22528, 10);
+    band.adapt_scale(WH[usize::from(RH2[usize::from(ih & 3)] & 3)], 22528, 10);
     band.block4(dh);
 }

@@ -27,7 +27,7 @@ const Q6: [i32; 30] = [
 ];
 
 /// The highest decision level: every unscaled threshold at or above it lands in interval 30.
-pub(super) const Q6_MAX: i32 = Q6[29];
+pub(super) const Q6_MAX: u32 = Q6[29] as u32;
 
 /// QUANTL's interval `mil` (1..=30) for an unscaled threshold `t` in 0..=Q6_MAX: one more
 /// than the number of levels Q6[1..=29] at or below `t` (see `adpcm::encode_low`).
@@ -45,16 +45,18 @@ pub(super) static QUANTL_INTERVAL: [u8; Q6_MAX as usize + 1] = {
     table
 };
 
-/// QUANTL output code `IL` for a negative difference signal, by interval `mil` 0..=30.
-pub(super) const ILN: [u8; 31] = [
-    0, 63, 62, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11,
-    10, 9, 8, 7, 6, 5, 4,
+/// QUANTL output code `IL` for a negative difference signal, by interval `mil` 0..=30
+/// (entry 31 is never used; it makes the table a power of two long).
+pub(super) const ILN: [u8; 32] = [
+    0, 63, 62, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13, 12,
+    11, 10, 9, 8, 7, 6, 5, 4, 0,
 ];
 
-/// QUANTL output code `IL` for a non-negative difference signal, by interval `mil` 0..=30.
-pub(super) const ILP: [u8; 31] = [
-    0, 61, 60, 59, 58, 57, 56, 55, 54, 53, 52, 51, 50, 49, 48, 47, 46, 45, 44, 43, 42, 41, 40, 39,
-    38, 37, 36, 35, 34, 33, 32,
+/// QUANTL output code `IL` for a non-negative difference signal, by interval `mil` 0..=30
+/// (entry 31 is never used).
+pub(super) const ILP: [u8; 32] = [
+    0, 61, 60, 59, 58, 57, 56, 55, 54, 53, 52, 51, 50, 49, 48, 47, 46, 45, 44, 43, 42, 41, 40,
+    39, 38, 37, 36, 35, 34, 33, 32, 0,
 ];
 
 /// INVQAL: 4-bit inverse quantizer outputs (Table 7/G.722) by `IL >> 2`. The predictor and
@@ -96,8 +98,9 @@ pub(super) const QM2: [i32; 4] = [-7408, -1616, 7408, 1616];
 /// LOGSCH: maps `IH` to the index of its log scale-factor multiplier.
 pub(super) const RH2: [u8; 4] = [2, 1, 2, 1];
 
-/// LOGSCH: log scale-factor multipliers W_H (Table 10/G.722).
-pub(super) const WH: [i32; 3] = [0, -214, 798];
+/// LOGSCH: log scale-factor multipliers W_H (entries 0 and 3 are never used; the table is
+/// padded to a power of two).
+pub(super) const WH: [i32; 4] = [0, -214, 798, 0];
 
 /// SCALEL/SCALEH: the antilog table, 2^(i/32) scaled by 2^11 (ILB in the block description).
 pub(super) const ILB: [i32; 32] = [
