@@ -18,6 +18,8 @@ const SLOTS: usize = 64;
 const TRANSIT_WINDOW: usize = 64;
 /// How often the depth is checked for drift.
 const ADAPT_EVERY: Duration = Duration::from_secs(1);
+/// Empty pops treated as lost packets before the stream counts as paused.
+const MAX_LOST_AT_HEAD: u32 = 3;
 /// How long an underrun keeps the target raised.
 const UNDERRUN_MEMORY: Duration = Duration::from_secs(10);
 
@@ -25,6 +27,7 @@ const UNDERRUN_MEMORY: Duration = Duration::from_secs(10);
 struct Slot {
     seq: Option<u64>,
     timestamp: u32,
+    arrival: Option<Instant>,
     data: Vec<u8>,
 }
 
@@ -103,7 +106,9 @@ pub struct JitterBuffer {
     /// The tick of the last pop: depth is sampled once per tick, before its first pop.
     last_pop: Option<Instant>,
     stretch_pending: bool,
-    skip_pending: bool,
+    skip_pending: u32,
+    /// Consecutive pops that found nothing buffered.
+    empty_pops: u32,
     stats: JitterStats,
 }
 
@@ -132,7 +137,8 @@ impl JitterBuffer {
             last_underrun: None,
             last_pop: None,
             stretch_pending: false,
-            skip_pending: false,
+            skip_pending: 0,
+            empty_pops: 0,
             stats: JitterStats::default(),
         }
     }
@@ -228,6 +234,7 @@ impl JitterBuffer {
         let slot = &mut self.slots[index];
         slot.seq = Some(seq);
         slot.timestamp = timestamp;
+        slot.arrival = Some(now);
         slot.data.clear();
         slot.data.extend_from_slice(payload);
         self.newest = if fresh { seq } else { self.newest.max(seq) };
@@ -274,27 +281,55 @@ impl JitterBuffer {
         self.transit_count += 1;
     }
 
-    /// The next packet to play, a loss to conceal, or nothing.
+    /// The next packet to play, a loss to conceal, or nothing. Call once per packet's
+    /// worth of playout (the caller's frame tick).
     pub fn pop(&mut self, now: Instant) -> Pop<'_> {
         self.adapt(now);
         let Some(mut next) = self.next else {
             return Pop::Starved;
         };
-        let depth = self.depth_ticks();
         if self.filling {
+            // Whatever is missing before the oldest packet here was due while we were
+            // starved: it is lost, and waiting for it would only add delay.
+            if let Some(oldest) = (next..=self.newest).find(|&s| self.slot(s).is_some()) {
+                next = oldest;
+                self.next = Some(next);
+            }
+            let depth = self.depth_ticks();
             if depth == 0 || depth < self.target_ticks {
                 return Pop::Starved;
             }
             self.filling = false;
         }
         if self.newest < next {
+            // Nothing buffered. First give the packet one frame of grace: a slow sender or
+            // a late packet needs exactly that stretch. Then a few frames count as a lost
+            // packet at the head (its successors will be on time). Longer, the sender has
+            // paused (silence suppression and DTX keep sequence numbers contiguous): rewind
+            // to right after the last packet and fill up again.
+            self.empty_pops += 1;
+            if self.empty_pops == 1 {
+                self.stats.stretched += 1;
+                return Pop::Starved;
+            }
+            if self.empty_pops <= 1 + MAX_LOST_AT_HEAD {
+                self.next = Some(next + 1);
+                self.stats.lost += 1;
+                return Pop::Lost {
+                    seq: next,
+                    ticks: self.packet_ticks,
+                    next: None,
+                };
+            }
+            self.next = Some(self.newest + 1);
             self.filling = true;
             self.stats.underruns += 1;
             self.last_underrun = Some(now);
             return Pop::Starved;
         }
+        self.empty_pops = 0;
         if self.last_pop != Some(now) {
-            self.window_min_depth = self.window_min_depth.min(depth);
+            self.window_min_depth = self.window_min_depth.min(self.depth_ticks());
             self.last_pop = Some(now);
         }
         if self.stretch_pending {
@@ -302,11 +337,22 @@ impl JitterBuffer {
             self.stats.stretched += 1;
             return Pop::Starved;
         }
-        if self.skip_pending && self.newest > next && self.slot(next).is_some() {
-            self.skip_pending = false;
+        if self.skip_pending > 0 && self.newest > next && self.slot(next).is_some() {
+            self.skip_pending -= 1;
             self.stats.skipped += 1;
             next += 1;
-            self.next = Some(next);
+        }
+        // The hard bound: no packet is held longer than `max` plus one packet. Jitter
+        // beyond the maximum costs audio, never latency.
+        let longest = self.ticks_to_duration(self.max_ticks + self.packet_ticks);
+        while next < self.newest
+            && self
+                .slot(next)
+                .and_then(|s| s.arrival)
+                .is_some_and(|a| now.saturating_duration_since(a) > longest)
+        {
+            self.stats.skipped += 1;
+            next += 1;
         }
         self.next = Some(next + 1);
         if self.slot(next).is_none() {
@@ -356,7 +402,8 @@ impl JitterBuffer {
             return;
         }
         if min_depth >= self.target_ticks + self.packet_ticks {
-            self.skip_pending = true;
+            // Shed the whole excess now, one packet per pop, rather than a packet a second.
+            self.skip_pending = (min_depth - self.target_ticks) / self.packet_ticks;
         } else if min_depth + self.packet_ticks <= self.target_ticks {
             self.stretch_pending = true;
         }

@@ -48,15 +48,15 @@ pub(super) static QUANTL_INTERVAL: [u8; Q6_MAX as usize + 1] = {
 /// QUANTL output code `IL` for a negative difference signal, by interval `mil` 0..=30
 /// (entry 31 is never used; it makes the table a power of two long).
 pub(super) const ILN: [u8; 32] = [
-    0, 63, 62, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13, 12,
-    11, 10, 9, 8, 7, 6, 5, 4, 0,
+    0, 63, 62, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11,
+    10, 9, 8, 7, 6, 5, 4, 0,
 ];
 
 /// QUANTL output code `IL` for a non-negative difference signal, by interval `mil` 0..=30
 /// (entry 31 is never used).
 pub(super) const ILP: [u8; 32] = [
-    0, 61, 60, 59, 58, 57, 56, 55, 54, 53, 52, 51, 50, 49, 48, 47, 46, 45, 44, 43, 42, 41, 40,
-    39, 38, 37, 36, 35, 34, 33, 32, 0,
+    0, 61, 60, 59, 58, 57, 56, 55, 54, 53, 52, 51, 50, 49, 48, 47, 46, 45, 44, 43, 42, 41, 40, 39,
+    38, 37, 36, 35, 34, 33, 32, 0,
 ];
 
 /// INVQAL: 4-bit inverse quantizer outputs (Table 7/G.722) by `IL >> 2`. The predictor and
