@@ -107,7 +107,9 @@ impl OpusEncoder {
     /// 20 ms); the returned packet borrows an internal buffer.
     pub fn encode(&mut self, pcm: &[i16]) -> Result<&[u8], Error> {
         let ten_ms = self.frame_samples / 2;
-        if ![1, 2, 4, 6].contains(&(pcm.len() / ten_ms.max(1))) || pcm.len() % ten_ms != 0 {
+        if ![1, 2, 4, 6].contains(&(pcm.len() / ten_ms.max(1)))
+            || !pcm.len().is_multiple_of(ten_ms.max(1))
+        {
             return Err(Error::FrameLength {
                 expected: self.frame_samples,
                 got: pcm.len(),

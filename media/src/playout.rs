@@ -170,9 +170,7 @@ fn conceal(
     let recovered = next.and_then(|n| decoder.recover_into(n, samples, pcm));
     let by_opus = recovered.is_some() || decoder.conceal_into(samples, pcm).is_some();
     pcm.resize(start + samples, 0);
-    if !by_opus {
-        if let Some(plc) = plc {
-            plc.conceal(&mut pcm[start..]);
-        }
+    if let (false, Some(plc)) = (by_opus, plc) {
+        plc.conceal(&mut pcm[start..]);
     }
 }

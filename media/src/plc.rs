@@ -51,10 +51,10 @@ impl Plc {
             // 4 ms, plus 4 ms per further 10 ms of erasure, at most 10 ms (Appendix I).
             let ms = (4 + 4 * (self.erased / (10 * self.rate_per_ms)).saturating_sub(1)).min(10);
             let len = (ms * self.rate_per_ms).min(pcm.len());
-            for i in 0..len {
+            for (i, sample) in pcm.iter_mut().take(len).enumerate() {
                 let synthetic = f32::from(self.next_synthetic());
                 let w = (i + 1) as f32 / (len + 1) as f32;
-                pcm[i] = (f32::from(pcm[i]) * w + synthetic * (1.0 - w)) as i16;
+                *sample = (f32::from(*sample) * w + synthetic * (1.0 - w)) as i16;
             }
             self.erased = 0;
         }

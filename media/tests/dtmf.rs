@@ -2,6 +2,8 @@
 //! device captures (SIPp's RFC 2833 pcaps), the ways packets go wrong on real networks,
 //! and in-band tones for peers without telephone-event.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::time::{Duration, Instant};

@@ -3,6 +3,8 @@
 //! give one frame, delay must stay bounded, and drift must not build up delay or underruns.
 //! The delay distribution of each scenario is printed.
 
+#![allow(clippy::unwrap_used)]
+
 use std::time::{Duration, Instant};
 
 use sipbridge_media::analysis::{rms, tone_purity};

@@ -7,6 +7,8 @@
 //! Room → phone: PCM → Opus (a room member) → Mixer → PhoneSender → RTP → PhoneReceiver
 //! (the phone's decoder).
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::time::{Duration, Instant};

@@ -71,6 +71,8 @@ pub enum RoomEvent {
 pub struct RemoteAudio {
     pub identity: String,
     pub track_sid: String,
+    /// RTP sequence number, extended to 64 bits: what the playout buffer orders by.
+    pub seq: u64,
     /// RTP time on the 48 kHz clock, extended to 64 bits (no wrap).
     pub rtp_time: u64,
     /// False when packets were lost just before this one (the decoder should conceal).

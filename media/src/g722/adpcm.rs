@@ -1,4 +1,5 @@
-//! The two sub-band ADPCM loops of G.722 (§3 and §4 of the standard, in its block names).
+//! The two sub-band ADPCM loops of G.722, named after the blocks of the standard's
+//! detailed description (SUBTRA, QUANTL, INVQAL, LOGSCL, …; suffix L or H for the band).
 //!
 //! Encoder and decoder run the very same state update from the transmitted codes, which is
 //! what keeps them in step; the functions here are therefore shared, and only the first and
@@ -161,10 +162,10 @@ pub(super) fn encode_low(band: &mut Band, xl: i32) -> u8 {
     let wd = if el >= 0 { el } else { -(el + 1) };
     // QUANTL picks the interval MIL whose levels floor(Q6 * DETL / 2^12) enclose WD. For
     // integers, WD >= floor(Q6 * DETL / 2^12) exactly when Q6 <= ((WD + 1) * 2^12 - 1) /
-    // DETL, so one division turns the scaled comparison into a lookup among the constant
-    // levels. (This replaced a search whose data-dependent branches cost more than it did.)
-    // DETL is at least 32 (SCALEL); the `max` only spares the division its zero check.
-    // Both operands are positive, and unsigned division is the cheaper instruction.
+    // DETL, so one division and one lookup among the constant levels replace a search
+    // through 29 scaled ones, whose data-dependent branches would mispredict. DETL is at
+    // least 32 (SCALEL); the `max` only spares the division its zero check. Both operands
+    // are positive, and unsigned division is the cheaper instruction.
     let threshold =
         ((wd.unsigned_abs() + 1) << 12).wrapping_sub(1) / band.det.unsigned_abs().max(1);
     let mil = usize::from(QUANTL_INTERVAL[threshold.min(Q6_MAX) as usize]);

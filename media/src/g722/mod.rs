@@ -2,9 +2,9 @@
 //!
 //! A 16 kHz signal is split by a quadrature mirror filter (QMF) into two 8 kHz sub-bands;
 //! the lower band is coded with 6-bit and the higher with 2-bit adaptive differential PCM,
-//! and each pair of codes goes out as one byte, IH in the top two bits and IL below
-//! (§1.4 of the standard). RTP carries these bytes as-is (RFC 3551 §4.5.2), with the
-//! well-known quirk that the RTP clock runs at 8 kHz although the audio is 16 kHz.
+//! and each pair of codes goes out as one byte, IH in the top two bits and IL below. RTP
+//! carries these bytes as-is (RFC 3551 §4.5.2), with the well-known quirk that the RTP
+//! clock runs at 8 kHz although the audio is 16 kHz.
 //!
 //! The arithmetic is the standard's fixed point, so the output is the same, bit for bit,
 //! as other G.722 implementations that follow it; the codec state is plain data with no
@@ -18,9 +18,9 @@ mod tables;
 use adpcm::Band;
 use qmf::{Analysis, Synthesis};
 
-/// Reset value of the lower band's scale factor DETL (§3.7).
+/// Reset value of the lower band's scale factor DETL (its minimum).
 const DETL_MIN: i32 = 32;
-/// Reset value of the higher band's scale factor DETH (§3.7).
+/// Reset value of the higher band's scale factor DETH (its minimum).
 const DETH_MIN: i32 = 8;
 
 /// 16 kHz mono PCM -> 64 kbit/s G.722 (one byte per two samples).

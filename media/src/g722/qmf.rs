@@ -1,16 +1,16 @@
 //! The 24-tap quadrature mirror filters that split 16 kHz audio into the two 8 kHz
-//! sub-bands and merge them again (§2.3 transmit QMF, §4.4 receive QMF).
+//! sub-bands and merge them again (the standard's transmit and receive QMF).
 //!
 //! Both filters are computed in polyphase form: each output is one 12-tap dot product per
-//! phase, and each phase keeps its last 12 inputs in a double-length ring so that they can
+//! phase, and each phase keeps its recent inputs in a double-length ring so that they can
 //! be read as one contiguous slice without shifting the history every sample pair.
 
 use super::tables::{QMF_EVEN_OLDEST_FIRST, QMF_ODD_OLDEST_FIRST};
 
-/// The last 16 values of one polyphase branch, of which the filter uses the newest 12:
-/// padding the 12 taps to 16 with zeros lets the dot product run as two full vectors of
-/// 16-bit multiply-adds. Every value is written twice, at `pos` and `pos + 16`, so
-/// `buf[pos + 1..pos + 17]` always holds the window oldest first.
+/// The last 16 values of one polyphase branch, of which the filter uses the newest 12: a
+/// power-of-two ring advances with a mask, and the four oldest values meet zero
+/// coefficients, which the compiler drops. Every value is written twice, at `pos` and
+/// `pos + 16`, so `buf[pos + 1..pos + 17]` always holds the window oldest first.
 #[derive(Debug, Clone)]
 struct History {
     buf: [i16; 32],
@@ -39,6 +39,8 @@ impl History {
     fn dot(&self, coef: &[i16; 16]) -> i32 {
         // `pos` is below 16 already; the mask lets the compiler drop the bounds check.
         let pos = self.pos & 15;
+        // Pairs of products are the shape of a 16-bit multiply-add instruction, which the
+        // compiler may use where it pays.
         let window = &self.buf[pos + 1..pos + 17];
         window
             .chunks_exact(2)

@@ -1,19 +1,20 @@
-//! Constant tables of ITU-T G.722 (11/88), in the fixed-point scaling of its block
-//! descriptions. Names follow the standard's (Q6, ILN, QM4, …) so that each can be checked
-//! against the table it comes from.
+//! Constant tables of ITU-T G.722, in the fixed-point scaling of its block descriptions.
+//! Names follow the standard's (Q6, ILN, QM4, …) so that each can be checked against the
+//! table it comes from.
 
-/// Transmit and receive QMF coefficients h(0)..h(23) (§2.3 and §4.4, Table 11/G.722),
-/// scaled by 2^13. The filter is symmetric: h(i) = h(23 - i).
+/// Transmit and receive QMF coefficients h(0)..h(23), scaled by 2^13 (the same filter
+/// serves both directions). The filter is symmetric: h(i) = h(23 - i).
 ///
 /// Both QMFs run one 12-tap dot product per phase over a history kept oldest first, so the
 /// coefficients are stored in that order: the phase whose newest sample meets h(0) sees
-/// h(22), h(20), …, h(0), which by the symmetry is h(1), h(3), …, h(23).
-/// The four leading zeros pad the filter to two vectors' width (see `qmf::History`).
+/// h(22), h(20), …, h(0), which by the symmetry is h(1), h(3), …, h(23). The four leading
+/// zeros pad the filter to the length of its ring buffer (see `qmf::History`).
 pub(super) const QMF_EVEN_OLDEST_FIRST: [i16; 16] = [
     0, 0, 0, 0, -11, 53, -156, 362, -805, 3876, 951, -210, 32, 12, -11, 3,
 ];
 
-/// The other phase, whose newest sample meets h(1): h(23), h(21), …, h(1) = h(0), h(2), …, h(22).
+/// The other phase, whose newest sample meets h(1): h(23), h(21), …, h(1), which is
+/// h(0), h(2), …, h(22).
 pub(super) const QMF_ODD_OLDEST_FIRST: [i16; 16] = [
     0, 0, 0, 0, 3, -11, 12, 32, -210, 951, 3876, -805, 362, -156, 53, -11,
 ];
@@ -59,16 +60,16 @@ pub(super) const ILP: [u8; 32] = [
     38, 37, 36, 35, 34, 33, 32, 0,
 ];
 
-/// INVQAL: 4-bit inverse quantizer outputs (Table 7/G.722) by `IL >> 2`. The predictor and
-/// scale factor of both encoder and decoder are driven by this truncated code only, which is
-/// what lets the low band drop to 5 or 4 bits (modes 2 and 3) without desynchronising.
+/// INVQAL: 4-bit inverse quantizer outputs by `IL >> 2`. The predictor and scale factor of
+/// both encoder and decoder are driven by this truncated code only, which is what lets the
+/// low band drop to 5 or 4 bits (modes 2 and 3) without desynchronising.
 pub(super) const QM4: [i32; 16] = [
     0, -20456, -12896, -8968, -6288, -4240, -2584, -1200, 20456, 12896, 8968, 6288, 4240, 2584,
     1200, 0,
 ];
 
-/// INVQBL: 6-bit inverse quantizer outputs (Table 7/G.722) by the full code `ILR`, used for
-/// the decoder's output in mode 1 (64 kbit/s).
+/// INVQBL: 6-bit inverse quantizer outputs by the full code `ILR`, used for the decoder's
+/// output in mode 1 (64 kbit/s).
 pub(super) const QM6: [i32; 64] = [
     -136, -136, -136, -136, -24808, -21904, -19008, -16704, -14984, -13512, -12280, -11192, -10232,
     -9360, -8576, -7856, -7192, -6576, -6000, -5456, -4944, -4464, -4008, -3576, -3168, -2776,
@@ -80,10 +81,10 @@ pub(super) const QM6: [i32; 64] = [
 /// LOGSCL: maps the 4-bit code `IL >> 2` to the index of its log scale-factor multiplier.
 pub(super) const RL42: [u8; 16] = [0, 7, 6, 5, 4, 3, 2, 1, 7, 6, 5, 4, 3, 2, 1, 0];
 
-/// LOGSCL: log scale-factor multipliers W_L (Table 8/G.722).
+/// LOGSCL: log scale-factor multipliers W_L.
 pub(super) const WL: [i32; 8] = [-60, -30, 58, 172, 334, 538, 1198, 3042];
 
-/// QUANTH decision level of the 2-bit higher sub-band quantizer (Table 9/G.722).
+/// QUANTH decision level of the 2-bit higher sub-band quantizer.
 pub(super) const Q2: i32 = 564;
 
 /// QUANTH output code `IH` for a negative difference, by interval `mih` 1..=2.
@@ -92,7 +93,7 @@ pub(super) const IHN: [u8; 3] = [0, 1, 0];
 /// QUANTH output code `IH` for a non-negative difference, by interval `mih` 1..=2.
 pub(super) const IHP: [u8; 3] = [0, 3, 2];
 
-/// INVQAH: 2-bit inverse quantizer outputs by `IH` (Table 9/G.722).
+/// INVQAH: 2-bit inverse quantizer outputs by `IH`.
 pub(super) const QM2: [i32; 4] = [-7408, -1616, 7408, 1616];
 
 /// LOGSCH: maps `IH` to the index of its log scale-factor multiplier.

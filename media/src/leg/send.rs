@@ -54,7 +54,7 @@ impl PhoneSender {
     ) -> Result<Self, Error> {
         let codec = negotiated.codec;
         let ptime = negotiated.ptime_ms;
-        if !(10..=60).contains(&ptime) || ptime % 10 != 0 {
+        if !(10..=60).contains(&ptime) || !ptime.is_multiple_of(10) {
             return Err(Error::Ptime(ptime));
         }
         // Opus frames are 10, 20, 40 or 60 ms (RFC 6716 §2.1.4); 30 and 50 fall back to 20.

@@ -48,6 +48,7 @@ impl super::Driver {
                 self.room_events.push(RoomEvent::Audio(RemoteAudio {
                     identity,
                     track_sid: track_sid.clone(),
+                    seq: **data.seq_range.start(),
                     rtp_time: data.time.numer(),
                     contiguous: data.contiguous,
                     opus: data.data.to_vec(),
