@@ -127,7 +127,10 @@ impl JitterBuffer {
             packet_ticks: ticks(packet_ms).max(1),
             min_ticks,
             max_ticks: ticks(limits.max_ms).max(min_ticks),
-            target_ticks: min_ticks,
+            target_ticks: min_ticks.max(playout_floor(
+                ticks(packet_ms).max(1),
+                ticks(crate::FRAME_MS),
+            )),
             transits: [0; TRANSIT_WINDOW],
             transit_count: 0,
             transit_base: None,
@@ -160,6 +163,10 @@ impl JitterBuffer {
     /// The RTP ticks one packet carries, as learned from the stream.
     pub fn packet_ticks(&self) -> u32 {
         self.packet_ticks
+    }
+
+    fn frame_ticks(&self) -> u32 {
+        self.clock_rate * crate::FRAME_MS / 1000
     }
 
     fn ticks_to_duration(&self, ticks: u32) -> Duration {
@@ -263,7 +270,11 @@ impl JitterBuffer {
         let delta = timestamp.wrapping_sub(previous);
         let plausible = delta > 0 && u64::from(delta) * 1000 <= 120 * u64::from(self.clock_rate);
         if plausible && !marker {
-            self.packet_ticks = delta;
+            if delta != self.packet_ticks {
+                self.packet_ticks = delta;
+                let floor = playout_floor(delta, self.frame_ticks());
+                self.target_ticks = self.target_ticks.max(floor).min(self.max_ticks.max(floor));
+            }
         } else {
             self.transit_count = 0;
             self.transit_base = None;
@@ -394,9 +405,10 @@ impl JitterBuffer {
         } else {
             0
         };
-        self.target_ticks = (spread + self.packet_ticks + headroom)
+        let floor = playout_floor(self.packet_ticks, self.frame_ticks());
+        self.target_ticks = (spread + floor + headroom)
             .max(self.min_ticks)
-            .min(self.max_ticks.max(self.packet_ticks));
+            .min(self.max_ticks.max(floor));
         let min_depth = std::mem::replace(&mut self.window_min_depth, u32::MAX);
         if self.filling || min_depth == u32::MAX {
             return;
@@ -408,4 +420,15 @@ impl JitterBuffer {
             self.stretch_pending = true;
         }
     }
+}
+
+/// The least depth that never starves when packets of `packet` ticks are played out in
+/// frames of `frame` ticks: a whole packet must be here whenever the leftover of the last
+/// one falls short of a frame, which it does by up to `frame - gcd(packet, frame)`.
+fn playout_floor(packet: u32, frame: u32) -> u32 {
+    let (mut a, mut b) = (packet.max(1), frame.max(1));
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    packet + frame - a
 }

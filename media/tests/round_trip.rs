@@ -47,9 +47,7 @@ fn phone_to_room(path: &Path) -> Vec<i16> {
     for tick in 0..SECONDS * 50 {
         let now = t0 + Duration::from_millis(u64::from(tick) * 20);
         phone.push_frame(&tone.frame()).unwrap();
-        while let Some(packet) = phone.poll_packet() {
-            bridge.handle_rtp(now, phone_addr(), packet);
-        }
+        deliver(&mut phone, &mut bridge, now, path.ptime_ms);
         let frame = bridge.poll_frame(now);
         let opus = to_room.encode(frame).unwrap().to_vec();
         heard.extend_from_slice(room_member.decode(&opus).unwrap());
@@ -82,16 +80,24 @@ fn room_to_phone(path: &Path) -> Vec<i16> {
             .push(now, "TR_member", u64::from(tick), tick * 960, &opus)
             .unwrap();
         bridge.push_frame(mixer.mix(now)).unwrap();
-        while let Some(packet) = bridge.poll_packet() {
-            phone.handle_rtp(now, phone_addr(), packet);
-        }
+        deliver(&mut bridge, &mut phone, now, path.ptime_ms);
         heard.extend_from_slice(phone.poll_frame(now));
     }
     heard
 }
 
-fn phone_addr() -> std::net::SocketAddr {
-    phone()
+/// Hands what `from` sent this tick to `to`. At 10 ms ptime a frame makes two packets; a
+/// real sender sent the first 10 ms earlier, so it arrives then (arriving together they
+/// would look like 10 ms of jitter and grow the buffer).
+fn deliver(from: &mut PhoneSender, to: &mut PhoneReceiver, now: Instant, ptime_ms: u32) {
+    let mut sent = Vec::new();
+    while let Some(packet) = from.poll_packet() {
+        sent.push(packet.to_vec());
+    }
+    for (i, packet) in sent.iter().enumerate() {
+        let early = Duration::from_millis(u64::from(ptime_ms) * (sent.len() - 1 - i) as u64);
+        to.handle_rtp(now - early, phone(), packet);
+    }
 }
 
 fn check(direction: &str, path: &Path, heard: &[i16], min_snr_db: f64) {

@@ -7,6 +7,7 @@
 
 mod latch;
 mod receive;
+mod rtcp;
 mod send;
 mod timeout;
 
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 pub use latch::{Latch, Latching};
 pub use receive::{PhoneReceiver, ReceiverStats};
+pub use rtcp::{RemoteReport, RtcpSession};
 pub use send::PhoneSender;
 pub use timeout::MediaTimeout;
 
