@@ -2,13 +2,19 @@
 //!
 //! Packets are slotted by extended sequence number and played in sequence order, one
 //! packet per [`JitterBuffer::pop`], so a timestamp jump (silence suppression, a PBX
-//! switching sources) never inserts silence: only sequence gaps are loss. The target depth
-//! follows the spread of recent transit times (arrival minus RTP timestamp), clamped to the
-//! configured min/max, and is raised after an underrun. Once a second the buffer checks
-//! its lowest depth: persistently one packet too deep it skips a packet (the sender's clock
-//! runs fast, or jitter calmed down); persistently one packet short it stretches by one
-//! concealed frame (the sender runs slow) — so clock drift never builds up delay or
-//! underruns.
+//! switching sources) never inserts silence: only sequence gaps are loss.
+//!
+//! - Target depth: the spread of recent transit times (arrival minus RTP timestamp) plus
+//!   the least depth packets of this size need when played in 20 ms frames, within the
+//!   configured min/max, raised by a packet for a while after an underrun.
+//! - An empty head gets one frame of grace (a late packet, or a sender whose clock runs
+//!   slow), then counts as lost for a few frames, then as a paused sender: the buffer
+//!   rewinds to just after the last packet and fills up again.
+//! - Once a second it checks its lowest depth: a packet or more too deep, it sheds the
+//!   excess (the sender's clock runs fast, or jitter calmed down); a packet short, it
+//!   stretches by one concealed frame. Clock drift never builds up delay.
+//! - No packet is held longer than max + one packet: jitter beyond max costs audio, never
+//!   latency.
 
 use std::time::{Duration, Instant};
 
@@ -222,7 +228,7 @@ impl JitterBuffer {
                     return Pushed::TooLate;
                 }
             }
-            Some(next) if seq >= next + SLOTS as u64 => {
+            Some(next) if seq >= next.saturating_add(SLOTS as u64) => {
                 self.reset();
                 self.stats.restarts += 1;
                 self.next = Some(seq);

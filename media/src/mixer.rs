@@ -92,9 +92,9 @@ impl Mixer {
         for &s in &self.sum {
             peak = peak.max(s.abs());
         }
-        // Limiter: the gain drops at once to what keeps this frame's peak in range (ramped
-        // across the frame so it does not click) and recovers slowly; the final clamp only
-        // guards against rounding. Summed voices never wrap around.
+        // Limiter: the gain drops at once to what keeps this frame's peak in range and
+        // recovers slowly, ramped across each frame; the final clamp only guards against
+        // rounding. Summed voices never wrap around.
         let wanted = if peak as f32 * self.gain > 32767.0 {
             32767.0 / peak as f32
         } else {
