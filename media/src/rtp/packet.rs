@@ -35,6 +35,8 @@ pub struct RtpPacket<'a> {
     pub extension: Option<Extension<'a>>,
     /// The payload without padding.
     pub payload: &'a [u8],
+    /// Padding octets that followed the payload (RFC 3550 §5.1), 0 for none.
+    pub padding: u8,
 }
 
 impl<'a> RtpPacket<'a> {
@@ -69,15 +71,15 @@ impl<'a> RtpPacket<'a> {
         } else {
             None
         };
-        let payload = if has_padding {
+        let (payload, padding) = if has_padding {
             // The last octet counts the padding, itself included (RFC 3550 §5.1).
             let count = *rest.last().ok_or(Error::Padding(0))?;
             if count == 0 || usize::from(count) > rest.len() {
                 return Err(Error::Padding(count));
             }
-            &rest[..rest.len() - usize::from(count)]
+            (&rest[..rest.len() - usize::from(count)], count)
         } else {
-            rest
+            (rest, 0)
         };
         Ok(Self {
             marker,
@@ -88,7 +90,40 @@ impl<'a> RtpPacket<'a> {
             csrcs,
             extension,
             payload,
+            padding,
         })
+    }
+
+    /// Writes the packet out, every part included (`out` is cleared first). A parsed packet
+    /// writes the bytes it was parsed from, except that padding octets come out as zeros.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        out.clear();
+        let csrc_count = (self.csrcs.len() / 4).min(15);
+        out.push(
+            0x80 | u8::from(self.padding > 0) << 5
+                | u8::from(self.extension.is_some()) << 4
+                | csrc_count as u8,
+        );
+        out.push(u8::from(self.marker) << 7 | (self.payload_type.0 & 0x7f));
+        out.extend_from_slice(&self.sequence.to_be_bytes());
+        out.extend_from_slice(&self.timestamp.to_be_bytes());
+        out.extend_from_slice(&self.ssrc.0.to_be_bytes());
+        out.extend_from_slice(&self.csrcs[..csrc_count * 4]);
+        if let Some(ext) = self.extension {
+            let words = ext.data.len().div_ceil(4).min(usize::from(u16::MAX));
+            out.extend_from_slice(&ext.profile.to_be_bytes());
+            out.extend_from_slice(&(words as u16).to_be_bytes());
+            out.extend_from_slice(&ext.data[..ext.data.len().min(words * 4)]);
+            out.extend(std::iter::repeat_n(
+                0,
+                words * 4 - ext.data.len().min(words * 4),
+            ));
+        }
+        out.extend_from_slice(self.payload);
+        if self.padding > 0 {
+            out.extend(std::iter::repeat_n(0, usize::from(self.padding) - 1));
+            out.push(self.padding);
+        }
     }
 
     /// The contributing sources.
@@ -176,6 +211,10 @@ mod tests {
         let ext = p.extension.unwrap();
         assert_eq!((ext.profile, ext.data.len()), (0xbede, 4));
         assert_eq!(p.payload, b"abc");
+        assert_eq!(p.padding, 4);
+        let mut out = Vec::new();
+        p.write(&mut out);
+        assert_eq!(out, buf, "written back byte for byte");
     }
 
     #[test]
