@@ -89,6 +89,9 @@ impl OpusEncoder {
         let bitrate = settings.bitrate_bps.unwrap_or(default_bitrate(rate_hz));
         inner.set_bitrate(audiopus::Bitrate::BitsPerSecond(bitrate))?;
         inner.set_dtx(false)?;
+        // In-band FEC exists only in the SILK layer; the voice hint keeps the encoder in SILK
+        // or hybrid mode, never CELT-only.
+        inner.set_signal(audiopus::Signal::Voice)?;
         inner.set_inband_fec(settings.inband_fec)?;
         inner.set_packet_loss_perc(settings.expected_loss_percent)?;
         Ok(Self {

@@ -28,6 +28,7 @@ pub struct Playout {
     frame: Vec<i16>,
     starved_frames: u32,
     undecodable: u64,
+    fec_recovered: u64,
 }
 
 impl Playout {
@@ -51,6 +52,7 @@ impl Playout {
             frame: vec![0; frame],
             starved_frames: 0,
             undecodable: 0,
+            fec_recovered: 0,
         }
     }
 
@@ -81,6 +83,11 @@ impl Playout {
     /// Packets the decoder refused.
     pub fn undecodable(&self) -> u64 {
         self.undecodable
+    }
+
+    /// Lost packets rebuilt from the next packet's Opus in-band FEC.
+    pub fn fec_recovered(&self) -> u64 {
+        self.fec_recovered
     }
 
     /// Whether the stream has been starved long enough to be silence.
@@ -117,13 +124,14 @@ impl Playout {
                 }
                 Pop::Lost { ticks, next, .. } => {
                     let samples = ticks_to_samples(ticks, self.rtp_clock, self.pcm_rate);
-                    conceal(
+                    let how = conceal(
                         &mut self.decoder,
                         &mut self.plc,
                         &mut self.pcm,
                         samples,
                         next,
                     );
+                    self.fec_recovered += u64::from(how == Concealed::Fec);
                 }
                 Pop::Starved => {
                     starved = true;
@@ -156,6 +164,12 @@ fn ticks_to_samples(ticks: u32, rtp_clock: u32, pcm_rate: u32) -> usize {
     (u64::from(ticks) * u64::from(pcm_rate) / u64::from(rtp_clock.max(1))) as usize
 }
 
+#[derive(Debug, PartialEq, Eq)]
+enum Concealed {
+    Fec,
+    Other,
+}
+
 /// Appends `samples` of concealment: Opus FEC from the next packet or Opus PLC, else
 /// waveform repetition. Bounded by the buffer's capacity.
 fn conceal(
@@ -164,7 +178,7 @@ fn conceal(
     pcm: &mut Vec<i16>,
     samples: usize,
     next: Option<&[u8]>,
-) {
+) -> Concealed {
     let samples = samples.min(pcm.capacity() - pcm.len());
     let start = pcm.len();
     let recovered = next.and_then(|n| decoder.recover_into(n, samples, pcm));
@@ -172,5 +186,10 @@ fn conceal(
     pcm.resize(start + samples, 0);
     if let (false, Some(plc)) = (by_opus, plc) {
         plc.conceal(&mut pcm[start..]);
+    }
+    if recovered.is_some() {
+        Concealed::Fec
+    } else {
+        Concealed::Other
     }
 }

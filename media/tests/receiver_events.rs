@@ -49,8 +49,10 @@ fn latches_onto_a_natted_phone_and_ignores_other_sources() {
 
     let mut public = negotiated(AudioCodec::Pcmu, 20);
     public.remote = "203.0.113.10:4000".parse().unwrap();
-    let mut strict = LegSettings::default();
-    strict.latching = Latching::Never;
+    let strict = LegSettings {
+        latching: Latching::Never,
+        ..LegSettings::default()
+    };
     let mut receiver = PhoneReceiver::new(t0, &public, &strict).unwrap();
     phone.push_frame(&tone.frame()).unwrap();
     receiver.handle_rtp(t0, nat, phone.poll_packet().unwrap());

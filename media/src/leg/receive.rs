@@ -84,6 +84,11 @@ impl PhoneReceiver {
         self.playout.jitter_stats()
     }
 
+    /// Lost packets rebuilt from Opus in-band FEC.
+    pub fn fec_recovered(&self) -> u64 {
+        self.playout.fec_recovered()
+    }
+
     /// Packets the decoder refused.
     pub fn undecodable(&self) -> u64 {
         self.playout.undecodable()
