@@ -14,9 +14,7 @@ use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
 use sipbridge_media::codec::AudioCodec;
-use sipbridge_media::leg::{
-    Direction, LegSettings, MediaEvent, Negotiated, PhoneReceiver,
-};
+use sipbridge_media::leg::{Direction, LegSettings, MediaEvent, Negotiated, PhoneReceiver};
 use sipbridge_media::rtp::PayloadType;
 use sipbridge_media::samples_per_frame;
 
@@ -63,8 +61,8 @@ fn drain(receiver: &mut PhoneReceiver) {
 
 fuzz_target!(|data: &[u8]| {
     let mut now = base();
-    let mut receiver = PhoneReceiver::new(now, &negotiated(), &LegSettings::default())
-        .expect("a PCMU receiver");
+    let mut receiver =
+        PhoneReceiver::new(now, &negotiated(), &LegSettings::default()).expect("a PCMU receiver");
     let frame_len = samples_per_frame(8000);
     assert_eq!(frame_len, 160);
 
@@ -75,7 +73,11 @@ fuzz_target!(|data: &[u8]| {
         let len = usize::from(prefix & 0x3fff).min(rest.len());
         let (datagram, tail) = rest.split_at(len);
         rest = tail;
-        let source = if prefix & 0x8000 != 0 { other() } else { phone() };
+        let source = if prefix & 0x8000 != 0 {
+            other()
+        } else {
+            phone()
+        };
         if prefix & 0x4000 == 0 {
             now += TICK;
         }

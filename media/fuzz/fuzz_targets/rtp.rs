@@ -1,4 +1,4 @@
-//! RTP packet parsing (`RtpPacket::parse`) and the header writer's round trip.
+//! RTP packet parsing (`RtpPacket::parse`) and both writers' round trips.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -46,4 +46,9 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(again.csrcs().count(), 0);
     assert_eq!(again.extension, None);
     assert_eq!(again.payload, packet.payload);
+
+    // The whole packet written back parses to the same packet.
+    packet.write(&mut out);
+    let full = RtpPacket::parse(&out).expect("a packet we wrote must parse");
+    assert_eq!(full, packet);
 });
