@@ -12,7 +12,11 @@ LIVEKIT_SERVER_VERSION=${LIVEKIT_SERVER_VERSION:-v1.13.5}
 # Everything slow to make is cached here, outside the repository: the livekit-server build per
 # version, the Python venv per requirements file, and cargo's target directory.
 SIPBRIDGE_CACHE=${SIPBRIDGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sipbridge}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$SIPBRIDGE_CACHE/target}
+# One target directory per checkout: cargo reuses a test binary built in another checkout of
+# the same commit as fresh, while the `env!("CARGO_MANIFEST_DIR")` compiled into it still
+# points at the other checkout (seen: the config tests reading files of a deleted clone).
+checkout_key=$(printf %s "$BED_ROOT" | sha1sum | cut -c1-10)
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$SIPBRIDGE_CACHE/target-$checkout_key}
 
 # Pid files, logs and generated configs of the running bed.
 BED_DIR=${SIPBRIDGE_BED_DIR:-${TMPDIR:-/tmp}/sipbridge-bed}
