@@ -72,10 +72,6 @@ impl Playout {
         self.jitter.reset();
     }
 
-    pub fn jitter(&self) -> &JitterBuffer {
-        &self.jitter
-    }
-
     pub fn jitter_stats(&self) -> JitterStats {
         self.jitter.stats()
     }
