@@ -79,12 +79,7 @@ impl Decoder {
                 out.resize(start + (payload.len() * 2).min(room), 0);
                 dec.decode(payload, &mut out[start..])
             }
-            Decoder::Opus(dec) => {
-                let pcm = dec.decode(payload)?;
-                let n = pcm.len().min(room);
-                out.extend_from_slice(&pcm[..n]);
-                n
-            }
+            Decoder::Opus(dec) => append_within_capacity(dec.decode(payload)?, out),
         };
         out.truncate(start + n);
         Ok(n)
@@ -101,10 +96,10 @@ impl Decoder {
         let Decoder::Opus(dec) = self else {
             return None;
         };
-        let pcm = dec.decode_fec(next, samples).ok()?;
-        let n = pcm.len().min(out.capacity() - out.len());
-        out.extend_from_slice(&pcm[..n]);
-        Some(n)
+        Some(append_within_capacity(
+            dec.decode_fec(next, samples).ok()?,
+            out,
+        ))
     }
 
     /// Opus only: the decoder's own concealment; `None` for the waveform codecs.
@@ -112,11 +107,16 @@ impl Decoder {
         let Decoder::Opus(dec) = self else {
             return None;
         };
-        let pcm = dec.conceal(samples).ok()?;
-        let n = pcm.len().min(out.capacity() - out.len());
-        out.extend_from_slice(&pcm[..n]);
-        Some(n)
+        Some(append_within_capacity(dec.conceal(samples).ok()?, out))
     }
+}
+
+/// Appends as much of `pcm` as `out` has capacity for (it never reallocates on the hot
+/// path); returns the samples appended.
+fn append_within_capacity(pcm: &[i16], out: &mut Vec<i16>) -> usize {
+    let n = pcm.len().min(out.capacity() - out.len());
+    out.extend_from_slice(&pcm[..n]);
+    n
 }
 
 /// Encoder for the negotiated codec.

@@ -197,8 +197,7 @@ impl JitterBuffer {
         }
         self.next = None;
         self.filling = true;
-        self.transit_count = 0;
-        self.transit_base = None;
+        self.forget_transits();
     }
 
     /// Stores a packet with its extended sequence number. `marker` marks the start of a
@@ -268,8 +267,7 @@ impl JitterBuffer {
             .map(|s| s.timestamp);
         let Some(previous) = previous else {
             if marker {
-                self.transit_count = 0;
-                self.transit_base = None;
+                self.forget_transits();
             }
             return;
         };
@@ -282,9 +280,15 @@ impl JitterBuffer {
                 self.target_ticks = self.target_ticks.max(floor).min(self.max_ticks.max(floor));
             }
         } else {
-            self.transit_count = 0;
-            self.transit_base = None;
+            self.forget_transits();
         }
+    }
+
+    /// Transit times are compared within one timeline; after a restart or a jump they start
+    /// over.
+    fn forget_transits(&mut self) {
+        self.transit_count = 0;
+        self.transit_base = None;
     }
 
     fn record_transit(&mut self, now: Instant, timestamp: u32) {

@@ -63,7 +63,7 @@ impl PhoneReceiver {
             rtp_clock: clock,
             source: None,
             playout: Playout::new(decoder, clock, rate, negotiated.ptime_ms, settings.jitter),
-            dtmf: DtmfReceiver::new(codec.rtp_clock()),
+            dtmf: DtmfReceiver::new(clock),
             latch: Latch::new(negotiated.remote, settings.latching),
             timeout,
             events: VecDeque::with_capacity(EVENT_CAPACITY),
@@ -112,11 +112,7 @@ impl PhoneReceiver {
     }
 
     fn push_event(&mut self, event: MediaEvent) {
-        if self.events.len() == EVENT_CAPACITY {
-            self.events.pop_front();
-            self.stats.events_dropped += 1;
-        }
-        self.events.push_back(event);
+        push_bounded(&mut self.events, &mut self.stats, event);
     }
 
     pub fn poll_event(&mut self) -> Option<MediaEvent> {
@@ -173,19 +169,14 @@ impl PhoneReceiver {
             None => return,
         };
         if is_event {
-            let mut keys = [None; 2];
-            let mut n = 0;
+            let (events, stats) = (&mut self.events, &mut self.stats);
             let parsed = self
                 .dtmf
-                .on_packet(now, packet.timestamp, packet.payload, |k| {
-                    keys[n.min(1)] = Some(k);
-                    n += 1;
+                .on_packet(now, packet.timestamp, packet.payload, |key| {
+                    push_bounded(events, stats, MediaEvent::Dtmf(key));
                 });
             if parsed.is_err() {
                 self.stats.malformed += 1;
-            }
-            for key in keys.into_iter().flatten() {
-                self.push_event(MediaEvent::Dtmf(key));
             }
         } else {
             self.playout.push(
@@ -230,4 +221,13 @@ impl PhoneReceiver {
     pub fn poll_frame(&mut self, now: Instant) -> &[i16] {
         self.playout.next_frame(now)
     }
+}
+
+/// Queues an event; when the call actor has fallen that far behind, the oldest goes.
+fn push_bounded(events: &mut VecDeque<MediaEvent>, stats: &mut ReceiverStats, event: MediaEvent) {
+    if events.len() == EVENT_CAPACITY {
+        events.pop_front();
+        stats.events_dropped += 1;
+    }
+    events.push_back(event);
 }
