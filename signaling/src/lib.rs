@@ -1,7 +1,11 @@
 //! Sans-IO SIP for the bridge (shared/DESIGN.md, "signaling/").
 //!
-//! This crate will hold SIP messages (on `ezk-sip-types`), RFC 3261 transactions and dialogs,
-//! REFER/NOTIFY sipfrag, digest auth, SDP offer/answer for the SIP leg, and the pure function
-//! that turns a call's end into its outcome (shared/OUTCOMES.md). It knows nothing of LiveKit.
-//!
-//! Nothing is implemented yet: the SIP core is its own issue.
+//! SIP messages (parsed with `ezk-sip-types` into our own owned types, plus the strictness
+//! checks that parser lacks), RFC 3261 transactions and dialogs, REFER/NOTIFY sipfrag, digest
+//! auth, SDP offer/answer for the SIP leg, and the pure function that turns a call's end into
+//! its outcome (shared/OUTCOMES.md). Everything here is a function of (input, time) → output:
+//! the sockets and the clock belong to `bridge/`. It knows nothing of LiveKit.
+
+mod error;
+
+pub use error::Error;
