@@ -6,4 +6,56 @@
 
 /// What can go wrong in this crate.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Error {}
+pub enum Error {
+    // SIP messages. The peer sent something malformed: answered 400 (505 for the version)
+    // with the message as the reason phrase when the request can be answered, else dropped.
+    // The messages start upper-case because they become reason phrases.
+    #[error("Message larger than {0} bytes")]
+    MessageTooLarge(usize),
+    #[error("More than {0} header lines")]
+    TooManyHeaders(usize),
+    #[error("Header line longer than {0} bytes")]
+    LineTooLong(usize),
+    #[error("No empty line after the headers")]
+    UnterminatedHead,
+    #[error("Malformed start line: {0}")]
+    StartLine(&'static str),
+    #[error("SIP version {0} not supported")]
+    Version(String),
+    #[error("Malformed header line")]
+    HeaderLine,
+    #[error("Missing {0} header")]
+    MissingHeader(&'static str),
+    #[error("More than one {0} header")]
+    DuplicateHeader(&'static str),
+    #[error("Invalid {header} header: {why}")]
+    InvalidHeader {
+        header: &'static str,
+        why: &'static str,
+    },
+    #[error("Content-Length {declared} exceeds the {available} bytes of body")]
+    BodyTruncated { declared: usize, available: usize },
+    #[error("CSeq method does not match the request method")]
+    CSeqMethodMismatch,
+}
+
+impl Error {
+    /// The status to answer a request with when this error is ours to report, with the
+    /// reason phrase (RFC 3261 §21.4.1: 400 for malformed, §21.5.6: 505 for the version).
+    pub fn status(&self) -> (u16, String) {
+        let code = match self {
+            Error::Version(_) => 505,
+            Error::MessageTooLarge(_) => 513,
+            _ => 400,
+        };
+        (code, reason_phrase(&self.to_string()))
+    }
+}
+
+/// Makes text safe as a reason phrase: no control characters, bounded length.
+pub(crate) fn reason_phrase(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(120)
+        .collect()
+}

@@ -7,5 +7,7 @@
 //! the sockets and the clock belong to `bridge/`. It knows nothing of LiveKit.
 
 mod error;
+pub mod message;
+pub mod screen;
 
 pub use error::Error;
