@@ -8,5 +8,6 @@
 
 mod error;
 pub mod outcome;
+pub mod sipfrag;
 
 pub use error::Error;
