@@ -8,6 +8,8 @@
 
 mod error;
 pub mod message;
+pub mod outcome;
 pub mod screen;
+pub mod sipfrag;
 
 pub use error::Error;
