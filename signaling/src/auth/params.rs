@@ -95,7 +95,13 @@ impl<'a> Cursor<'a> {
                 _ => out.push(b),
             }
         }
-        String::from_utf8(out).map_err(|_| Error::DigestSyntax { offset: open })
+        let text = String::from_utf8(out).map_err(|_| Error::DigestSyntax { offset: open })?;
+        // C1 controls (U+0080–U+009F) are UTF-8 sequences, so the byte check above misses
+        // them; the printer would blank them and the value would no longer round-trip.
+        if text.chars().any(|c| c != '\t' && c.is_control()) {
+            return Err(Error::DigestSyntax { offset: open });
+        }
+        Ok(text)
     }
 }
 

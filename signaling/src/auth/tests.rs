@@ -382,3 +382,10 @@ fn secrets_stay_out_of_debug_output() {
         Error::DigestInvalidParam { name: "realm" }
     );
 }
+
+#[test]
+fn c1_controls_inside_quotes_are_refused_like_ascii_controls() {
+    // Found by the `digest` fuzz target: U+0099 parsed, then printed as a space.
+    let value = "Digest username=\"bob\", realm=\"r\", nonce=\"n\", uri=\"sip:x\", response=\"00\", cnonce=\"0a\u{99}1\"";
+    assert!(Credentials::parse(value).is_err());
+}

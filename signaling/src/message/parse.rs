@@ -84,7 +84,10 @@ pub fn parse_message(input: &[u8], limits: &Limits) -> Result<Message, Malformed
             None => line_error = line_error.or(Some(Error::HeaderLine)),
         }
     }
-    let is_response = start.len() >= 4 && start[..4].eq_ignore_ascii_case("SIP/");
+    let is_response = start
+        .as_bytes()
+        .get(..4)
+        .is_some_and(|v| v.eq_ignore_ascii_case(b"SIP/"));
     let reply = (!is_response && !reply.via.is_empty()).then(|| Box::new(reply));
     let fail = |error| Malformed {
         error,
