@@ -6,10 +6,12 @@
 mod error;
 pub mod health;
 mod http;
+pub mod inbound;
 pub mod logging;
 pub mod metrics;
 mod process_metrics;
 pub mod room;
+pub mod sip;
 pub mod sockets;
 pub mod summary;
 

@@ -42,7 +42,7 @@ pub enum RoomRule {
         #[serde(default)]
         pin: Option<String>,
     },
-    /// Each call gets a room of its own: `<room_prefix><random suffix>`.
+    /// Each call gets a room of its own: `<room_prefix><caller number>_<random suffix>`.
     Individual {
         #[serde(default)]
         room_prefix: String,

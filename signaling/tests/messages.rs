@@ -18,8 +18,15 @@ Content-Length: 0\r\n\r\n";
 #[test]
 fn multibyte_text_where_a_start_line_is_expected_is_an_error_not_a_panic() {
     // Found by the `message` fuzz target: the 4th byte inside a UTF-8 sequence.
-    for input in ["SIPé 200 OK\r\n\r\n", "ééé\r\n\r\n", "SI\u{99}/2.0 200 OK\r\nVia: x\r\n\r\n"] {
-        assert!(parse_message(input.as_bytes(), &Limits::default()).is_err(), "{input:?}");
+    for input in [
+        "SIPé 200 OK\r\n\r\n",
+        "ééé\r\n\r\n",
+        "SI\u{99}/2.0 200 OK\r\nVia: x\r\n\r\n",
+    ] {
+        assert!(
+            parse_message(input.as_bytes(), &Limits::default()).is_err(),
+            "{input:?}"
+        );
     }
 }
 
@@ -53,7 +60,10 @@ fn a_latin1_display_name_costs_nothing_but_the_character() {
     let at = bytes.windows(2).position(|w| w == [0xC3, 0xA9]).unwrap();
     bytes.splice(at..at + 2, [0xE9]);
     let message = parse_message(&bytes, &Limits::default()).unwrap();
-    assert_eq!(message.head().from.display_name_text().as_deref(), Some("Caf\u{fffd}"));
+    assert_eq!(
+        message.head().from.display_name_text().as_deref(),
+        Some("Caf\u{fffd}")
+    );
 }
 
 #[test]

@@ -1,0 +1,3 @@
+//! Inbound calls: from an INVITE to a caller in a LiveKit room.
+
+pub mod routing;

@@ -1,0 +1,198 @@
+//! Which inbound trunk a call arrives on and which dispatch rule sends it where: pure
+//! functions of the config and the INVITE's addresses, so every rule is unit-tested.
+
+use std::net::IpAddr;
+
+use sipbridge_config::values::PhoneNumber;
+use sipbridge_config::{Config, DispatchRule, InboundTrunk, RoomRule};
+
+/// The parts of an INVITE that routing looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct CallAddress<'a> {
+    pub source: IpAddr,
+    /// The dialled number (Request-URI user part).
+    pub called: &'a str,
+    /// The caller's number (From user part).
+    pub caller: &'a str,
+}
+
+/// Why no trunk takes the call (all answered 403, shared/OUTCOMES.md; the detail is logged).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoTrunk {
+    /// No trunk allows the source address.
+    AddressNotAllowed,
+    /// Trunks allow the address, but none serves the called number.
+    NumberNotServed,
+    /// A trunk serves the number, but not for this caller.
+    CallerNotAllowed,
+}
+
+/// Numbers compare by digits: carriers send the same number with and without the `+`.
+fn same_number(configured: &PhoneNumber, number: &str) -> bool {
+    let digits = |n: &str| n.trim_start_matches('+').to_owned();
+    digits(configured.as_str()) == digits(number)
+}
+
+fn listed(numbers: &[PhoneNumber], number: &str) -> bool {
+    numbers.iter().any(|n| same_number(n, number))
+}
+
+/// The trunk for a call: among those allowing the source address, the called number and the
+/// caller, one that lists the called number explicitly wins over a catch-all; then config
+/// order. When none matches, the reason names the first filter that removed the last
+/// candidates.
+pub fn match_trunk<'c>(
+    config: &'c Config,
+    call: CallAddress<'_>,
+) -> Result<&'c InboundTrunk, NoTrunk> {
+    let by_address: Vec<&InboundTrunk> = config
+        .inbound_trunks
+        .iter()
+        .filter(|t| {
+            t.allowed_addresses.is_empty()
+                || t.allowed_addresses
+                    .iter()
+                    .any(|net| net.contains(call.source))
+        })
+        .collect();
+    if by_address.is_empty() {
+        return Err(NoTrunk::AddressNotAllowed);
+    }
+    let by_number: Vec<&InboundTrunk> = by_address
+        .into_iter()
+        .filter(|t| t.numbers.is_empty() || listed(&t.numbers, call.called))
+        .collect();
+    if by_number.is_empty() {
+        return Err(NoTrunk::NumberNotServed);
+    }
+    let allowed = by_number
+        .into_iter()
+        .filter(|t| t.allowed_numbers.is_empty() || listed(&t.allowed_numbers, call.caller));
+    let (explicit, catch_all): (Vec<_>, Vec<_>) = allowed.partition(|t| !t.numbers.is_empty());
+    explicit
+        .into_iter()
+        .chain(catch_all)
+        .next()
+        .ok_or(NoTrunk::CallerNotAllowed)
+}
+
+/// The dispatch rule for a call on `trunk`: a rule naming the trunk wins over one that
+/// serves every trunk; then config order. `None` → 404 (shared/OUTCOMES.md).
+pub fn match_rule<'c>(config: &'c Config, trunk: &InboundTrunk) -> Option<&'c DispatchRule> {
+    let names_trunk = |rule: &&DispatchRule| rule.trunk_ids.iter().any(|id| id == &trunk.id);
+    let serves_all = |rule: &&DispatchRule| rule.trunk_ids.is_empty();
+    let rules = &config.dispatch_rules;
+    rules
+        .iter()
+        .find(names_trunk)
+        .or_else(|| rules.iter().find(serves_all))
+}
+
+/// The room a rule puts the call in. `suffix` is random, for `individual` rooms.
+pub fn room_name(rule: &DispatchRule, call: CallAddress<'_>, suffix: &str) -> String {
+    match &rule.rule {
+        RoomRule::Direct { room, .. } => room.clone(),
+        RoomRule::Individual { room_prefix } => format!("{room_prefix}{}_{suffix}", call.caller),
+        RoomRule::Callee { room_prefix } => format!("{room_prefix}{}", call.called),
+    }
+}
+
+/// The PIN a caller must enter before joining, if the rule has one.
+pub fn pin(rule: &DispatchRule) -> Option<&str> {
+    match &rule.rule {
+        RoomRule::Direct { pin, .. } => pin.as_deref(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const CONFIG: &str = r#"
+livekit: { url: "ws://127.0.0.1:7880", api_key: devkey, api_secret: secret }
+sip: { external_ip: 192.0.2.10 }
+inbound_trunks:
+  - id: carrier
+    numbers: ["+15550100", "+15550101"]
+    allowed_addresses: [203.0.113.0/24]
+  - id: vip-only
+    numbers: ["+15550102"]
+    allowed_addresses: [203.0.113.0/24]
+    allowed_numbers: ["+15557777"]
+  - id: office-pbx
+    allowed_addresses: [10.1.0.0/16]
+dispatch_rules:
+  - id: pbx-callee
+    trunk_ids: [office-pbx]
+    rule: { callee: { room_prefix: "ext-" } }
+  - id: everyone
+    rule: { individual: { room_prefix: "call-" } }
+  - id: sales
+    trunk_ids: [carrier]
+    rule: { direct: { room: sales, pin: "1234" } }
+"#;
+
+    fn config() -> Config {
+        sipbridge_config::load_str("test.yaml", CONFIG, |_| None).unwrap()
+    }
+
+    fn call<'a>(source: &str, called: &'a str, caller: &'a str) -> CallAddress<'a> {
+        CallAddress {
+            source: source.parse().unwrap(),
+            called,
+            caller,
+        }
+    }
+
+    #[test]
+    fn trunks_filter_by_address_then_number_then_caller() {
+        let config = config();
+        let trunk = |c| match_trunk(&config, c).map(|t| t.id.as_str());
+        assert_eq!(
+            trunk(call("203.0.113.9", "15550100", "+15551234")),
+            Ok("carrier")
+        );
+        assert_eq!(
+            trunk(call("198.51.100.1", "+15550100", "x")),
+            Err(NoTrunk::AddressNotAllowed)
+        );
+        assert_eq!(
+            trunk(call("203.0.113.9", "+15550199", "x")),
+            Err(NoTrunk::NumberNotServed)
+        );
+        assert_eq!(
+            trunk(call("203.0.113.9", "+15550102", "+1999")),
+            Err(NoTrunk::CallerNotAllowed)
+        );
+        assert_eq!(
+            trunk(call("203.0.113.9", "+15550102", "15557777")),
+            Ok("vip-only")
+        );
+        assert_eq!(trunk(call("10.1.2.3", "204", "201")), Ok("office-pbx"));
+    }
+
+    #[test]
+    fn rules_naming_the_trunk_win_over_catch_alls() {
+        let config = config();
+        let carrier = &config.inbound_trunks[0];
+        let pbx = &config.inbound_trunks[2];
+        let vip = &config.inbound_trunks[1];
+        assert_eq!(match_rule(&config, carrier).unwrap().id.as_str(), "sales");
+        assert_eq!(match_rule(&config, pbx).unwrap().id.as_str(), "pbx-callee");
+        assert_eq!(match_rule(&config, vip).unwrap().id.as_str(), "everyone");
+    }
+
+    #[test]
+    fn room_names_follow_the_rule() {
+        let config = config();
+        let c = call("10.1.2.3", "204", "+15551234");
+        let rules = &config.dispatch_rules;
+        assert_eq!(room_name(&rules[0], c, "x"), "ext-204");
+        assert_eq!(room_name(&rules[1], c, "a1b2"), "call-+15551234_a1b2");
+        assert_eq!(room_name(&rules[2], c, "x"), "sales");
+        assert_eq!(pin(&rules[2]), Some("1234"));
+        assert_eq!(pin(&rules[0]), None);
+    }
+}
