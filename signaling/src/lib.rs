@@ -7,5 +7,6 @@
 //! the sockets and the clock belong to `bridge/`. It knows nothing of LiveKit.
 
 mod error;
+pub mod sdp;
 
 pub use error::Error;
