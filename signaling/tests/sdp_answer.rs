@@ -47,7 +47,10 @@ fn twilio_pcmu_with_events() {
 
 #[test]
 fn telnyx_with_g722_preferred() {
-    let mut local = session(&[AudioCodec::G722, AudioCodec::Pcmu, AudioCodec::Pcma], true);
+    let mut local = session(
+        &[AudioCodec::G722, AudioCodec::Pcmu, AudioCodec::Pcma],
+        true,
+    );
     let (answer, media) = local.answer(&sdp(TELNYX)).unwrap();
     let expected = ours(
         1,
@@ -87,7 +90,10 @@ fn asterisk_maxptime_does_not_change_ptime() {
 
 #[test]
 fn freeswitch_opus_takes_the_48_khz_event() {
-    let mut local = session(&[AudioCodec::Opus, AudioCodec::G722, AudioCodec::Pcmu], true);
+    let mut local = session(
+        &[AudioCodec::Opus, AudioCodec::G722, AudioCodec::Pcmu],
+        true,
+    );
     let (answer, media) = local.answer(&sdp(FREESWITCH)).unwrap();
     let expected = ours(
         1,
@@ -190,12 +196,17 @@ fn video_first_and_a_second_audio_are_refused() {
         ],
     );
     assert_eq!(answer, expected);
-    assert_eq!(media, negotiated(AudioCodec::Pcma, 8, None, 30, "192.0.2.10:5002"));
+    assert_eq!(
+        media,
+        negotiated(AudioCodec::Pcma, 8, None, 30, "192.0.2.10:5002")
+    );
 }
 
 #[test]
 fn events_disabled_are_left_out() {
-    let (answer, media) = session(&[AudioCodec::Pcmu], false).answer(&sdp(TWILIO)).unwrap();
+    let (answer, media) = session(&[AudioCodec::Pcmu], false)
+        .answer(&sdp(TWILIO))
+        .unwrap();
     assert!(!answer.contains("telephone-event"));
     assert_eq!((media.receive_event_pt, media.send_event_pt), (None, None));
 }
@@ -214,8 +225,13 @@ fn codecs_by_name_in_any_case_and_dynamic_numbers() {
         "a=rtpmap:98 TELEPHONE-EVENT/8000",
         "a=rtcp-fb:* nack",
     ]);
-    let (answer, media) = session(&[AudioCodec::Pcmu], true).answer(&sdp(body.as_bytes())).unwrap();
-    assert!(answer.contains("m=audio 30000 RTP/AVPF 97 98\r\n"), "{answer}");
+    let (answer, media) = session(&[AudioCodec::Pcmu], true)
+        .answer(&sdp(body.as_bytes()))
+        .unwrap();
+    assert!(
+        answer.contains("m=audio 30000 RTP/AVPF 97 98\r\n"),
+        "{answer}"
+    );
     assert_eq!(media.payload_type, PayloadType(97));
     assert_eq!(media.send_event_pt, Some(PayloadType(98)));
 }
@@ -241,8 +257,14 @@ fn ipv6_remote_and_local() {
         Default::default(),
     );
     let (answer, media) = local.answer(&offer).unwrap();
-    assert!(answer.contains("o=- 9 1 IN IP6 2001:db8::7\r\n"), "{answer}");
+    assert!(
+        answer.contains("o=- 9 1 IN IP6 2001:db8::7\r\n"),
+        "{answer}"
+    );
     assert!(answer.contains("c=IN IP6 2001:db8::7\r\n"), "{answer}");
-    assert!(answer.contains("m=audio 40000 RTP/AVP 0 101\r\n"), "{answer}");
+    assert!(
+        answer.contains("m=audio 40000 RTP/AVP 0 101\r\n"),
+        "{answer}"
+    );
     assert_eq!(media.remote, "[2001:db8::5]:13468".parse().unwrap());
 }

@@ -59,13 +59,11 @@ fn rfc_2543_hold_with_a_zero_address() {
     assert!(!media.direction.sends());
     assert_eq!(media.remote, "0.0.0.0:17218".parse().unwrap());
     // Zero address and recvonly: nothing flows at all.
-    let offer = sdp(
-        std::str::from_utf8(ASTERISK)
-            .unwrap()
-            .replace("c=IN IP4 10.20.0.5", "c=IN IP4 0.0.0.0")
-            .replace("a=sendrecv", "a=recvonly")
-            .as_bytes(),
-    );
+    let offer = sdp(std::str::from_utf8(ASTERISK)
+        .unwrap()
+        .replace("c=IN IP4 10.20.0.5", "c=IN IP4 0.0.0.0")
+        .replace("a=sendrecv", "a=recvonly")
+        .as_bytes());
     let (answer, media) = local.answer(&offer).unwrap();
     assert_eq!(answer, answer_text(3, "inactive"));
     assert_eq!(media.direction, Direction::Inactive);
@@ -80,13 +78,21 @@ fn session_level_direction_applies_unless_the_section_overrides() {
     let mut local = default_session();
     let overridden = edited(TWILIO, "t=0 0", "t=0 0\r\na=sendonly");
     let (_, media) = local.answer(&overridden).unwrap();
-    assert_eq!(media.direction, Direction::SendRecv, "section says sendrecv");
+    assert_eq!(
+        media.direction,
+        Direction::SendRecv,
+        "section says sendrecv"
+    );
     let session_only = std::str::from_utf8(TWILIO)
         .unwrap()
         .replace("t=0 0", "t=0 0\r\na=sendonly")
         .replace("a=sendrecv\r\n", "");
     let (_, media) = local.answer(&sdp(session_only.as_bytes())).unwrap();
-    assert_eq!(media.direction, Direction::RecvOnly, "session says sendonly");
+    assert_eq!(
+        media.direction,
+        Direction::RecvOnly,
+        "session says sendonly"
+    );
 }
 
 #[test]

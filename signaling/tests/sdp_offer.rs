@@ -49,14 +49,20 @@ fn offer_without_opus_or_events() {
     );
     assert_eq!(offer, expected);
     let only_g711 = session(&[AudioCodec::Pcmu], true).offer();
-    assert!(only_g711.contains("m=audio 30000 RTP/AVP 0 101\r\n"), "{only_g711}");
+    assert!(
+        only_g711.contains("m=audio 30000 RTP/AVP 0 101\r\n"),
+        "{only_g711}"
+    );
     assert!(!only_g711.contains("/48000"), "{only_g711}");
 }
 
 #[test]
 fn preferences_drop_duplicates_and_refuse_an_empty_list() {
-    let prefs = CodecPreferences::new(&[AudioCodec::Pcma, AudioCodec::Pcmu, AudioCodec::Pcma], true)
-        .unwrap();
+    let prefs = CodecPreferences::new(
+        &[AudioCodec::Pcma, AudioCodec::Pcmu, AudioCodec::Pcma],
+        true,
+    )
+    .unwrap();
     assert_eq!(prefs.codecs(), [AudioCodec::Pcma, AudioCodec::Pcmu]);
     assert_eq!(
         CodecPreferences::new(&[], true),
@@ -73,7 +79,9 @@ fn our_offer_answered_by_our_answerer() {
 
     let offer = caller.offer();
     let (answer, at_callee) = callee.answer(&parse(offer.as_bytes()).unwrap()).unwrap();
-    let at_caller = caller.handle_answer(&parse(answer.as_bytes()).unwrap()).unwrap();
+    let at_caller = caller
+        .handle_answer(&parse(answer.as_bytes()).unwrap())
+        .unwrap();
 
     assert_eq!(at_callee.codec, AudioCodec::Opus);
     assert_eq!(at_caller.codec, AudioCodec::Opus);
@@ -92,7 +100,9 @@ fn our_offer_answered_by_our_answerer() {
     let hold = caller.offer();
     let (answer, at_callee) = callee.answer(&parse(hold.as_bytes()).unwrap()).unwrap();
     assert!(answer.contains("a=recvonly"), "{answer}");
-    let at_caller = caller.handle_answer(&parse(answer.as_bytes()).unwrap()).unwrap();
+    let at_caller = caller
+        .handle_answer(&parse(answer.as_bytes()).unwrap())
+        .unwrap();
     assert_eq!(at_caller.direction, Direction::SendOnly);
     assert_eq!(at_callee.direction, Direction::RecvOnly);
 }
@@ -117,9 +127,15 @@ fn answer_picks_the_first_offered_codec_it_lists() {
     local.offer();
     let answer = phone_answer(
         "m=audio 6000 RTP/AVP 18 8 0 101",
-        &["a=rtpmap:18 G729/8000", "a=rtpmap:101 telephone-event/8000", "a=ptime:30"],
+        &[
+            "a=rtpmap:18 G729/8000",
+            "a=rtpmap:101 telephone-event/8000",
+            "a=ptime:30",
+        ],
     );
-    let media = local.handle_answer(&parse(answer.as_bytes()).unwrap()).unwrap();
+    let media = local
+        .handle_answer(&parse(answer.as_bytes()).unwrap())
+        .unwrap();
     assert_eq!(media.codec, AudioCodec::Pcma);
     assert_eq!(media.payload_type, PayloadType(8));
     assert_eq!(media.ptime_ms, 30);
@@ -138,7 +154,9 @@ fn event_numbers_can_differ_per_direction() {
         "m=audio 6000 RTP/AVP 111 96",
         &["a=rtpmap:96 telephone-event/48000", "a=fmtp:96 0-15"],
     );
-    let media = local.handle_answer(&parse(answer.as_bytes()).unwrap()).unwrap();
+    let media = local
+        .handle_answer(&parse(answer.as_bytes()).unwrap())
+        .unwrap();
     assert_eq!(media.codec, AudioCodec::Opus);
     assert_eq!(media.send_event_pt, Some(PayloadType(96)));
     assert_eq!(media.receive_event_pt, Some(PayloadType(110)));
@@ -154,14 +172,26 @@ fn answers_we_cannot_use() {
     assert!(local.handle_answer(&parsed).is_ok());
 
     let cases = [
-        (phone_answer("m=audio 6000 RTP/AVP 9", &[]), Error::SdpNoCommonCodec),
+        (
+            phone_answer("m=audio 6000 RTP/AVP 9", &[]),
+            Error::SdpNoCommonCodec,
+        ),
         (
             phone_answer("m=audio 6000 RTP/AVP 111", &["a=rtpmap:111 opus/48000/2"]),
             Error::SdpNoCommonCodec,
         ),
-        (phone_answer("m=audio 0 RTP/AVP 0", &[]), Error::SdpMediaRejected),
-        (phone_answer("m=audio 6000 RTP/SAVP 0", &[]), Error::SdpSrtpNotSupported),
-        (phone_answer("m=video 6000 RTP/AVP 96", &[]), Error::SdpNoAudio),
+        (
+            phone_answer("m=audio 0 RTP/AVP 0", &[]),
+            Error::SdpMediaRejected,
+        ),
+        (
+            phone_answer("m=audio 6000 RTP/SAVP 0", &[]),
+            Error::SdpSrtpNotSupported,
+        ),
+        (
+            phone_answer("m=video 6000 RTP/AVP 96", &[]),
+            Error::SdpNoAudio,
+        ),
         (
             phone_answer("m=audio 6000 RTP/AVP 0", &["m=video 0 RTP/AVP 96"]),
             Error::SdpAnswerMismatch {
@@ -189,10 +219,19 @@ fn re_offer_keeps_the_numbers_the_phone_chose() {
     let offer = local.offer();
     assert!(offer.contains("o=- 4242 2 IN IP4"), "{offer}");
     // Opus stays 102 and the events keep 100 (8 kHz) and 101 (48 kHz).
-    assert!(offer.contains("m=audio 30000 RTP/AVP 0 8 9 102 100 101\r\n"), "{offer}");
+    assert!(
+        offer.contains("m=audio 30000 RTP/AVP 0 8 9 102 100 101\r\n"),
+        "{offer}"
+    );
     assert!(offer.contains("a=rtpmap:102 opus/48000/2\r\n"), "{offer}");
-    assert!(offer.contains("a=rtpmap:100 telephone-event/8000\r\n"), "{offer}");
-    assert!(offer.contains("a=rtpmap:101 telephone-event/48000\r\n"), "{offer}");
+    assert!(
+        offer.contains("a=rtpmap:100 telephone-event/8000\r\n"),
+        "{offer}"
+    );
+    assert!(
+        offer.contains("a=rtpmap:101 telephone-event/48000\r\n"),
+        "{offer}"
+    );
 
     // A phone that used 111 and 101 for something else pushes ours to free numbers, and a
     // static number it remapped is not reused for our codec.
@@ -202,19 +241,26 @@ fn re_offer_keeps_the_numbers_the_phone_chose() {
         "m=audio 13468 RTP/AVP 0 8 101",
         "m=audio 13468 RTP/AVP 0 8 101 111 110 96",
     );
-    offer.media[0].rtpmaps.retain(|m| m.payload_type != PayloadType(101));
+    offer.media[0]
+        .rtpmaps
+        .retain(|m| m.payload_type != PayloadType(101));
     for (pt, name) in [(101, "speex"), (111, "iLBC"), (110, "AMR"), (96, "GSM-EFR")] {
-        offer.media[0].rtpmaps.push(sipbridge_signaling::sdp::RtpMap {
-            payload_type: PayloadType(pt),
-            encoding: name.into(),
-            clock_rate: 8_000,
-            channels: None,
-        });
+        offer.media[0]
+            .rtpmaps
+            .push(sipbridge_signaling::sdp::RtpMap {
+                payload_type: PayloadType(pt),
+                encoding: name.into(),
+                clock_rate: 8_000,
+                channels: None,
+            });
     }
     offer.media[0].rtpmaps[0].encoding = "G726-32".into();
     local.answer(&offer).unwrap();
     let ours = local.offer();
-    assert!(ours.contains("m=audio 30000 RTP/AVP 97 8 9 98 99 100\r\n"), "{ours}");
+    assert!(
+        ours.contains("m=audio 30000 RTP/AVP 97 8 9 98 99 100\r\n"),
+        "{ours}"
+    );
     assert!(ours.contains("a=rtpmap:97 PCMU/8000\r\n"), "{ours}");
     assert!(ours.contains("a=rtpmap:98 opus/48000/2\r\n"), "{ours}");
 }

@@ -42,18 +42,21 @@ fn by_name(encoding: &str, clock: u32, channels: Option<u16>) -> Format {
     // Encoding names are case-insensitive (RFC 4855 §3).
     let is = |name: &str| encoding.eq_ignore_ascii_case(name);
     let mono = matches!(channels, None | Some(1));
-    match () {
-        _ if is("PCMU") && clock == 8_000 && mono => Format::Audio(AudioCodec::Pcmu),
-        _ if is("PCMA") && clock == 8_000 && mono => Format::Audio(AudioCodec::Pcma),
+    if is("PCMU") && clock == 8_000 && mono {
+        Format::Audio(AudioCodec::Pcmu)
+    } else if is("PCMA") && clock == 8_000 && mono {
+        Format::Audio(AudioCodec::Pcma)
+    } else if is("G722") && clock == 8_000 && mono {
         // G.722 samples at 16 kHz but its RTP clock is 8 kHz (RFC 3551 §4.5.2): a G722/16000
         // map comes from a peer whose timestamps we could not trust.
-        _ if is("G722") && clock == 8_000 && mono => Format::Audio(AudioCodec::G722),
+        Format::Audio(AudioCodec::G722)
+    } else if is("opus") && clock == 48_000 && matches!(channels, None | Some(2)) {
         // RFC 7587 §7: always "opus/48000/2", whatever is actually sent.
-        _ if is("opus") && clock == 48_000 && matches!(channels, None | Some(2)) => {
-            Format::Audio(AudioCodec::Opus)
-        }
-        _ if is("telephone-event") => Format::TelephoneEvent(clock),
-        _ => Format::Other,
+        Format::Audio(AudioCodec::Opus)
+    } else if is("telephone-event") {
+        Format::TelephoneEvent(clock)
+    } else {
+        Format::Other
     }
 }
 

@@ -18,7 +18,7 @@
 //!   other charsets), an offer without `s=` or `t=`, and session lines out of RFC order;
 //! - they accept a body with no `m=` line, and have no size limit: 1 MiB of attributes
 //!   is parsed, in 123,394 allocations (5.8 MB);
-//! - an `o=` id past `u64` fails with "parse int" rather than a line number;
+//! - errors do not say which line (e.g. "parse int: number too large" for a bad port);
 //! - `rtc-sdp` pulls `rand`, `getrandom`, `nix` and `serde` into a sans-IO crate.
 //!
 //! We still need our own types for `rtpmap`/`fmtp`/`ptime`, so the crate would save only
