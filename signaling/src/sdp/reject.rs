@@ -5,7 +5,7 @@ use crate::Error;
 /// The SIP answer to an offer we cannot take: status, reason phrase and, for 488, the
 /// RFC 3261 §20.43 warning code that says which part of the SDP was the problem.
 ///
-/// The reason phrase is "<standard phrase> - <why>", e.g. `488 Not Acceptable Here - No
+/// The reason phrase is "`<standard phrase> - <why>`", e.g. `488 Not Acceptable Here - No
 /// common codec`: RFC 3261 §21 lets the phrase vary, and carriers show it in their logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SdpRejection {
