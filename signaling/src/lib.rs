@@ -11,6 +11,7 @@ mod error;
 pub mod message;
 pub mod outcome;
 pub mod screen;
+pub mod sdp;
 pub mod sipfrag;
 
 pub use error::Error;
