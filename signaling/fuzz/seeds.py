@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Writes the seed corpus: the RFC 4475 torture messages from ../shared (beside the project
-root) for the message targets, plus hand-made sipfrag bodies and digest header values."""
+root) for the message targets, the SDP offers of signaling/testdata/sdp, plus hand-made
+sipfrag bodies and digest header values."""
 import pathlib
 
 here = pathlib.Path(__file__).resolve().parent
@@ -32,3 +33,6 @@ for name, value in {
     "credentials-2069": 'Digest username="a\\"b", realm="r", nonce="n", uri="sip:x", response="00"',
 }.items():
     write("digest", name, value.encode())
+
+for offer in sorted((here.parent / "testdata" / "sdp").glob("*.sdp")):
+    write("sdp", offer.stem, offer.read_bytes())

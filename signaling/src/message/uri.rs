@@ -52,6 +52,10 @@ impl Uri {
         if text.contains(|c: char| c.is_whitespace() || c.is_control()) {
             return Err(bad("whitespace in URI"));
         }
+        // Not allowed unescaped in any URI (RFC 3986 §2); printed inside <> they would end it.
+        if text.contains(['<', '>', '"']) {
+            return Err(bad("'<', '>' or '\"' in URI"));
+        }
         if scheme.eq_ignore_ascii_case("tel") {
             let subscriber = text[colon + 1..].split(';').next().unwrap_or_default();
             let number: String = subscriber
@@ -259,6 +263,8 @@ mod tests {
         ));
         assert!(Uri::parse("<sip:a@b>", "To").is_err());
         assert!(Uri::parse("sip:a b@c", "To").is_err());
+        // Found by the `message` fuzz target: printed as <Csip:a@b>> it did not parse back.
+        assert!(Uri::parse("Csip:a@b>", "Contact").is_err());
     }
 
     #[test]
