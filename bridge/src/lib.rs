@@ -20,12 +20,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sipbridge_config::Config;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
 
 pub use error::Error;
 use health::{Health, Readiness};
 use metrics::Metrics;
+use sip::endpoint::Endpoint;
+use sip::transport::Transports;
 use sockets::BoundSockets;
+
+/// Received SIP messages waiting for the endpoint task; beyond this, UDP receive waits (and
+/// the kernel buffer then drops), which is the overload behaviour UDP SIP expects.
+const SIP_INBOUND_QUEUE: usize = 4096;
 
 /// How often draining checks whether the last call has ended.
 const DRAIN_POLL: Duration = Duration::from_millis(100);
@@ -54,9 +61,16 @@ pub async fn run(
             .await
     });
 
-    // The SIP listeners are bound and held so the ports are ours; SIP itself arrives with the
-    // signaling issue (until then datagrams wait in the socket buffer and TCP connects queue).
-    let _sip_sockets = (sockets.sip_udp, sockets.sip_tcp);
+    let mut sip_tasks = JoinSet::new();
+    let (inbound_sender, inbound) = mpsc::channel(SIP_INBOUND_QUEUE);
+    let transports = Transports::start(
+        sockets.sip_udp,
+        sockets.sip_tcp,
+        inbound_sender,
+        &mut sip_tasks,
+    );
+    let endpoint = Endpoint::new(config.clone(), transports, metrics.clone());
+    sip_tasks.spawn(endpoint.run(inbound));
 
     health.set(Readiness::Ready);
     tracing::info!(
@@ -86,6 +100,7 @@ pub async fn run(
     );
     drain(&metrics, drain_timeout).await;
 
+    sip_tasks.abort_all();
     let _ = stop_http.send(());
     match http_server.await {
         Ok(result) => result.map_err(Error::Http)?,

@@ -4,6 +4,8 @@
 //! unprefixed `process_*` names so standard dashboards find them.
 
 use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
@@ -15,6 +17,14 @@ pub struct Metrics {
     registry: Registry,
     /// Calls in progress, both directions.
     pub active_calls: Gauge,
+    /// SIP requests received, by method (extension methods counted as `other`).
+    pub sip_requests: Family<Vec<(&'static str, String)>, Counter>,
+    /// Requests answered before any transaction: malformed (400/505/513) or refused by the
+    /// checks of RFC 3261 §8.2 (405, 416, 420, 483…), by status code.
+    pub sip_requests_refused: Family<Vec<(&'static str, String)>, Counter>,
+    /// Messages dropped without an answer, by reason: `malformed` (no Via to answer to, or a
+    /// response), `not_for_us` (a response with other than one Via), `overload`.
+    pub sip_dropped: Family<Vec<(&'static str, &'static str)>, Counter>,
 }
 
 impl Metrics {
@@ -29,9 +39,30 @@ impl Metrics {
         );
         let active_calls = Gauge::default();
         ours.register("active_calls", "Calls in progress", active_calls.clone());
+        let sip_requests = Family::default();
+        ours.register(
+            "sip_requests",
+            "SIP requests received, by method",
+            sip_requests.clone(),
+        );
+        let sip_requests_refused = Family::default();
+        ours.register(
+            "sip_requests_refused",
+            "SIP requests answered with an error before any transaction, by status",
+            sip_requests_refused.clone(),
+        );
+        let sip_dropped = Family::default();
+        ours.register(
+            "sip_dropped",
+            "SIP messages dropped without an answer, by reason",
+            sip_dropped.clone(),
+        );
         Self {
             registry,
             active_calls,
+            sip_requests,
+            sip_requests_refused,
+            sip_dropped,
         }
     }
 

@@ -1,4 +1,5 @@
 //! The SIP side of the bridge: sockets ([`transport`]) and the endpoint task that runs
 //! `sipbridge-signaling`'s sans-IO state machines over them.
 
+pub mod endpoint;
 pub mod transport;
