@@ -1,0 +1,254 @@
+//! The media of one call, sans-IO: the phone's RTP in and out (`media::leg`), the room's
+//! tracks mixed for the phone, and the phone's audio encoded for the room. The call task
+//! owns the sockets and calls these methods; everything here is (packets, time) → packets.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use sipbridge_media::Error;
+use sipbridge_media::leg::{
+    LegSettings, MediaEvent, Negotiated, PhoneReceiver, PhoneSender, RtcpSession,
+};
+use sipbridge_media::mixer::Mixer;
+use sipbridge_media::opus::OpusEncoder;
+use sipbridge_media::rtp::Ssrc;
+
+use crate::room::RemoteAudio;
+
+const TICK: Duration = Duration::from_millis(sipbridge_media::FRAME_MS as u64);
+
+/// Random starting values of our RTP stream (RFC 3550 §5.1), drawn by the caller.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamStart {
+    pub ssrc: u32,
+    pub sequence: u16,
+    pub timestamp: u32,
+}
+
+#[derive(Debug)]
+pub struct CallMedia {
+    receiver: PhoneReceiver,
+    sender: PhoneSender,
+    rtcp: RtcpSession,
+    /// The phone's audio, at the SIP codec's PCM rate, as Opus for our room track.
+    to_room: OpusEncoder,
+    /// Every room track, decoded at the SIP codec's PCM rate and summed for the phone.
+    mixer: Mixer,
+    next_tick: Instant,
+}
+
+impl CallMedia {
+    pub fn new(
+        now: Instant,
+        negotiated: &Negotiated,
+        settings: &LegSettings,
+        start: StreamStart,
+        cname: &str,
+    ) -> Result<Self, Error> {
+        let rate = negotiated.codec.pcm_rate();
+        Ok(Self {
+            receiver: PhoneReceiver::new(now, negotiated, settings)?,
+            sender: PhoneSender::new(
+                negotiated,
+                settings,
+                Ssrc(start.ssrc),
+                start.sequence,
+                start.timestamp,
+            )?,
+            rtcp: RtcpSession::new(now, cname),
+            to_room: OpusEncoder::new(rate, settings.opus)?,
+            mixer: Mixer::new(rate, settings.jitter),
+            next_tick: now + TICK,
+        })
+    }
+
+    pub fn handle_rtp(&mut self, now: Instant, source: SocketAddr, datagram: &[u8]) {
+        self.receiver.handle_rtp(now, source, datagram);
+    }
+
+    /// `wallclock` is the time since the Unix epoch, for RTCP's NTP fields.
+    pub fn handle_rtcp(&mut self, now: Instant, wallclock: Duration, datagram: &[u8]) {
+        self.rtcp
+            .handle_rtcp(now, wallclock, self.sender.ssrc(), datagram);
+    }
+
+    /// One Opus packet of a room track; a track seen for the first time joins the mix.
+    pub fn handle_room_audio(&mut self, now: Instant, audio: &RemoteAudio) {
+        // RTP time is extended to 64 bits by the room side; the playout buffer wants the
+        // wire's 32 (it unwraps them itself).
+        let rtp_time = audio.rtp_time as u32;
+        if self
+            .mixer
+            .push(now, &audio.track_sid, audio.seq, rtp_time, &audio.opus)
+            .is_none()
+            && self.mixer.add_track(&audio.track_sid).is_ok()
+        {
+            let _ = self
+                .mixer
+                .push(now, &audio.track_sid, audio.seq, rtp_time, &audio.opus);
+        }
+    }
+
+    pub fn remove_track(&mut self, track_sid: &str) {
+        self.mixer.remove_track(track_sid);
+    }
+
+    /// When [`CallMedia::tick`] or [`CallMedia::handle_timeout`] is next due.
+    pub fn poll_timeout(&self) -> Instant {
+        let mut next = self.next_tick.min(self.rtcp.poll_timeout());
+        if let Some(receiver) = self.receiver.poll_timeout() {
+            next = next.min(receiver);
+        }
+        next
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.receiver.handle_timeout(now);
+    }
+
+    /// Whether a 20 ms frame is due.
+    pub fn tick_due(&self, now: Instant) -> bool {
+        now >= self.next_tick
+    }
+
+    /// Moves one 20 ms frame each way: the phone's next frame, encoded for the room (the
+    /// returned packet), and the room's mix, packetized for the phone (then
+    /// [`CallMedia::poll_rtp`]). The schedule advances by exactly 20 ms, so a late tick is
+    /// caught up on the next call rather than lost.
+    pub fn tick(&mut self, now: Instant) -> Result<Vec<u8>, Error> {
+        self.next_tick += TICK;
+        if self.next_tick + 5 * TICK < now {
+            // The task was stalled for more than 100 ms: restart the schedule instead of
+            // bursting the backlog at the phone.
+            self.next_tick = now + TICK;
+        }
+        let mix = self.mixer.mix(now);
+        self.sender.push_frame(mix)?;
+        let frame = self.receiver.poll_frame(now);
+        Ok(self.to_room.encode(frame)?.to_vec())
+    }
+
+    /// The next RTP packet for the phone and where it goes.
+    pub fn poll_rtp(&mut self) -> Option<(&[u8], SocketAddr)> {
+        let destination = self.receiver.destination();
+        self.sender
+            .poll_packet()
+            .map(|packet| (packet, destination))
+    }
+
+    /// Our RTCP report when one is due, for the port above the phone's RTP port.
+    pub fn poll_rtcp(&mut self, now: Instant, wallclock: Duration) -> Option<(&[u8], SocketAddr)> {
+        let mut destination = self.receiver.destination();
+        destination.set_port(destination.port().wrapping_add(1));
+        self.rtcp
+            .poll_report(now, wallclock, &mut self.receiver, &self.sender)
+            .map(|report| (report, destination))
+    }
+
+    pub fn poll_event(&mut self) -> Option<MediaEvent> {
+        self.receiver.poll_event()
+    }
+
+    /// Queues DTMF toward the phone (`w` pauses); false if the digits are not dialable.
+    pub fn send_dtmf(&mut self, digits: &str) -> bool {
+        self.sender
+            .send_dtmf(digits, sipbridge_media::dtmf::KEY_DURATION)
+    }
+
+    /// A re-INVITE changed the direction (hold, unhold).
+    pub fn set_direction(&mut self, now: Instant, negotiated: &Negotiated) {
+        self.sender.set_sending(negotiated.direction.sends());
+        self.receiver
+            .set_receiving(now, negotiated.direction.receives());
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use sipbridge_media::analysis::tone_frequency;
+    use sipbridge_media::codec::AudioCodec;
+    use sipbridge_media::g711::Law;
+    use sipbridge_media::leg::Direction;
+    use sipbridge_media::opus::{OpusDecoder, OpusEncoder};
+    use sipbridge_media::rtp::{PayloadType, RtpHeader, RtpPacket};
+    use sipbridge_media::tone::Sine;
+
+    use super::*;
+
+    /// Both directions of a PCMU call on a virtual clock: a 700 Hz tone from the phone
+    /// reaches the room as Opus, a 1.2 kHz room track reaches the phone as PCMU.
+    #[test]
+    fn tones_cross_both_ways() {
+        let phone: SocketAddr = "192.0.2.5:4000".parse().unwrap();
+        let negotiated = Negotiated {
+            codec: AudioCodec::Pcmu,
+            payload_type: PayloadType(0),
+            receive_event_pt: None,
+            send_event_pt: None,
+            ptime_ms: 20,
+            direction: Direction::SendRecv,
+            remote: phone,
+        };
+        let start = Instant::now();
+        let stream = StreamStart {
+            ssrc: 7,
+            sequence: 100,
+            timestamp: 1000,
+        };
+        let mut media =
+            CallMedia::new(start, &negotiated, &LegSettings::default(), stream, "t").unwrap();
+
+        let mut phone_tone = Sine::new(700.0, 8000, 8000);
+        let mut room_tone = Sine::new(1200.0, 48000, 8000);
+        let mut room_encoder = OpusEncoder::new(48000, Default::default()).unwrap();
+        let mut room_decoder = OpusDecoder::new(8000).unwrap();
+        let (mut to_room, mut to_phone) = (Vec::new(), Vec::new());
+        let mut packet = Vec::new();
+        for i in 0..100u32 {
+            let now = start + TICK * (i + 1);
+            let mut pcm = vec![0i16; 160];
+            phone_tone.fill(&mut pcm);
+            let mut payload = vec![0u8; 160];
+            Law::Mu.encode(&pcm, &mut payload);
+            let header = RtpHeader {
+                marker: i == 0,
+                payload_type: PayloadType(0),
+                sequence: i as u16,
+                timestamp: i * 160,
+                ssrc: Ssrc(99),
+            };
+            header.write(&payload, &mut packet);
+            media.handle_rtp(now, phone, &packet);
+
+            let mut pcm48 = vec![0i16; 960];
+            room_tone.fill(&mut pcm48);
+            let audio = RemoteAudio {
+                identity: "agent".into(),
+                track_sid: "TR_1".into(),
+                seq: u64::from(i),
+                rtp_time: u64::from(i) * 960,
+                contiguous: true,
+                opus: room_encoder.encode(&pcm48).unwrap().to_vec(),
+            };
+            media.handle_room_audio(now, &audio);
+
+            assert!(media.tick_due(now));
+            let opus = media.tick(now).unwrap();
+            to_room.extend_from_slice(room_decoder.decode(&opus).unwrap());
+            while let Some((bytes, destination)) = media.poll_rtp() {
+                assert_eq!(destination, phone);
+                let rtp = RtpPacket::parse(bytes).unwrap();
+                let mut decoded = vec![0i16; rtp.payload.len()];
+                Law::Mu.decode(rtp.payload, &mut decoded);
+                to_phone.extend_from_slice(&decoded);
+            }
+        }
+        // The last second, after the buffers filled.
+        let heard_in_room = tone_frequency(&to_room[to_room.len() - 4000..], 8000).unwrap();
+        let heard_by_phone = tone_frequency(&to_phone[to_phone.len() - 4000..], 8000).unwrap();
+        println!("room hears {heard_in_room:.1} Hz, phone hears {heard_by_phone:.1} Hz");
+        assert!((heard_in_room - 700.0).abs() < 14.0, "{heard_in_room}");
+        assert!((heard_by_phone - 1200.0).abs() < 24.0, "{heard_by_phone}");
+    }
+}
