@@ -4,6 +4,7 @@
 //! until `shutdown` resolves, drains, and returns.
 
 pub mod call;
+pub mod cdr;
 mod error;
 pub mod health;
 mod http;

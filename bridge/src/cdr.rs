@@ -1,0 +1,187 @@
+//! Call detail records: one JSON line per call, shaped exactly like `livekit.SIPCallInfo`
+//! (its protobuf JSON mapping), appended to `cdr.path` (shared/OUTCOMES.md, delivery 3).
+//!
+//! Never lost: records go through an unbounded queue to one writer task that flushes and
+//! syncs each batch, and `run` waits for the writer before returning. A call's [`CallRecord`]
+//! writes itself when dropped unfinished (a call task that ended without an outcome), so a
+//! bug cannot swallow a record either. Never duplicated: [`CallRecord::finish`] consumes it.
+
+use std::path::PathBuf;
+
+use livekit_protocol::{DisconnectReason, SipCallInfo, SipStatus};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
+
+/// Where records are sent; cheap to clone, one per call.
+#[derive(Debug, Clone)]
+pub struct CdrSink(mpsc::UnboundedSender<SipCallInfo>);
+
+impl CdrSink {
+    /// The writer task for `path` and the sink feeding it. The task ends once every sink is
+    /// dropped and the queue is written out.
+    pub fn start(path: PathBuf) -> (Self, tokio::task::JoinHandle<()>) {
+        let (sender, queue) = mpsc::unbounded_channel();
+        (Self(sender), tokio::spawn(write_records(path, queue)))
+    }
+
+    /// Starts the record of one call.
+    pub fn record(&self, info: SipCallInfo) -> CallRecord {
+        CallRecord {
+            info: Some(info),
+            sink: self.clone(),
+        }
+    }
+}
+
+/// The record of a call in progress.
+#[derive(Debug)]
+pub struct CallRecord {
+    info: Option<SipCallInfo>,
+    sink: CdrSink,
+}
+
+impl CallRecord {
+    /// Fills in fields as the call progresses.
+    pub fn update(&mut self, change: impl FnOnce(&mut SipCallInfo)) {
+        if let Some(info) = self.info.as_mut() {
+            change(info);
+        }
+    }
+
+    /// Writes the record with its outcome. `ended_at_ns` is now.
+    pub fn finish(mut self, reason: DisconnectReason, code: u16, status: &str, error: &str) {
+        if let Some(mut info) = self.info.take() {
+            close(&mut info, reason, code, status, error);
+            let _ = self.sink.0.send(info);
+        }
+    }
+}
+
+impl Drop for CallRecord {
+    fn drop(&mut self) {
+        if let Some(mut info) = self.info.take() {
+            tracing::error!(call_id = %info.call_id, "call ended without an outcome");
+            close(
+                &mut info,
+                DisconnectReason::UnknownReason,
+                500,
+                "Internal error",
+                "call task ended without an outcome",
+            );
+            let _ = self.sink.0.send(info);
+        }
+    }
+}
+
+fn close(info: &mut SipCallInfo, reason: DisconnectReason, code: u16, status: &str, error: &str) {
+    let now = now_ns();
+    info.ended_at_ns = now;
+    info.disconnect_reason = reason as i32;
+    info.call_status_code = Some(SipStatus {
+        code: i32::from(code),
+        status: status.to_owned(),
+    });
+    info.error = error.to_owned();
+    // SCS_DISCONNECTED for calls that were answered, SCS_ERROR for those that never were.
+    let answered = info.started_at_ns != 0;
+    info.call_status = if answered { 3 } else { 4 };
+}
+
+/// Nanoseconds since the Unix epoch.
+pub fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+/// The protobuf JSON mapping of the record with two changes: the SIP status code stays the
+/// integer the peer sent (the mapping would name it, `SIP_STATUS_GLOBAL_DECLINE`, which
+/// every reader would have to map back), and the disconnect reason is always present (the
+/// mapping leaves out `UNKNOWN_REASON`, its zero value).
+fn to_json(info: &SipCallInfo) -> Result<String, serde_json::Error> {
+    let mut value = serde_json::to_value(info)?;
+    if let (Some(status), Some(json)) = (&info.call_status_code, value.get_mut("callStatusCode")) {
+        json["code"] = status.code.into();
+    }
+    let reason = DisconnectReason::try_from(info.disconnect_reason).unwrap_or_default();
+    value["disconnectReason"] = reason.as_str_name().into();
+    serde_json::to_string(&value)
+}
+
+async fn write_records(path: PathBuf, mut queue: mpsc::UnboundedReceiver<SipCallInfo>) {
+    let mut file = match tokio::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .await
+    {
+        Ok(file) => Some(file),
+        Err(error) => {
+            tracing::error!(path = %path.display(), %error, "cannot open the call detail record file; records go to the log");
+            None
+        }
+    };
+    let mut batch = Vec::new();
+    while queue.recv_many(&mut batch, 256).await > 0 {
+        let mut lines = String::new();
+        for info in batch.drain(..) {
+            match to_json(&info) {
+                Ok(json) => {
+                    lines.push_str(&json);
+                    lines.push('\n');
+                }
+                Err(error) => {
+                    tracing::error!(%error, call_id = %info.call_id, "call detail record not serializable")
+                }
+            }
+        }
+        let written = match file.as_mut() {
+            Some(file) => match file.write_all(lines.as_bytes()).await {
+                Ok(()) => file.sync_data().await,
+                Err(error) => Err(error),
+            },
+            None => Err(std::io::Error::other("no file")),
+        };
+        if let Err(error) = written {
+            // The record must survive somewhere: the log is the last resort.
+            tracing::error!(%error, records = %lines.trim_end(), "call detail records not written to the file");
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_record_is_written_once_even_when_a_call_forgets() {
+        let path =
+            std::env::temp_dir().join(format!("sipbridge-cdr-test-{}.jsonl", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let (sink, writer) = CdrSink::start(path.clone());
+        let info = |id: &str| SipCallInfo {
+            call_id: id.into(),
+            ..SipCallInfo::default()
+        };
+        sink.record(info("finished"))
+            .finish(DisconnectReason::UserRejected, 603, "Decline", "");
+        drop(sink.record(info("forgotten")));
+        drop(sink);
+        writer.await.unwrap();
+
+        let text = std::fs::read_to_string(&path).unwrap();
+        let records: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[0]["callId"], "finished");
+        assert_eq!(records[0]["disconnectReason"], "USER_REJECTED");
+        assert_eq!(records[0]["callStatusCode"]["code"], 603);
+        assert_eq!(records[0]["callStatusCode"]["status"], "Decline");
+        assert_eq!(records[1]["callId"], "forgotten");
+        assert_eq!(records[1]["disconnectReason"], "UNKNOWN_REASON");
+        std::fs::remove_file(&path).unwrap();
+    }
+}
