@@ -11,5 +11,6 @@ pub mod message;
 pub mod outcome;
 pub mod screen;
 pub mod sipfrag;
+pub mod transaction;
 
 pub use error::Error;
