@@ -137,6 +137,25 @@ pub enum Error {
     /// Codec preferences without a single codec (our bug: configuration validates this).
     #[error("no codec configured for SDP")]
     SdpNoCodecConfigured,
+
+    // Transactions. The TU asked the transaction layer for something RFC 3261 §17 does not
+    // allow: our bug, never the peer's, so none of these becomes a status on the wire.
+    /// The transaction has terminated, or the id was never the TU's.
+    #[error("No such transaction")]
+    UnknownTransaction,
+    /// A request to send lacks a top Via whose branch has the RFC 3261 cookie (§8.1.1.7).
+    #[error("Request has no top Via with an RFC 3261 branch")]
+    MissingBranch,
+    /// A client transaction with this branch and method is still running.
+    #[error("A transaction with this branch and method already exists")]
+    DuplicateTransaction,
+    /// ACK is not a transaction of its own (§17.1.1.3); the TU sends it with `send_ack`.
+    #[error("ACK is not sent in a transaction")]
+    AckInTransaction,
+    /// The status is out of range, or the transaction already sent its final (§17.2.1:
+    /// only more 2xx may follow a 2xx to INVITE, RFC 6026 §8.5).
+    #[error("Status {0} cannot be sent in this transaction state")]
+    ResponseNotAllowed(u16),
 }
 
 impl Error {

@@ -13,5 +13,6 @@ pub mod outcome;
 pub mod screen;
 pub mod sdp;
 pub mod sipfrag;
+pub mod transaction;
 
 pub use error::Error;
