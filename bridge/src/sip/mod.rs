@@ -2,4 +2,5 @@
 //! `sipbridge-signaling`'s sans-IO state machines over them.
 
 pub mod endpoint;
+pub mod link;
 pub mod transport;

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use sipbridge_signaling::message::{Framed, Limits, StreamFramer};
+use sipbridge_signaling::transaction::Transport;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
@@ -23,26 +24,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Messages waiting to be written to one TCP connection.
 const WRITE_QUEUE: usize = 256;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Protocol {
-    Udp,
-    Tcp,
-}
-
-impl Protocol {
-    /// As written in a Via header.
-    pub fn via_name(self) -> &'static str {
-        match self {
-            Protocol::Udp => "UDP",
-            Protocol::Tcp => "TCP",
-        }
-    }
-
-    pub fn is_reliable(self) -> bool {
-        self == Protocol::Tcp
-    }
-}
-
 /// What the sockets deliver to the endpoint.
 #[derive(Debug)]
 pub enum Inbound {
@@ -50,7 +31,7 @@ pub enum Inbound {
     Message {
         bytes: Bytes,
         source: SocketAddr,
-        protocol: Protocol,
+        transport: Transport,
     },
     /// A TCP connection could not be opened or broke with messages queued for it.
     Unreachable {
@@ -96,10 +77,11 @@ impl Transports {
     /// Sends one message. UDP errors are logged only (RFC 3261 leaves loss to the
     /// retransmission timers); a TCP destination without a connection gets one, and a failed
     /// connect comes back as [`Inbound::Unreachable`].
-    pub fn send(&self, destination: SocketAddr, protocol: Protocol, bytes: Bytes) {
-        match protocol {
-            Protocol::Udp => self.send_udp(destination, bytes),
-            Protocol::Tcp => self.send_tcp(destination, bytes),
+    pub fn send(&self, destination: SocketAddr, transport: Transport, bytes: Bytes) {
+        match transport {
+            Transport::Udp => self.send_udp(destination, bytes),
+            // TLS listeners arrive in a later issue; until then nothing is sent over TLS.
+            Transport::Tcp | Transport::Tls => self.send_tcp(destination, bytes),
         }
     }
 
@@ -164,7 +146,7 @@ impl Transports {
             let message = Inbound::Message {
                 bytes: Bytes::copy_from_slice(&buffer[..len]),
                 source,
-                protocol: Protocol::Udp,
+                transport: Transport::Udp,
             };
             if self.inbound.send(message).await.is_err() {
                 return; // The endpoint stopped.
@@ -270,7 +252,7 @@ impl Transports {
                     let message = Inbound::Message {
                         bytes,
                         source: peer,
-                        protocol: Protocol::Tcp,
+                        transport: Transport::Tcp,
                     };
                     if self.inbound.send(message).await.is_err() {
                         return Ok(false);

@@ -1,0 +1,74 @@
+//! What the endpoint task and a call task say to each other. The endpoint owns the
+//! transactions; a call owns its dialog, media and room, and talks SIP through these.
+
+use std::net::SocketAddr;
+
+use sipbridge_signaling::message::{Request, Response};
+use sipbridge_signaling::transaction::{ClientTxId, ServerTxId, Transport};
+use tokio::sync::mpsc;
+
+/// A dialog as the endpoint routes to it: Call-ID and our tag (RFC 3261 §12: with the
+/// remote tag it identifies the dialog; ours alone is unique among our dialogs).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DialogKey {
+    pub call_id: String,
+    pub local_tag: String,
+}
+
+/// Endpoint → call.
+#[derive(Debug)]
+pub enum CallInput {
+    /// An in-dialog request (or the INVITE that started the call, first of all).
+    Request { id: ServerTxId, request: Request },
+    /// The caller cancelled the INVITE (the CANCEL was answered 200 already).
+    Cancelled { id: ServerTxId },
+    /// The ACK for our 2xx arrived.
+    AckReceived { id: ServerTxId },
+    /// No ACK for our final response (Timer H or L): end the call (RFC 3261 §13.3.1.4).
+    NoAck { id: ServerTxId },
+    /// A response to a request the call sent.
+    Response { id: ClientTxId, response: Response },
+    /// A request the call sent got no final response (Timer B/F).
+    Timeout { id: ClientTxId },
+    /// A request the call sent could not be delivered.
+    TransportError { id: ClientTxId },
+    /// The bridge is shutting down after its drain period.
+    Shutdown,
+}
+
+/// A new INVITE outside any dialog, for whoever starts calls. `local_tag` is the To tag
+/// every response of the call carries; the endpoint already routes that dialog to `inputs`.
+#[derive(Debug)]
+pub struct NewCall {
+    pub id: ServerTxId,
+    pub invite: Request,
+    pub source: SocketAddr,
+    pub transport: Transport,
+    pub local_tag: String,
+    pub inputs: mpsc::UnboundedReceiver<CallInput>,
+    pub inputs_sender: mpsc::UnboundedSender<CallInput>,
+    pub endpoint: mpsc::Sender<Command>,
+}
+
+/// Call → endpoint.
+#[derive(Debug)]
+pub enum Command {
+    Respond { id: ServerTxId, response: Response },
+    /// Starts a client transaction; its id comes back on `reply` so the call can match the
+    /// responses ([`CallInput::Response`]) that follow.
+    Send {
+        request: Request,
+        destination: SocketAddr,
+        transport: Transport,
+        call: mpsc::UnboundedSender<CallInput>,
+        reply: tokio::sync::oneshot::Sender<Option<ClientTxId>>,
+    },
+    /// An ACK for a 2xx (outside any transaction).
+    SendAck {
+        ack: Request,
+        destination: SocketAddr,
+        transport: Transport,
+    },
+    /// The call ended: forget its dialog.
+    Forget { key: DialogKey },
+}
