@@ -6,6 +6,7 @@
 //! its outcome (shared/OUTCOMES.md). Everything here is a function of (input, time) → output:
 //! the sockets and the clock belong to `bridge/`. It knows nothing of LiveKit.
 
+pub mod dialog;
 mod error;
 pub mod message;
 pub mod outcome;
