@@ -156,6 +156,40 @@ pub enum Error {
     /// only more 2xx may follow a 2xx to INVITE, RFC 6026 §8.5).
     #[error("Status {0} cannot be sent in this transaction state")]
     ResponseNotAllowed(u16),
+
+    // Dialogs (RFC 3261 §12–§15). A peer's message that cannot found or update a dialog
+    // (the peer is at fault), or a dialog asked for something its state does not allow
+    // (our bug: answered 500 if it ever reaches a status).
+    /// A dialog-forming response without a To tag, or a request without a From tag where
+    /// one is needed (RFC 3261 §12.1).
+    #[error("No {0} tag to identify the dialog")]
+    DialogMissingTag(&'static str),
+    /// The Contact of a dialog-forming or target-refresh message is absent, not a single
+    /// value, or not a SIP/SIPS URI (RFC 3261 §12.1.1, §12.1.2).
+    #[error("Unusable Contact for the dialog: {0}")]
+    DialogContact(&'static str),
+    /// Only INVITE with a 101–299 response forms a dialog here (RFC 3261 §12.1).
+    #[error("{method} with status {code} does not form a dialog")]
+    NotDialogForming { method: String, code: u16 },
+    /// The message's Call-ID or tags belong to another dialog.
+    #[error("Message does not belong to this dialog")]
+    DialogMismatch,
+    /// The dialog is terminated: nothing more may be sent in it.
+    #[error("Dialog is terminated")]
+    DialogTerminated,
+    /// ACK and CANCEL are not built as ordinary in-dialog requests (RFC 3261 §13.2.2.4, §9.1).
+    #[error("{0} is not built as an in-dialog request")]
+    DialogMethod(String),
+    /// RFC 3261 §14.1: no new INVITE while another INVITE transaction (or, RFC 3311 §5.1,
+    /// an offer) is in progress in either direction.
+    #[error("An INVITE or offer is already pending in this dialog")]
+    OfferPending,
+    /// The local CSeq would pass 2^32-1 (RFC 3261 §8.1.1.5).
+    #[error("Local CSeq space exhausted")]
+    CSeqExhausted,
+    /// The request would go to a URI that is not a SIP/SIPS URI (a tel: remote target).
+    #[error("Next hop is not a SIP URI")]
+    NotSipTarget,
 }
 
 impl Error {
@@ -165,6 +199,13 @@ impl Error {
         let code = match self {
             Error::Version(_) => 505,
             Error::MessageTooLarge(_) => 513,
+            Error::DialogMismatch
+            | Error::DialogTerminated
+            | Error::DialogMethod(_)
+            | Error::CSeqExhausted
+            | Error::OfferPending
+            | Error::NotSipTarget
+            | Error::NotDialogForming { .. } => 500,
             _ => 400,
         };
         (code, reason_phrase(&self.to_string()))

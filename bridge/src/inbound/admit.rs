@@ -75,13 +75,20 @@ pub fn admit<'c>(
     let trunk = match match_trunk(config, address) {
         Ok(trunk) => trunk,
         Err(why) => {
-            let mut refusal = Refusal::new(403, "Forbidden", Some(InboundRejection::TrunkNotAllowed), format!("{why:?}"));
+            let mut refusal = Refusal::new(
+                403,
+                "Forbidden",
+                Some(InboundRejection::TrunkNotAllowed),
+                format!("{why:?}"),
+            );
             refusal.silent = why == NoTrunk::AddressNotAllowed && config.sip.hide_inbound_port;
             return Err(refusal);
         }
     };
     if let Some(credentials) = &trunk.auth {
-        let mut challenger = challenger.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut challenger = challenger
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let presented = invite.head.other.get("Proxy-Authorization");
         let verdict = match presented {
             None => Err(AuthRejection::Challenge { stale: false }),
@@ -103,17 +110,32 @@ pub fn admit<'c>(
         match verdict {
             Ok(()) => {}
             Err(AuthRejection::Challenge { stale }) => {
-                let mut refusal = Refusal::new(407, "Proxy Authentication Required", None, "challenge".into());
+                let mut refusal = Refusal::new(
+                    407,
+                    "Proxy Authentication Required",
+                    None,
+                    "challenge".into(),
+                );
                 for value in challenger.challenge(now, stale) {
                     refusal.headers.push(("Proxy-Authenticate", value));
                 }
                 return Err(refusal);
             }
             Err(AuthRejection::Forbidden { reason }) => {
-                return Err(Refusal::new(403, reason, Some(InboundRejection::AuthFailed), "credentials".into()));
+                return Err(Refusal::new(
+                    403,
+                    reason,
+                    Some(InboundRejection::AuthFailed),
+                    "credentials".into(),
+                ));
             }
             Err(AuthRejection::BadRequest { reason }) => {
-                return Err(Refusal::new(400, reason, Some(InboundRejection::AuthFailed), "malformed credentials".into()));
+                return Err(Refusal::new(
+                    400,
+                    reason,
+                    Some(InboundRejection::AuthFailed),
+                    "malformed credentials".into(),
+                ));
             }
         }
     }

@@ -10,9 +10,15 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use sipbridge_config::Config;
-use sipbridge_signaling::message::{Limits, Malformed, Message, Method, Request, Response, is_keepalive, parse_message};
-use sipbridge_signaling::screen::{ALLOWED_METHODS, Rejection, SUPPORTED, response_is_for_us, screen_request};
-use sipbridge_signaling::transaction::{ClientTxId, Event, ServerTxId, Timers, TransactionLayer, Transport, TxId};
+use sipbridge_signaling::message::{
+    Limits, Malformed, Message, Method, Request, Response, is_keepalive, parse_message,
+};
+use sipbridge_signaling::screen::{
+    ALLOWED_METHODS, Rejection, SUPPORTED, response_is_for_us, screen_request,
+};
+use sipbridge_signaling::transaction::{
+    ClientTxId, Event, ServerTxId, Timers, TransactionLayer, Transport, TxId,
+};
 use tokio::sync::mpsc;
 
 use super::link::{CallInput, Command, DialogKey, NewCall};
@@ -51,7 +57,12 @@ impl std::fmt::Debug for Endpoint {
 }
 
 impl Endpoint {
-    pub fn new(config: Arc<Config>, transports: Transports, metrics: Arc<Metrics>, start_call: CallStarter) -> Self {
+    pub fn new(
+        config: Arc<Config>,
+        transports: Transports,
+        metrics: Arc<Metrics>,
+        start_call: CallStarter,
+    ) -> Self {
         let timers = &config.sip.timers;
         let timers = Timers {
             t1: timers.t1.0,
@@ -77,7 +88,10 @@ impl Endpoint {
     /// Runs until the transports stop delivering.
     pub async fn run(mut self, mut inbound: mpsc::Receiver<Inbound>) {
         loop {
-            let deadline = self.layer.poll_timeout().map(tokio::time::Instant::from_std);
+            let deadline = self
+                .layer
+                .poll_timeout()
+                .map(tokio::time::Instant::from_std);
             let timer = async {
                 match deadline {
                     Some(deadline) => tokio::time::sleep_until(deadline).await,
@@ -108,7 +122,9 @@ impl Endpoint {
         }
         let now = Instant::now();
         match parse_message(bytes, &self.limits) {
-            Ok(Message::Request(request)) => self.layer.handle_request(now, request, source, transport),
+            Ok(Message::Request(request)) => {
+                self.layer.handle_request(now, request, source, transport)
+            }
             Ok(Message::Response(response)) if response_is_for_us(&response) => {
                 self.layer.handle_response(now, response, transport);
             }
@@ -121,43 +137,72 @@ impl Endpoint {
     fn drain(&mut self) {
         loop {
             while let Some(transmit) = self.layer.poll_transmit() {
-                self.transports.send(transmit.destination, transmit.transport, transmit.bytes);
+                self.transports
+                    .send(transmit.destination, transmit.transport, transmit.bytes);
             }
-            let Some(event) = self.layer.poll_event() else { return };
+            let Some(event) = self.layer.poll_event() else {
+                return;
+            };
             self.handle_event(event);
         }
     }
 
     fn handle_event(&mut self, event: Event) {
         match event {
-            Event::Request { id, request, source, transport } => self.handle_request(id, request, source, transport),
+            Event::Request {
+                id,
+                request,
+                source,
+                transport,
+            } => self.handle_request(id, request, source, transport),
             Event::Cancelled { id, .. } => self.to_server_owner(id, CallInput::Cancelled { id }),
-            Event::AckReceived { id, .. } => self.to_server_owner(id, CallInput::AckReceived { id }),
+            Event::AckReceived { id, .. } => {
+                self.to_server_owner(id, CallInput::AckReceived { id })
+            }
             Event::NoAck { id } => self.to_server_owner(id, CallInput::NoAck { id }),
-            Event::Response { id, response } => self.to_client_owner(id, CallInput::Response { id, response }),
+            Event::Response { id, response } => {
+                self.to_client_owner(id, CallInput::Response { id, response })
+            }
             Event::Timeout { id } => self.to_client_owner(id, CallInput::Timeout { id }),
-            Event::TransportError { id: TxId::Client(id) } => {
+            Event::TransportError {
+                id: TxId::Client(id),
+            } => {
                 self.to_client_owner(id, CallInput::TransportError { id });
             }
-            Event::TransportError { id: TxId::Server(_) } => {}
+            Event::TransportError {
+                id: TxId::Server(_),
+            } => {}
             Event::StrayResponse { response, .. } => {
                 tracing::debug!(code = response.code, call_id = %response.head.call_id, "stray 2xx dropped");
             }
-            Event::Terminated { id: TxId::Client(id) } => {
+            Event::Terminated {
+                id: TxId::Client(id),
+            } => {
                 self.clients.remove(&id);
             }
-            Event::Terminated { id: TxId::Server(id) } => {
+            Event::Terminated {
+                id: TxId::Server(id),
+            } => {
                 self.servers.remove(&id);
             }
         }
     }
 
-    fn handle_request(&mut self, id: ServerTxId, request: Request, source: SocketAddr, transport: Transport) {
+    fn handle_request(
+        &mut self,
+        id: ServerTxId,
+        request: Request,
+        source: SocketAddr,
+        transport: Transport,
+    ) {
         let method = match &request.method {
             Method::Other(_) => "other".to_owned(),
             known => known.as_str().to_owned(),
         };
-        self.metrics.sip_requests.get_or_create(&vec![("method", method)]).inc();
+        self.metrics
+            .sip_requests
+            .get_or_create(&vec![("method", method)])
+            .inc();
         if let Err(rejection) = screen_request(&request) {
             // An ACK is never answered (RFC 3261 §17.2.3).
             if request.method != Method::Ack {
@@ -190,7 +235,13 @@ impl Endpoint {
         }
     }
 
-    fn start_call(&mut self, id: ServerTxId, invite: Request, source: SocketAddr, transport: Transport) {
+    fn start_call(
+        &mut self,
+        id: ServerTxId,
+        invite: Request,
+        source: SocketAddr,
+        transport: Transport,
+    ) {
         let local_tag = format!("{:016x}", rand::random::<u64>());
         let key = DialogKey {
             call_id: invite.head.call_id.0.clone(),
@@ -219,8 +270,17 @@ impl Endpoint {
                     tracing::debug!(%error, "response not sent");
                 }
             }
-            Command::Send { request, destination, transport, call, reply } => {
-                let id = match self.layer.send_request(now, request, destination, transport) {
+            Command::Send {
+                request,
+                destination,
+                transport,
+                call,
+                reply,
+            } => {
+                let id = match self
+                    .layer
+                    .send_request(now, request, destination, transport)
+                {
                     Ok(id) => {
                         self.clients.insert(id, call);
                         Some(id)
@@ -232,7 +292,11 @@ impl Endpoint {
                 };
                 let _ = reply.send(id);
             }
-            Command::SendAck { ack, destination, transport } => self.layer.send_ack(&ack, destination, transport),
+            Command::SendAck {
+                ack,
+                destination,
+                transport,
+            } => self.layer.send_ack(&ack, destination, transport),
             Command::Forget { key } => {
                 self.dialogs.remove(&key);
             }
@@ -270,7 +334,10 @@ impl Endpoint {
 
     fn refuse(&mut self, id: ServerTxId, request: &Request, rejection: &Rejection) {
         let status = rejection.code.to_string();
-        self.metrics.sip_requests_refused.get_or_create(&vec![("status", status)]).inc();
+        self.metrics
+            .sip_requests_refused
+            .get_or_create(&vec![("status", status)])
+            .inc();
         let mut response = Response::to(request, rejection.code, Some(&rejection.reason));
         for (name, value) in &rejection.headers {
             response.head.other.push(name, value.clone());
@@ -288,12 +355,18 @@ impl Endpoint {
         };
         let (code, reason) = malformed.error.status();
         tracing::debug!(%source, %code, %reason, "refused a malformed SIP request");
-        self.metrics.sip_requests_refused.get_or_create(&vec![("status", code.to_string())]).inc();
+        self.metrics
+            .sip_requests_refused
+            .get_or_create(&vec![("status", code.to_string())])
+            .inc();
         let bytes = reply.response_bytes(code, &reason, &[]);
         self.transports.send(source, transport, Bytes::from(bytes));
     }
 
     fn count_drop(&self, reason: &'static str) {
-        self.metrics.sip_dropped.get_or_create(&vec![("reason", reason)]).inc();
+        self.metrics
+            .sip_dropped
+            .get_or_create(&vec![("reason", reason)])
+            .inc();
     }
 }

@@ -53,7 +53,10 @@ pub struct NewCall {
 /// Call → endpoint.
 #[derive(Debug)]
 pub enum Command {
-    Respond { id: ServerTxId, response: Response },
+    Respond {
+        id: ServerTxId,
+        response: Response,
+    },
     /// Starts a client transaction; its id comes back on `reply` so the call can match the
     /// responses ([`CallInput::Response`]) that follow.
     Send {
@@ -70,5 +73,7 @@ pub enum Command {
         transport: Transport,
     },
     /// The call ended: forget its dialog.
-    Forget { key: DialogKey },
+    Forget {
+        key: DialogKey,
+    },
 }

@@ -6,7 +6,7 @@
 //! in [`Headers`] and are read on demand.
 
 mod framing;
-mod grammar;
+pub(crate) mod grammar;
 mod headers;
 mod name_addr;
 mod params;
