@@ -77,7 +77,11 @@ impl ClientTx {
         });
         Self {
             id,
-            state: if invite { State::Calling } else { State::Trying },
+            state: if invite {
+                State::Calling
+            } else {
+                State::Trying
+            },
             invite,
             request,
             bytes,
@@ -186,7 +190,10 @@ impl ClientTx {
             });
         }
         if self.end.is_some_and(|end| end <= now) {
-            if matches!(self.state, State::Calling | State::Trying | State::Proceeding) {
+            if matches!(
+                self.state,
+                State::Calling | State::Trying | State::Proceeding
+            ) {
                 out.event(Event::Timeout { id: self.id });
             }
             self.state = State::Terminated;

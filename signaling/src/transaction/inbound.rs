@@ -50,7 +50,10 @@ impl TransactionLayer {
             return;
         }
         let merge = MergeKey::of(&request);
-        if merge.as_ref().is_some_and(|m| self.merge_keys.contains_key(m)) {
+        if merge
+            .as_ref()
+            .is_some_and(|m| self.merge_keys.contains_key(m))
+        {
             self.answer_alone(now, key, &request, 482, None, route);
             return;
         }
@@ -87,8 +90,10 @@ impl TransactionLayer {
         {
             // RFC 6026 §7.2: a 2xx without a transaction goes to the TU, which may hold
             // (or want to refuse) the dialog it creates.
-            self.out
-                .event(Event::StrayResponse { response, transport });
+            self.out.event(Event::StrayResponse {
+                response,
+                transport,
+            });
         }
         // Anything else matches nothing we sent and is dropped (§18.1.2).
     }

@@ -85,7 +85,11 @@ impl ServerTx {
         });
         Self {
             id,
-            state: if invite { State::Proceeding } else { State::Trying },
+            state: if invite {
+                State::Proceeding
+            } else {
+                State::Trying
+            },
             invite,
             internal,
             destination,
@@ -143,8 +147,8 @@ impl ServerTx {
         let provisional = (100..200).contains(&code);
         let success = (200..300).contains(&code);
         let open = matches!(self.state, State::Trying | State::Proceeding);
-        let allowed = (open && (100..700).contains(&code))
-            || (self.state == State::Accepted && success);
+        let allowed =
+            (open && (100..700).contains(&code)) || (self.state == State::Accepted && success);
         if !allowed {
             return Err(Error::ResponseNotAllowed(code));
         }
@@ -259,7 +263,12 @@ impl ServerTx {
     }
 
     pub(crate) fn on_transport_error(&mut self, out: &mut Output) {
-        self.emit(out, Event::TransportError { id: TxId::Server(self.id) });
+        self.emit(
+            out,
+            Event::TransportError {
+                id: TxId::Server(self.id),
+            },
+        );
         self.state = State::Terminated;
     }
 
