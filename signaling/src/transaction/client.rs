@@ -179,7 +179,7 @@ impl ClientTx {
             out.transmit(self.destination, self.transport, self.bytes.clone());
             let interval = match (self.invite, self.state) {
                 // Timer A doubles without a cap; it is bounded by B (§17.1.1.2).
-                (true, _) => retransmit.interval * 2,
+                (true, _) => retransmit.interval.saturating_mul(2),
                 // E fired in Proceeding: T2 from now on (§17.1.2.2).
                 (false, State::Proceeding) => timers.t2,
                 (false, _) => timers.double_capped(retransmit.interval),

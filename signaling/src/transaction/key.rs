@@ -2,7 +2,7 @@
 //! §17.2.3 (requests, with the RFC 2543 fallback), §8.2.2.2 (merged requests) and the
 //! dialog fields that match an ACK for a 2xx, which carries a branch of its own (§13.2.2.4).
 
-use crate::message::{Host, Method, Request, Response, Via};
+use crate::message::{Host, Method, Request, Response};
 
 /// Requests of one server transaction share a method, except that the ACK for a non-2xx
 /// final belongs to the INVITE's transaction (§17.2.3); CANCEL is a transaction of its own.
@@ -82,7 +82,7 @@ impl ServerKey {
                 from_tag: request.head.from.tag().map(str::to_owned),
                 call_id: request.head.call_id.0.clone(),
                 seq: request.head.cseq.seq,
-                via: via_text(via),
+                via: via.to_string(),
                 method,
             },
         })
@@ -91,11 +91,6 @@ impl ServerKey {
     pub(crate) fn is_rfc2543(&self) -> bool {
         matches!(self, ServerKey::Rfc2543 { .. })
     }
-}
-
-/// The top Via compared as a whole for RFC 2543 peers.
-fn via_text(via: &Via) -> String {
-    via.to_string()
 }
 
 /// §8.2.2.2: a request without a To tag whose From tag, Call-ID and CSeq equal those of a

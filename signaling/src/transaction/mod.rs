@@ -80,7 +80,7 @@ impl Default for Timers {
 impl Timers {
     /// Timers B, F, H, J, L and M.
     pub(crate) fn t1x64(&self) -> Duration {
-        self.t1 * 64
+        self.t1.saturating_mul(64)
     }
 
     /// Timer D: "at least 32 seconds" on UDP (§17.1.1.2), and never shorter than the
@@ -91,7 +91,7 @@ impl Timers {
 
     /// A doubled retransmission interval, capped at T2 (§17.1.2.2, §17.2.1).
     pub(crate) fn double_capped(&self, interval: Duration) -> Duration {
-        (interval * 2).min(self.t2)
+        interval.saturating_mul(2).min(self.t2)
     }
 }
 
