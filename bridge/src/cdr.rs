@@ -48,6 +48,14 @@ impl CallRecord {
         }
     }
 
+    /// Our id of the call (`SCL_…`), as in the record.
+    pub fn call_id(&self) -> String {
+        self.info
+            .as_ref()
+            .map(|info| info.call_id.clone())
+            .unwrap_or_default()
+    }
+
     /// Writes the record with its outcome. `ended_at_ns` is now.
     pub fn finish(mut self, reason: DisconnectReason, code: u16, status: &str, error: &str) {
         if let Some(mut info) = self.info.take() {

@@ -25,8 +25,10 @@ use sipbridge_config::Config;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
+use cdr::CdrSink;
 pub use error::Error;
 use health::{Health, Readiness};
+use inbound::{InboundContext, LocalAddresses, call_starter};
 use metrics::Metrics;
 use sip::endpoint::Endpoint;
 use sip::transport::Transports;
@@ -35,6 +37,9 @@ use sockets::BoundSockets;
 /// Received SIP messages waiting for the endpoint task; beyond this, UDP receive waits (and
 /// the kernel buffer then drops), which is the overload behaviour UDP SIP expects.
 const SIP_INBOUND_QUEUE: usize = 4096;
+
+/// How long the exit waits for call detail records to reach the file.
+const CDR_FLUSH: Duration = Duration::from_secs(5);
 
 /// How often draining checks whether the last call has ended.
 const DRAIN_POLL: Duration = Duration::from_millis(100);
@@ -71,7 +76,14 @@ pub async fn run(
         inbound_sender,
         &mut sip_tasks,
     );
-    let endpoint = Endpoint::new(config.clone(), transports, metrics.clone());
+    let (cdr, cdr_writer) = CdrSink::start(config.cdr.path.clone().into());
+    let calls = Arc::new(inbound_context(&config, &addrs, cdr, metrics.clone()));
+    let endpoint = Endpoint::new(
+        config.clone(),
+        transports,
+        metrics.clone(),
+        call_starter(calls.clone()),
+    );
     sip_tasks.spawn(endpoint.run(inbound));
 
     health.set(Readiness::Ready);
@@ -103,6 +115,12 @@ pub async fn run(
     drain(&metrics, drain_timeout).await;
 
     sip_tasks.abort_all();
+    // Every call task holds a CDR sink through the context; once the last one is gone the
+    // writer drains its queue and ends, so no record is lost on the way out.
+    drop(calls);
+    if tokio::time::timeout(CDR_FLUSH, cdr_writer).await.is_err() {
+        tracing::error!("call detail records still queued at exit");
+    }
     let _ = stop_http.send(());
     match http_server.await {
         Ok(result) => result.map_err(Error::Http)?,
@@ -117,5 +135,59 @@ async fn drain(metrics: &Metrics, timeout: Duration) {
     let deadline = tokio::time::Instant::now() + timeout;
     while metrics.active_calls.get() > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(DRAIN_POLL).await;
+    }
+}
+
+/// What inbound calls share: the room settings, RTP ports, the digest challenger and the
+/// addresses we advertise.
+fn inbound_context(
+    config: &Arc<Config>,
+    addrs: &sockets::LocalAddrs,
+    cdr: CdrSink,
+    metrics: Arc<Metrics>,
+) -> InboundContext {
+    let listen_ip = addrs
+        .sip_udp
+        .iter()
+        .chain(&addrs.sip_tcp)
+        .map(|a| a.ip())
+        .next();
+    let sip_ip = config
+        .sip
+        .external_ip
+        .as_ref()
+        .map(|ip| ip.0)
+        .or(listen_ip)
+        .unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
+    let rtp_ip = config.rtp.external_ip.as_ref().map_or(sip_ip, |ip| ip.0);
+    // RTP binds where SIP listens when that is one address, else everywhere.
+    let bind_ip = listen_ip
+        .filter(|ip| !ip.is_unspecified())
+        .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into());
+    let realm = config
+        .sip
+        .hostname
+        .clone()
+        .unwrap_or_else(|| "sipbridge".to_owned());
+    let challenger = sipbridge_signaling::auth::Challenger::new(rand::random(), &realm)
+        .or_else(|_| sipbridge_signaling::auth::Challenger::new(rand::random(), "sipbridge"))
+        .expect("the literal realm is quotable");
+    InboundContext {
+        config: config.clone(),
+        room: room::RoomSettings {
+            url: config.livekit.url.clone(),
+            api_key: config.livekit.api_key.clone(),
+            api_secret: config.livekit.api_secret.expose().to_owned(),
+        },
+        ports: call::ports::RtpPorts::new(config.rtp.port_range, bind_ip),
+        cdr,
+        metrics,
+        challenger: std::sync::Mutex::new(challenger),
+        local: LocalAddresses {
+            sip_ip,
+            udp_port: addrs.sip_udp.first().map(|a| a.port()),
+            tcp_port: addrs.sip_tcp.first().map(|a| a.port()),
+            rtp_ip,
+        },
     }
 }

@@ -25,6 +25,8 @@ pub struct Metrics {
     /// Messages dropped without an answer, by reason: `malformed` (no Via to answer to, or a
     /// response), `not_for_us` (a response with other than one Via), `overload`.
     pub sip_dropped: Family<Vec<(&'static str, &'static str)>, Counter>,
+    /// Every call's end (shared/OUTCOMES.md delivery 4).
+    pub calls_ended: Family<Vec<(&'static str, String)>, Counter>,
 }
 
 impl Metrics {
@@ -57,13 +59,32 @@ impl Metrics {
             "SIP messages dropped without an answer, by reason",
             sip_dropped.clone(),
         );
+        let calls_ended = Family::default();
+        ours.register(
+            "calls_ended",
+            "Calls ended, by direction, disconnect reason and SIP status class",
+            calls_ended.clone(),
+        );
         Self {
             registry,
             active_calls,
             sip_requests,
             sip_requests_refused,
             sip_dropped,
+            calls_ended,
         }
+    }
+
+    /// Counts one ended call: `direction` `inbound`/`outbound`, `reason` the
+    /// DisconnectReason name, and the class of its SIP status (`4xx`, or `none` for 0).
+    pub fn call_ended(&self, direction: &'static str, reason: &str, status: u16) {
+        let class = sipbridge_signaling::outcome::status_class(status).to_owned();
+        let labels = vec![
+            ("direction", direction.to_owned()),
+            ("reason", reason.to_owned()),
+            ("status_class", class),
+        ];
+        self.calls_ended.get_or_create(&labels).inc();
     }
 
     /// The registry in OpenMetrics text format.

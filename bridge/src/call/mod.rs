@@ -1,5 +1,7 @@
-//! One call: its RTP sockets, its media pipeline and its room participant.
+//! One call: its RTP sockets, its media pipeline, its room participant and its dialog.
 
 pub mod media;
 pub mod ports;
+pub mod session;
 pub mod settings;
+pub mod sip;

@@ -1,0 +1,315 @@
+//! An answered call: RTP both ways through [`CallMedia`], the room participant, and the SIP
+//! dialog, until one side ends it. Returns the call's outcome (shared/OUTCOMES.md, "An
+//! established call"); the BYE and the room departure are sent here.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use sipbridge_media::leg::MediaEvent;
+use sipbridge_signaling::dialog::{Body, Dialog, DialogEvent, Verdict};
+use sipbridge_signaling::message::{Method, Request, Response};
+use sipbridge_signaling::outcome::{EstablishedEnd, Outcome, SipStatus};
+use sipbridge_signaling::sdp::{LocalSession, parse as parse_sdp};
+use sipbridge_signaling::transaction::ServerTxId;
+use tokio::sync::mpsc;
+
+use super::media::CallMedia;
+use super::ports::RtpSockets;
+use super::sip::{CallSip, departure, outcome_reason};
+use crate::inbound::LocalAddresses;
+use crate::room::{Delivery, Payload, RoomEnd, RoomEvent, RoomHandle};
+use crate::sip::link::CallInput;
+
+/// Everything an answered call is made of.
+#[derive(Debug)]
+pub struct Established {
+    pub sip: CallSip,
+    pub dialog: Dialog,
+    pub local: LocalAddresses,
+    pub session: LocalSession,
+    pub media: CallMedia,
+    pub sockets: RtpSockets,
+    pub room: RoomHandle,
+    pub room_events: mpsc::Receiver<RoomEvent>,
+    pub max_duration: Option<Duration>,
+}
+
+/// How the loop ended, before the BYE and the departure.
+enum Ending {
+    End(EstablishedEnd),
+    /// An ending the outcome table has no row for (no ACK, session timer): ended by us.
+    Other(Outcome),
+}
+
+fn wallclock() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+impl Established {
+    pub async fn run(mut self) -> Outcome {
+        let started = Instant::now();
+        let deadline = self.max_duration.map(|max| started + max);
+        let mut rtp_buffer = vec![0u8; 2048];
+        let mut rtcp_buffer = vec![0u8; 1500];
+        let ending = loop {
+            let mut wake = self.media.poll_timeout();
+            if let Some(dialog) = self.dialog.poll_timeout() {
+                wake = wake.min(dialog);
+            }
+            if let Some(deadline) = deadline {
+                wake = wake.min(deadline);
+            }
+            tokio::select! {
+                received = self.sockets.rtp.recv_from(&mut rtp_buffer) => {
+                    if let Ok((len, source)) = received {
+                        self.media.handle_rtp(Instant::now(), source, &rtp_buffer[..len]);
+                    }
+                }
+                received = self.sockets.rtcp.recv_from(&mut rtcp_buffer) => {
+                    if let Ok((len, _)) = received {
+                        self.media.handle_rtcp(Instant::now(), wallclock(), &rtcp_buffer[..len]);
+                    }
+                }
+                () = tokio::time::sleep_until(wake.into()) => {}
+                event = self.room_events.recv() => {
+                    if let Some(ending) = self.handle_room_event(event).await {
+                        break ending;
+                    }
+                }
+                input = self.sip.inputs.recv() => {
+                    if let Some(ending) = self.handle_sip(input).await {
+                        break ending;
+                    }
+                }
+            }
+            let now = Instant::now();
+            if deadline.is_some_and(|deadline| now >= deadline) {
+                break Ending::End(EstablishedEnd::MaxDuration);
+            }
+            if let Some(ending) = self.run_media(now).await {
+                break ending;
+            }
+            self.dialog.handle_timeout(now);
+            if let Some(ending) = self.dialog_events() {
+                break ending;
+            }
+        };
+        self.hang_up(ending).await
+    }
+
+    /// Frames due, packets out, media events in.
+    async fn run_media(&mut self, now: Instant) -> Option<Ending> {
+        while self.media.tick_due(now) {
+            match self.media.tick(now) {
+                Ok(opus) => {
+                    self.room.send_audio(opus);
+                }
+                Err(error) => tracing::warn!(%error, "media frame failed"),
+            }
+            while let Some((packet, destination)) = self.media.poll_rtp() {
+                let _ = self.sockets.rtp.try_send_to(packet, destination);
+            }
+        }
+        self.media.handle_timeout(now);
+        if let Some((report, destination)) = self.media.poll_rtcp(now, wallclock()) {
+            let _ = self.sockets.rtcp.try_send_to(report, destination);
+        }
+        while let Some(event) = self.media.poll_event() {
+            match event {
+                MediaEvent::Dtmf(key) => {
+                    let payload = Payload::Dtmf {
+                        code: u32::from(key.code),
+                        digit: key.key.to_string(),
+                    };
+                    if let Err(error) = self
+                        .room
+                        .send_data(payload, Delivery::Reliable, Vec::new())
+                        .await
+                    {
+                        tracing::debug!(%error, "DTMF not delivered to the room");
+                    }
+                }
+                MediaEvent::Timeout { .. } => {
+                    return Some(Ending::End(EstablishedEnd::MediaTimeout));
+                }
+                MediaEvent::SourceChanged(_) | MediaEvent::Latched(_) => {}
+            }
+        }
+        None
+    }
+
+    async fn handle_room_event(&mut self, event: Option<RoomEvent>) -> Option<Ending> {
+        let now = Instant::now();
+        match event {
+            Some(RoomEvent::Audio(audio)) => self.media.handle_room_audio(now, &audio),
+            Some(RoomEvent::TrackRemoved { track_sid, .. }) => self.media.remove_track(&track_sid),
+            Some(RoomEvent::Data(data)) => {
+                if let Payload::Dtmf { digit, .. } = &data.payload {
+                    self.media.send_dtmf(digit);
+                }
+            }
+            Some(RoomEvent::Ended(RoomEnd::Removed { reason })) => {
+                return Some(Ending::End(EstablishedEnd::RoomEnded(outcome_reason(
+                    reason,
+                ))));
+            }
+            Some(RoomEvent::Ended(RoomEnd::Lost(detail))) => {
+                tracing::warn!(%detail, "lost the room connection");
+                let reason = sipbridge_signaling::outcome::DisconnectReason::SignalClose;
+                return Some(Ending::End(EstablishedEnd::RoomEnded(reason)));
+            }
+            Some(RoomEvent::Ended(RoomEnd::Left(_))) | None => {
+                let reason = sipbridge_signaling::outcome::DisconnectReason::UnknownReason;
+                return Some(Ending::End(EstablishedEnd::RoomEnded(reason)));
+            }
+            Some(_) => {}
+        }
+        None
+    }
+
+    async fn handle_sip(&mut self, input: Option<CallInput>) -> Option<Ending> {
+        match input? {
+            CallInput::Request { id, request } => self.handle_request(id, request).await,
+            CallInput::NoAck { .. } => Some(Ending::Other(Outcome {
+                reason: sipbridge_signaling::outcome::DisconnectReason::ConnectionTimeout,
+                status: SipStatus::new(408, "No ACK"),
+            })),
+            CallInput::Shutdown => Some(Ending::End(EstablishedEnd::Shutdown)),
+            // The ACK confirms what we already treat as answered; responses to our own
+            // in-dialog requests change nothing here.
+            CallInput::AckReceived { .. }
+            | CallInput::Cancelled { .. }
+            | CallInput::Response { .. }
+            | CallInput::Timeout { .. }
+            | CallInput::TransportError { .. } => None,
+        }
+    }
+
+    async fn handle_request(&mut self, id: ServerTxId, request: Request) -> Option<Ending> {
+        let now = Instant::now();
+        match self.dialog.receive_request(&request, rand::random()) {
+            Ok(Verdict::Accept) => {}
+            Ok(Verdict::Reject(response)) => {
+                self.sip.respond(id, *response).await;
+                return None;
+            }
+            Err(_) => {
+                self.sip
+                    .respond(id, Response::to(&request, 481, None))
+                    .await;
+                return None;
+            }
+        }
+        let mut response = match request.method {
+            Method::Ack => return None,
+            Method::Bye => Response::to(&request, 200, None),
+            Method::Invite | Method::Update => self.renegotiate(now, &request),
+            Method::Info => self.dtmf_info(&request).await,
+            Method::Options => Response::to(&request, 200, None),
+            // Transfers requested by the phone, and NOTIFYs without a subscription.
+            Method::Refer => Response::to(&request, 603, Some("Decline")),
+            Method::Notify => Response::to(&request, 481, None),
+            _ => Response::to(&request, 501, None),
+        };
+        if let Err(error) = self.dialog.respond(&request, &mut response, now) {
+            tracing::debug!(%error, "in-dialog response not applied to the dialog");
+        }
+        self.sip.respond(id, response).await;
+        (request.method == Method::Bye).then_some(Ending::End(EstablishedEnd::RemoteBye))
+    }
+
+    /// A re-INVITE or UPDATE: answer its offer (hold, unhold, a new address) or, without
+    /// one, offer our current session (RFC 3264 §8; an UPDATE without a body is a session
+    /// refresh, RFC 4028).
+    fn renegotiate(&mut self, now: Instant, request: &Request) -> Response {
+        if request.body.is_empty() {
+            let mut response = Response::to(request, 200, None);
+            if request.method == Method::Invite {
+                response.head.content_type = Some("application/sdp".into());
+                response.body = Bytes::from(self.session.offer());
+            }
+            return response;
+        }
+        let answered = parse_sdp(&request.body).and_then(|offer| self.session.answer(&offer));
+        match answered {
+            Ok((answer, negotiated)) => {
+                self.media.set_direction(now, &negotiated);
+                let mut response = Response::to(request, 200, None);
+                response.head.content_type = Some("application/sdp".into());
+                response.body = Bytes::from(answer);
+                response
+            }
+            Err(error) => {
+                let (code, reason) = error
+                    .sdp_rejection()
+                    .map_or((488, "Not Acceptable Here"), |r| (r.status, r.reason));
+                Response::to(request, code, Some(reason))
+            }
+        }
+    }
+
+    /// SIP INFO DTMF (`application/dtmf-relay`, `Signal=5`), as some PBXs send it.
+    async fn dtmf_info(&mut self, request: &Request) -> Response {
+        let body = String::from_utf8_lossy(&request.body);
+        let signal = body
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("Signal="))
+            .or_else(|| {
+                (request.head.media_type() == Some("application/dtmf")).then_some(body.trim())
+            });
+        if let Some(digit) = signal.and_then(|s| s.trim().chars().next()) {
+            let code = "0123456789*#ABCD"
+                .find(digit.to_ascii_uppercase())
+                .unwrap_or(0);
+            let payload = Payload::Dtmf {
+                code: code as u32,
+                digit: digit.to_string(),
+            };
+            let _ = self
+                .room
+                .send_data(payload, Delivery::Reliable, Vec::new())
+                .await;
+        }
+        Response::to(request, 200, None)
+    }
+
+    fn dialog_events(&mut self) -> Option<Ending> {
+        while let Some(event) = self.dialog.poll_event() {
+            if event == DialogEvent::SessionExpired {
+                return Some(Ending::Other(Outcome {
+                    reason: sipbridge_signaling::outcome::DisconnectReason::ConnectionTimeout,
+                    status: SipStatus::new(408, "Session expired"),
+                }));
+            }
+        }
+        None
+    }
+
+    /// BYE unless the phone hung up, then the room departure with the outcome.
+    async fn hang_up(mut self, ending: Ending) -> Outcome {
+        let (outcome, send_bye, leave_room) = match ending {
+            Ending::End(end) => {
+                let send_bye = !matches!(end, EstablishedEnd::RemoteBye);
+                let leave_room = !matches!(end, EstablishedEnd::RoomEnded(_));
+                (end.outcome(), send_bye, leave_room)
+            }
+            Ending::Other(outcome) => (outcome, true, true),
+        };
+        if send_bye {
+            let via = self.local.via(self.sip.transport);
+            match self.dialog.build_request(Method::Bye, via, None::<Body>) {
+                Ok(bye) => {
+                    let _ = self.sip.send(bye).await;
+                }
+                Err(error) => tracing::warn!(%error, "cannot build the BYE"),
+            }
+        }
+        if leave_room {
+            self.room.leave(departure(&outcome)).await;
+        }
+        self.sip.forget().await;
+        outcome
+    }
+}

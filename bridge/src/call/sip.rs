@@ -1,0 +1,100 @@
+//! A call's side of the endpoint link: answer its transactions, send requests in its
+//! dialog, and forget the dialog when the call ends.
+
+use std::net::SocketAddr;
+
+use sipbridge_signaling::dialog::OutgoingRequest;
+use sipbridge_signaling::message::Response;
+use sipbridge_signaling::outcome::{DisconnectReason as OutcomeReason, Outcome};
+use sipbridge_signaling::transaction::{ClientTxId, ServerTxId, Transport};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::room::{Departure, DisconnectReason};
+use crate::sip::link::{CallInput, Command, DialogKey};
+
+#[derive(Debug)]
+pub struct CallSip {
+    endpoint: mpsc::Sender<Command>,
+    inputs_sender: mpsc::UnboundedSender<CallInput>,
+    pub inputs: mpsc::UnboundedReceiver<CallInput>,
+    key: DialogKey,
+    /// The transport the call arrived on; in-dialog requests use it too.
+    pub transport: Transport,
+    /// Where the call came from: in-dialog requests go there when the peer's Contact names
+    /// a host we would have to resolve.
+    pub source: SocketAddr,
+}
+
+impl CallSip {
+    pub fn new(
+        endpoint: mpsc::Sender<Command>,
+        inputs_sender: mpsc::UnboundedSender<CallInput>,
+        inputs: mpsc::UnboundedReceiver<CallInput>,
+        key: DialogKey,
+        transport: Transport,
+        source: SocketAddr,
+    ) -> Self {
+        Self {
+            endpoint,
+            inputs_sender,
+            inputs,
+            key,
+            transport,
+            source,
+        }
+    }
+
+    pub async fn respond(&self, id: ServerTxId, response: Response) {
+        let _ = self.endpoint.send(Command::Respond { id, response }).await;
+    }
+
+    /// Sends a request built by the dialog; `None` if the endpoint refused it.
+    pub async fn send(&self, outgoing: OutgoingRequest) -> Option<ClientTxId> {
+        let destination = outgoing.next_hop.addr.unwrap_or(self.source);
+        let (reply, id) = oneshot::channel();
+        let command = Command::Send {
+            request: outgoing.request,
+            destination,
+            transport: self.transport,
+            call: self.inputs_sender.clone(),
+            reply,
+        };
+        self.endpoint.send(command).await.ok()?;
+        id.await.ok().flatten()
+    }
+
+    pub async fn send_ack(&self, outgoing: OutgoingRequest) {
+        let destination = outgoing.next_hop.addr.unwrap_or(self.source);
+        let ack = Command::SendAck {
+            ack: outgoing.request,
+            destination,
+            transport: self.transport,
+        };
+        let _ = self.endpoint.send(ack).await;
+    }
+
+    /// The call is over: the endpoint stops routing its dialog here.
+    pub async fn forget(&self) {
+        let key = self.key.clone();
+        let _ = self.endpoint.send(Command::Forget { key }).await;
+    }
+}
+
+/// An outcome as the room participant leaves with it (shared/OUTCOMES.md ways 1 and 2).
+pub fn departure(outcome: &Outcome) -> Departure {
+    Departure {
+        reason: livekit_reason(outcome.reason),
+        status_code: outcome.status.code,
+        status_reason: outcome.status.reason.clone(),
+    }
+}
+
+/// Our reason enum mirrors the proto's names one to one.
+pub fn livekit_reason(reason: OutcomeReason) -> DisconnectReason {
+    DisconnectReason::from_str_name(reason.as_str()).unwrap_or(DisconnectReason::UnknownReason)
+}
+
+/// The proto's reason as ours (for a reason the server reported).
+pub fn outcome_reason(reason: DisconnectReason) -> OutcomeReason {
+    OutcomeReason::from_str_name(reason.as_str_name()).unwrap_or(OutcomeReason::UnknownReason)
+}

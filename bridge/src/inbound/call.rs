@@ -1,0 +1,362 @@
+//! One inbound call, from its INVITE to its outcome: admission (trunk, auth, rule), the SDP
+//! answer, 180 while the participant joins, 200 once it has, then the established call.
+//! Every path ends in exactly one call detail record and one `calls_ended` count.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use bytes::Bytes;
+use livekit_protocol::{SipCallDirection, SipCallInfo};
+use sipbridge_media::codec::AudioCodec;
+use sipbridge_signaling::dialog::{Dialog, LocalParty, Tag, TimerConfig};
+use sipbridge_signaling::message::{Request, Response};
+use sipbridge_signaling::outcome::{InboundRejection, Outcome};
+use sipbridge_signaling::screen::{ALLOWED_METHODS, SUPPORTED};
+use sipbridge_signaling::sdp::{LocalSession, parse as parse_sdp};
+use sipbridge_signaling::transaction::ServerTxId;
+
+use super::InboundContext;
+use super::admit::{Admitted, admit};
+use super::routing::{CallAddress, room_name};
+use crate::call::media::{CallMedia, StreamStart};
+use crate::call::session::Established;
+use crate::call::settings::{codec_preferences, leg_settings};
+use crate::call::sip::CallSip;
+use crate::cdr::{CallRecord, now_ns};
+use crate::room::{Identity, JoinRequest, join};
+use crate::sip::link::{CallInput, DialogKey, NewCall};
+
+/// Runs the call; returns when it has ended and its record is written.
+pub(super) async fn run(context: Arc<InboundContext>, call: NewCall) {
+    let NewCall {
+        id,
+        invite,
+        source,
+        transport,
+        local_tag,
+        inputs,
+        inputs_sender,
+        endpoint,
+    } = call;
+    let key = DialogKey {
+        call_id: invite.head.call_id.0.clone(),
+        local_tag: local_tag.clone(),
+    };
+    let sip = CallSip::new(endpoint, inputs_sender, inputs, key, transport, source);
+    // Admission is instant; 100 Trying now rather than after the layer's 200 ms.
+    sip.respond(id, Response::to(&invite, 100, None)).await;
+
+    let admitted = admit(
+        &context.config,
+        &context.challenger,
+        &invite,
+        source.ip(),
+        SystemTime::now(),
+    );
+    let admitted = match admitted {
+        Ok(admitted) => admitted,
+        Err(refusal) => {
+            tracing::info!(call_id = %invite.head.call_id, code = refusal.code, detail = %refusal.detail, "inbound call refused");
+            if !refusal.silent {
+                let mut response = with_tag(
+                    Response::to(&invite, refusal.code, Some(&refusal.reason)),
+                    &local_tag,
+                );
+                for (name, value) in &refusal.headers {
+                    response.head.other.push(name, value.clone());
+                }
+                sip.respond(id, response).await;
+            }
+            if let Some(rejection) = refusal.outcome {
+                let record = context.cdr.record(call_info(&invite, None, ""));
+                finish(&context, record, rejection.outcome(), "");
+            }
+            sip.forget().await;
+            return;
+        }
+    };
+    let call = InboundCall {
+        context: context.clone(),
+        sip,
+        id,
+        local_tag,
+        source,
+    };
+    call.proceed(invite, admitted).await;
+}
+
+struct InboundCall {
+    context: Arc<InboundContext>,
+    sip: CallSip,
+    id: ServerTxId,
+    local_tag: String,
+    source: SocketAddr,
+}
+
+fn with_tag(mut response: Response, tag: &str) -> Response {
+    if response.code > 100 && response.head.to.tag().is_none() {
+        response.head.to.params.set("tag", Some(tag.to_owned()));
+    }
+    response
+}
+
+/// The record's fields known when the call arrives.
+fn call_info(invite: &Request, admitted: Option<&Admitted<'_>>, room: &str) -> SipCallInfo {
+    let now = now_ns();
+    SipCallInfo {
+        call_id: format!("SCL_{:012x}", rand::random::<u64>() >> 16),
+        sip_call_id: invite.head.call_id.0.clone(),
+        trunk_id: admitted
+            .map(|a| a.trunk.id.as_str().to_owned())
+            .unwrap_or_default(),
+        dispatch_rule_id: admitted
+            .map(|a| a.rule.id.as_str().to_owned())
+            .unwrap_or_default(),
+        room_name: room.to_owned(),
+        created_at_ns: now,
+        call_direction: SipCallDirection::ScdInbound as i32,
+        ..SipCallInfo::default()
+    }
+}
+
+fn finish(context: &InboundContext, record: CallRecord, outcome: Outcome, error: &str) {
+    let reason = crate::call::sip::livekit_reason(outcome.reason);
+    context
+        .metrics
+        .call_ended("inbound", reason.as_str_name(), outcome.status.code);
+    record.finish(reason, outcome.status.code, &outcome.status.reason, error);
+}
+
+impl InboundCall {
+    async fn proceed(mut self, invite: Request, admitted: Admitted<'_>) {
+        let context = self.context.clone();
+        let suffix = format!("{:06x}", rand::random::<u32>() & 0xff_ffff);
+        let address = CallAddress {
+            source: self.source.ip(),
+            called: &admitted.called,
+            caller: &admitted.caller,
+        };
+        let room = room_name(admitted.rule, address, &suffix);
+        let mut record = context
+            .cdr
+            .record(call_info(&invite, Some(&admitted), &room));
+
+        // Media first: an offer we cannot use is refused before anyone joins a room.
+        let Some(sockets) = context.ports.allocate().await else {
+            tracing::warn!("no free RTP port pair");
+            let outcome = InboundRejection::RoomJoinFailed.outcome();
+            return self
+                .refuse(&invite, record, outcome, "no free RTP port")
+                .await;
+        };
+        let rtp_addr = SocketAddr::new(context.local.rtp_ip, sockets.rtp_port());
+        let mut session = LocalSession::new(
+            rand::random::<u32>().into(),
+            rtp_addr,
+            codec_preferences(&context.config.rtp),
+        );
+        let answer = parse_sdp(&invite.body).and_then(|offer| session.answer(&offer));
+        let (answer, negotiated) = match answer {
+            Ok(answered) => answered,
+            Err(error) => {
+                let rejection = error.sdp_rejection();
+                let (code, reason) =
+                    rejection.map_or((488, "Not Acceptable Here"), |r| (r.status, r.reason));
+                tracing::info!(%error, "inbound offer refused");
+                let response = with_tag(Response::to(&invite, code, Some(reason)), &self.local_tag);
+                self.sip.respond(self.id, response).await;
+                finish(
+                    &context,
+                    record,
+                    InboundRejection::BadSdp.outcome(),
+                    &error.to_string(),
+                );
+                self.sip.forget().await;
+                return;
+            }
+        };
+        let codec = match negotiated.codec {
+            AudioCodec::Pcmu => "PCMU",
+            AudioCodec::Pcma => "PCMA",
+            AudioCodec::G722 => "G722",
+            AudioCodec::Opus => "opus",
+        };
+        record.update(|info| info.audio_codec = codec.to_owned());
+
+        // 180 with our tag and Contact: the early dialog exists from here (RFC 3261 §12.1.1).
+        let local = LocalParty {
+            tag: Tag(self.local_tag.clone()),
+            contact: context.local.contact(self.sip.transport),
+        };
+        let timers = TimerConfig {
+            we_refresh: false,
+            ..TimerConfig::default()
+        };
+        let mut ringing = Response::to(&invite, 180, None);
+        let mut dialog = match Dialog::new_uas(&invite, &mut ringing, local, timers, Instant::now())
+        {
+            Ok(dialog) => dialog,
+            Err(error) => {
+                tracing::info!(%error, "INVITE cannot form a dialog");
+                let outcome = InboundRejection::BadSdp.outcome();
+                return self
+                    .refuse(&invite, record, outcome, &error.to_string())
+                    .await;
+            }
+        };
+        self.sip.respond(self.id, ringing).await;
+
+        let identity = participant(&invite, &admitted, &room, &record);
+        let joining = join(
+            &context.room,
+            JoinRequest {
+                room: room.clone(),
+                who: identity,
+            },
+        );
+        tokio::pin!(joining);
+        let joined = loop {
+            tokio::select! {
+                joined = &mut joining => break joined,
+                input = self.sip.inputs.recv() => {
+                    if let Some(CallInput::Cancelled { .. }) | None = input {
+                        // RFC 3261 §9.2: the INVITE is answered 487 once CANCEL matched it.
+                        let response = with_tag(Response::to(&invite, 487, None), &self.local_tag);
+                        self.sip.respond(self.id, response).await;
+                        finish(&context, record, InboundRejection::CallerCancelled.outcome(), "");
+                        self.sip.forget().await;
+                        return;
+                    }
+                }
+            }
+        };
+        let (room_handle, room_events) = match joined {
+            Ok(joined) => joined,
+            Err(error) => {
+                tracing::warn!(%error, %room, "joining the room failed");
+                let outcome = InboundRejection::RoomJoinFailed.outcome();
+                return self
+                    .refuse(&invite, record, outcome, &error.to_string())
+                    .await;
+            }
+        };
+
+        let start = StreamStart {
+            ssrc: rand::random(),
+            sequence: rand::random(),
+            timestamp: rand::random(),
+        };
+        let settings = leg_settings(&context.config.rtp);
+        let media = match CallMedia::new(Instant::now(), &negotiated, &settings, start, &room) {
+            Ok(media) => media,
+            Err(error) => {
+                tracing::error!(%error, "media set-up failed");
+                room_handle
+                    .leave(crate::call::sip::departure(
+                        &InboundRejection::RoomJoinFailed.outcome(),
+                    ))
+                    .await;
+                let outcome = InboundRejection::RoomJoinFailed.outcome();
+                return self
+                    .refuse(&invite, record, outcome, &error.to_string())
+                    .await;
+            }
+        };
+
+        let mut ok = Response::to(&invite, 200, None);
+        let headers = &mut ok.head.other;
+        headers.push("Allow", ALLOWED_METHODS);
+        headers.push("Supported", SUPPORTED.join(", "));
+        headers.push("Server", context.config.sip.user_agent.clone());
+        ok.head.content_type = Some("application/sdp".into());
+        ok.body = Bytes::from(answer);
+        if let Err(error) = dialog.respond(&invite, &mut ok, Instant::now()) {
+            tracing::warn!(%error, "200 OK not applied to the dialog");
+        }
+        self.sip.respond(self.id, ok).await;
+        let _ = room_handle
+            .set_attributes(HashMap::from([(
+                "sip.callStatus".to_owned(),
+                "active".to_owned(),
+            )]))
+            .await;
+        record.update(|info| info.started_at_ns = now_ns());
+        context.metrics.active_calls.inc();
+        let established = Established {
+            sip: self.sip,
+            dialog,
+            local: context.local.clone(),
+            session,
+            media,
+            sockets,
+            room: room_handle,
+            room_events,
+            max_duration: admitted.rule.max_call_duration.map(|d| d.0),
+        };
+        let outcome = established.run().await;
+        context.metrics.active_calls.dec();
+        finish(&context, record, outcome, "");
+    }
+
+    /// Answers the INVITE with the outcome's status and records it.
+    async fn refuse(self, invite: &Request, record: CallRecord, outcome: Outcome, error: &str) {
+        let response = Response::to(invite, outcome.status.code, Some(&outcome.status.reason));
+        self.sip
+            .respond(self.id, with_tag(response, &self.local_tag))
+            .await;
+        finish(&self.context, record, outcome, error);
+        self.sip.forget().await;
+    }
+}
+
+/// `sip_<caller>` with the standard `sip.*` attributes, the rule's attributes and the
+/// trunk's header mappings.
+fn participant(
+    invite: &Request,
+    admitted: &Admitted<'_>,
+    room: &str,
+    record: &CallRecord,
+) -> Identity {
+    let mut attributes: HashMap<String, String> =
+        admitted.rule.attributes.clone().into_iter().collect();
+    let call_id = record.call_id();
+    let standard = [
+        ("sip.callID", call_id),
+        ("sip.callIDFull", invite.head.call_id.0.clone()),
+        ("sip.trunkID", admitted.trunk.id.as_str().to_owned()),
+        ("sip.ruleID", admitted.rule.id.as_str().to_owned()),
+        ("sip.phoneNumber", admitted.caller.clone()),
+        ("sip.trunkPhoneNumber", admitted.called.clone()),
+        ("sip.callStatus", "ringing".to_owned()),
+        (
+            "sip.hostname",
+            invite
+                .uri
+                .as_sip()
+                .map(|u| u.host.to_string())
+                .unwrap_or_default(),
+        ),
+        ("sip.room", room.to_owned()),
+    ];
+    for (name, value) in standard {
+        attributes.insert(name.to_owned(), value);
+    }
+    for (header, attribute) in &admitted.trunk.headers_to_attributes {
+        if let Some(value) = invite.head.other.get(header.as_str()) {
+            attributes.insert(attribute.clone(), value.to_owned());
+        }
+    }
+    let display = invite
+        .head
+        .from
+        .display_name_text()
+        .unwrap_or_else(|| admitted.caller.clone());
+    Identity {
+        identity: format!("sip_{}", admitted.caller),
+        name: display,
+        metadata: admitted.rule.metadata.clone(),
+        attributes,
+    }
+}
