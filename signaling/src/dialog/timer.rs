@@ -72,7 +72,7 @@ fn min_se_of(headers: &Headers) -> Result<Option<u32>, Error> {
 }
 
 fn single<'a>(headers: &'a Headers, name: &'static str) -> Result<Option<&'a str>, Error> {
-    let mut values = headers.list(name);
+    let mut values = headers.all(name);
     let first = values.next();
     match values.next() {
         Some(_) => Err(Error::DuplicateHeader(name)),
@@ -172,35 +172,37 @@ impl SessionTimer {
     }
 }
 
-/// A session timer with its deadlines, measured from the last successful refresh.
+/// A session timer with its deadlines, measured from the last successful refresh. A
+/// deadline too far away for `Instant` (an interval of decades) is never reached.
 #[derive(Debug, Clone)]
 pub(crate) struct Running {
     pub(crate) timer: SessionTimer,
     refresh_at: Option<Instant>,
-    expire_at: Instant,
+    expire_at: Option<Instant>,
 }
 
 impl Running {
     /// The refresher refreshes at half time; both sides keep the expiry, because a refresher
     /// whose refreshes keep failing has a dead session too.
     pub(crate) fn start(timer: SessionTimer, now: Instant) -> Self {
+        let refresh_at = match timer.we_refresh {
+            true => now.checked_add(timer.refresh_after()),
+            false => None,
+        };
         Self {
             timer,
-            refresh_at: timer.we_refresh.then(|| now + timer.refresh_after()),
-            expire_at: now + timer.expire_after(),
+            refresh_at,
+            expire_at: now.checked_add(timer.expire_after()),
         }
     }
 
     pub(crate) fn deadline(&self) -> Option<Instant> {
-        Some(
-            self.refresh_at
-                .map_or(self.expire_at, |r| r.min(self.expire_at)),
-        )
+        self.refresh_at.into_iter().chain(self.expire_at).min()
     }
 
     /// The event due at `now`, and whether the timer stays.
     pub(crate) fn handle(&mut self, now: Instant) -> (Option<DialogEvent>, bool) {
-        if self.expire_at <= now {
+        if self.expire_at.is_some_and(|at| at <= now) {
             return (Some(DialogEvent::SessionExpired), false);
         }
         if self.refresh_at.is_some_and(|at| at <= now) {
@@ -224,7 +226,7 @@ fn add_item(headers: &mut Headers, name: &str, item: &str) {
 /// The UAS check on an INVITE or UPDATE (RFC 4028 §9): a malformed Session-Expires or
 /// Min-SE gets 400, an interval below our minimum from a peer that supports timers gets
 /// 422 with our Min-SE. A peer without timer support cannot handle 422; we then become
-/// the refresher at whatever interval it carries.
+/// the refresher, at no less than 90 s.
 pub fn screen_session_timer(request: &Request, config: &TimerConfig) -> Result<(), Box<Response>> {
     let reject = |error: Error| {
         let (code, reason) = error.status();
@@ -261,7 +263,10 @@ pub(crate) fn answer(
     let floor = min_se_of(head)?.unwrap_or(0).max(ABSOLUTE_MIN_SE);
     let ours = config.session_expires.max(floor);
     let (interval, asked) = match SessionExpires::from_headers(head)? {
-        Some(se) => (se.interval.min(ours), se.refresher),
+        // Below 90 s only reaches us from a UAC without timer support (the others got
+        // 422), put there by a proxy that should have raised it (§8.1): we refresh, at
+        // the smallest interval the protocol allows rather than continuously.
+        Some(se) => (se.interval.min(ours).max(ABSOLUTE_MIN_SE), se.refresher),
         None if supported => (ours, None),
         None => return Ok(None),
     };
@@ -292,11 +297,12 @@ pub(crate) fn answer(
 /// The UAC reading a 2xx to its INVITE or UPDATE (RFC 4028 §7.2): no Session-Expires means
 /// no timer (it may be switched off mid-dialog). A 2xx without the refresher parameter
 /// left the job unassigned; we take it, as the reading that cannot leave the session
-/// unrefreshed.
+/// unrefreshed. An interval below the 90 s floor is raised to it: a peer cannot make us
+/// refresh (or hang up) continuously.
 pub(crate) fn from_answer(response: &Response) -> Result<Option<SessionTimer>, Error> {
     Ok(
         SessionExpires::from_headers(&response.head.other)?.map(|se| SessionTimer {
-            interval: se.interval,
+            interval: se.interval.max(ABSOLUTE_MIN_SE),
             we_refresh: se.refresher != Some(Refresher::Uas),
         }),
     )

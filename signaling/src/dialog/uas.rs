@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::timer::{self, Running, screen_session_timer};
 use super::{
     Dialog, DialogEvent, DialogId, DialogState, Pending, Role, TerminationCause, contact_target,
-    is_success,
+    is_success, tag_or_empty,
 };
 use crate::Error;
 use crate::message::{Method, Request, Response};
@@ -109,6 +109,7 @@ impl Dialog {
             && request.head.cseq.seq == self.initial_cseq;
         let ours = if initial {
             request.head.call_id == self.id.call_id
+                && tag_or_empty(&request.head.from) == self.id.remote_tag
         } else {
             DialogId::of_received(request).as_ref() == Some(&self.id)
         };
