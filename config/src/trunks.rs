@@ -25,9 +25,26 @@ pub struct InboundTrunk {
     pub allowed_numbers: Vec<PhoneNumber>,
     /// Digest credentials the caller must present (407 challenge).
     pub auth: Option<Credentials>,
+    /// Digest algorithms offered in the 407, one `Proxy-Authenticate` each, preferred first
+    /// (RFC 8760). Many user agents answer only the first challenge and know only MD5: list
+    /// `MD5` first (or alone) for those.
+    #[serde(default = "default_auth_algorithms")]
+    pub auth_algorithms: Vec<DigestAlgorithm>,
     /// SIP headers of the INVITE copied into participant attributes: header name → attribute.
     #[serde(default)]
     pub headers_to_attributes: BTreeMap<HeaderName, String>,
+}
+
+fn default_auth_algorithms() -> Vec<DigestAlgorithm> {
+    vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5]
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub enum DigestAlgorithm {
+    #[serde(rename = "SHA-256")]
+    Sha256,
+    #[serde(rename = "MD5")]
+    Md5,
 }
 
 /// Where we place calls and how we present ourselves.

@@ -182,6 +182,12 @@ fn check_trunks(config: &Config, report: &mut Report<'_>) {
         if let Some(auth) = &trunk.auth {
             check_credentials(&format!("inbound_trunks[{i}].auth"), auth, report);
         }
+        if trunk.auth_algorithms.is_empty() {
+            report(
+                format!("inbound_trunks[{i}].auth_algorithms"),
+                "empty: list SHA-256, MD5 or both".into(),
+            );
+        }
         for (header, attribute) in &trunk.headers_to_attributes {
             if attribute.trim().is_empty() {
                 let key = format!(

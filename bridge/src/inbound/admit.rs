@@ -4,8 +4,8 @@
 use std::sync::Mutex;
 use std::time::SystemTime;
 
-use sipbridge_config::{Config, DispatchRule, InboundTrunk};
-use sipbridge_signaling::auth::{Challenger, Rejection as AuthRejection};
+use sipbridge_config::{Config, DigestAlgorithm, DispatchRule, InboundTrunk};
+use sipbridge_signaling::auth::{Algorithm, Challenger, Rejection as AuthRejection};
 use sipbridge_signaling::message::{Request, Uri};
 use sipbridge_signaling::outcome::InboundRejection;
 
@@ -116,7 +116,15 @@ pub fn admit<'c>(
                     None,
                     "challenge".into(),
                 );
-                for value in challenger.challenge(now, stale) {
+                let algorithms: Vec<Algorithm> = trunk
+                    .auth_algorithms
+                    .iter()
+                    .map(|algorithm| match algorithm {
+                        DigestAlgorithm::Sha256 => Algorithm::Sha256,
+                        DigestAlgorithm::Md5 => Algorithm::Md5,
+                    })
+                    .collect();
+                for value in challenger.challenge_with(now, stale, &algorithms) {
                     refusal.headers.push(("Proxy-Authenticate", value));
                 }
                 return Err(refusal);

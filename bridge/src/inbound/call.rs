@@ -12,7 +12,7 @@ use livekit_protocol::{SipCallDirection, SipCallInfo};
 use sipbridge_media::codec::AudioCodec;
 use sipbridge_signaling::dialog::{Dialog, LocalParty, Tag, TimerConfig};
 use sipbridge_signaling::message::{Request, Response};
-use sipbridge_signaling::outcome::{InboundRejection, Outcome};
+use sipbridge_signaling::outcome::{InboundRejection, Outcome, SipStatus};
 use sipbridge_signaling::screen::{ALLOWED_METHODS, SUPPORTED};
 use sipbridge_signaling::sdp::{LocalSession, parse as parse_sdp};
 use sipbridge_signaling::transaction::ServerTxId;
@@ -70,8 +70,12 @@ pub(super) async fn run(context: Arc<InboundContext>, call: NewCall) {
                 sip.respond(id, response).await;
             }
             if let Some(rejection) = refusal.outcome {
+                // The record carries the status actually sent (a 400 for malformed
+                // credentials, not the table's 403).
+                let mut outcome = rejection.outcome();
+                outcome.status = SipStatus::new(refusal.code, refusal.reason.clone());
                 let record = context.cdr.record(call_info(&invite, None, ""));
-                finish(&context, record, rejection.outcome(), "");
+                finish(&context, record, outcome, &refusal.detail);
             }
             sip.forget().await;
             return;

@@ -19,9 +19,9 @@ pub struct CallAddress<'a> {
 /// Why no trunk takes the call (all answered 403, shared/OUTCOMES.md; the detail is logged).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoTrunk {
-    /// No trunk allows the source address.
+    /// No trunk allows the source address (or none of those serving the number does).
     AddressNotAllowed,
-    /// Trunks allow the address, but none serves the called number.
+    /// No trunk serves the called number.
     NumberNotServed,
     /// A trunk serves the number, but not for this caller.
     CallerNotAllowed,
@@ -37,35 +37,37 @@ fn listed(numbers: &[PhoneNumber], number: &str) -> bool {
     numbers.iter().any(|n| same_number(n, number))
 }
 
-/// The trunk for a call: among those allowing the source address, the called number and the
-/// caller, one that lists the called number explicitly wins over a catch-all; then config
-/// order. When none matches, the reason names the first filter that removed the last
-/// candidates.
+/// The trunk for a call: among those serving the called number, allowing the source
+/// address and the caller, one that lists the called number explicitly wins over a
+/// catch-all; then config order. When none matches, the reason names what failed: no trunk
+/// allows the address at all (the case `hide_inbound_port` keeps silent), no trunk serves
+/// the number, the trunks serving it do not allow the address, or not this caller.
 pub fn match_trunk<'c>(
     config: &'c Config,
     call: CallAddress<'_>,
 ) -> Result<&'c InboundTrunk, NoTrunk> {
-    let by_address: Vec<&InboundTrunk> = config
-        .inbound_trunks
-        .iter()
-        .filter(|t| {
-            t.allowed_addresses.is_empty()
-                || t.allowed_addresses
-                    .iter()
-                    .any(|net| net.contains(call.source))
-        })
-        .collect();
-    if by_address.is_empty() {
+    let allows_address = |t: &&InboundTrunk| {
+        t.allowed_addresses.is_empty()
+            || t.allowed_addresses
+                .iter()
+                .any(|net| net.contains(call.source))
+    };
+    let trunks = &config.inbound_trunks;
+    if !trunks.iter().any(|t| allows_address(&t)) {
         return Err(NoTrunk::AddressNotAllowed);
     }
-    let by_number: Vec<&InboundTrunk> = by_address
-        .into_iter()
+    let serving: Vec<&InboundTrunk> = trunks
+        .iter()
         .filter(|t| t.numbers.is_empty() || listed(&t.numbers, call.called))
         .collect();
-    if by_number.is_empty() {
+    if serving.is_empty() {
         return Err(NoTrunk::NumberNotServed);
     }
-    let allowed = by_number
+    let reachable: Vec<&InboundTrunk> = serving.into_iter().filter(allows_address).collect();
+    if reachable.is_empty() {
+        return Err(NoTrunk::AddressNotAllowed);
+    }
+    let allowed = reachable
         .into_iter()
         .filter(|t| t.allowed_numbers.is_empty() || listed(&t.allowed_numbers, call.caller));
     let (explicit, catch_all): (Vec<_>, Vec<_>) = allowed.partition(|t| !t.numbers.is_empty());
@@ -158,8 +160,18 @@ dispatch_rules:
             trunk(call("198.51.100.1", "+15550100", "x")),
             Err(NoTrunk::AddressNotAllowed)
         );
+        // Only the PBX's catch-all trunk serves this number, and not from the carrier.
         assert_eq!(
             trunk(call("203.0.113.9", "+15550199", "x")),
+            Err(NoTrunk::AddressNotAllowed)
+        );
+        let carrier_only = Config {
+            inbound_trunks: config.inbound_trunks[..2].to_vec(),
+            ..config.clone()
+        };
+        assert_eq!(
+            match_trunk(&carrier_only, call("203.0.113.9", "+15550199", "x"))
+                .map(|t| t.id.as_str()),
             Err(NoTrunk::NumberNotServed)
         );
         assert_eq!(

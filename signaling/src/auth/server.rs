@@ -11,6 +11,7 @@ use super::nonce::{Minted, NonceKey, ReplayWindow, Seen};
 use super::params::check_quotable;
 use super::{Algorithm, Challenge, Credentials, Qop};
 use crate::Error;
+use crate::message::SipUri;
 
 /// Issues challenges and verifies credentials for one realm.
 ///
@@ -98,15 +99,27 @@ impl Challenger {
     /// carry the same fresh nonce; `stale` tells the client its credentials were fine and only
     /// the nonce needs renewing (RFC 2617 §3.2.1).
     pub fn challenge(&mut self, now: SystemTime, stale: bool) -> Vec<String> {
+        self.challenge_with(now, stale, &[Algorithm::Sha256, Algorithm::Md5])
+    }
+
+    /// [`Challenger::challenge`] with the algorithms (one header each) in the order given.
+    /// Many user agents answer only the first challenge and know only MD5, so a trunk may
+    /// need MD5 first, or alone.
+    pub fn challenge_with(
+        &mut self,
+        now: SystemTime,
+        stale: bool,
+        algorithms: &[Algorithm],
+    ) -> Vec<String> {
         let minted = Minted {
             issued: unix_secs(now),
             serial: self.next_serial,
         };
         self.next_serial = self.next_serial.wrapping_add(1);
         let nonce = self.key.mint(&self.realm, minted);
-        [Algorithm::Sha256, Algorithm::Md5]
-            .into_iter()
-            .map(|algorithm| {
+        algorithms
+            .iter()
+            .map(|&algorithm| {
                 Challenge {
                     realm: self.realm.clone(),
                     nonce: nonce.clone(),
@@ -168,10 +181,9 @@ impl Challenger {
                 nc: c.nc.ok_or(Error::DigestMissingParam { name: "nc" })?,
             }),
         };
-        // RFC 2617 §3.2.2.5: the digest covers the client's copy of the URI, so it must be
-        // the Request-URI itself or a captured response could be aimed elsewhere. Compared
-        // byte for byte: clients copy it verbatim.
-        if c.uri != request_uri {
+        // RFC 2617 §3.2.2.5: the digest covers the client's copy of the URI, so it must name
+        // the Request-URI or a captured response could be aimed elsewhere.
+        if !same_target(&c.uri, request_uri) {
             return Err(Error::DigestUriMismatch);
         }
         if self
@@ -283,5 +295,24 @@ impl Error {
             // Client-side and non-digest errors: nothing to answer a peer with.
             _ => None,
         }
+    }
+}
+
+/// Whether the digest `uri` names the Request-URI: the same text, or (as SIPp and some
+/// phones send it) the same SIP host and port with the user part left out.
+fn same_target(digest_uri: &str, request_uri: &str) -> bool {
+    if digest_uri == request_uri {
+        return true;
+    }
+    match (SipUri::parse(digest_uri), SipUri::parse(request_uri)) {
+        (Some(digest), Some(request)) => {
+            digest.host == request.host
+                && digest.port == request.port
+                && digest
+                    .user
+                    .as_ref()
+                    .is_none_or(|user| Some(user) == request.user.as_ref())
+        }
+        _ => false,
     }
 }

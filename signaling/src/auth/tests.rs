@@ -284,6 +284,21 @@ fn uri_opaque_and_qop_mismatches_are_bad_requests() {
     let elsewhere = respond(&c, "INVITE", "sip:other@bridge", USER, PASS, "cn", 1).unwrap();
     let err = verify(&mut server, t(1), &elsewhere).unwrap_err();
     assert_eq!(err, Error::DigestUriMismatch);
+    // SIPp leaves the user out of the digest uri; host and port still have to match.
+    let c2 = challenge_of(&mut server, t(0), Algorithm::Md5);
+    let wrong_host = respond(
+        &c2,
+        "INVITE",
+        "sip:elsewhere.example.com",
+        USER,
+        PASS,
+        "cn",
+        1,
+    );
+    let err = verify(&mut server, t(1), &wrong_host.unwrap()).unwrap_err();
+    assert_eq!(err, Error::DigestUriMismatch);
+    let host_only = respond(&c2, "INVITE", "sip:bridge.example.com", USER, PASS, "cn", 2);
+    assert_eq!(verify(&mut server, t(1), &host_only.unwrap()), Ok(()));
     assert_eq!(err.auth_rejection().unwrap().status(), 400);
     let no_opaque = answer(
         &Challenge {
