@@ -9,7 +9,7 @@ happened as JSON lines on stdout, one object per event, so the Rust tests can as
   {"event": "tone", "hz": ..., "from": <identity>, "first_audio_ms": ..., "detect_ms": ...}
   {"event": "no_tone", "reason": ...}
   {"event": "dtmf", "from": <identity>, "code": ..., "digit": ...}
-  {"event": "attributes", "from": <identity>, "attributes": {...all of them...}}
+  {"event": "attributes", "from": <identity>, "attributes": {...all of them...}}  (on arrival too)
   {"event": "left", "identity": ..., "reason": <DisconnectReason name or null>, "attributes": {...}}
   {"event": "done", "cmd": ...}                      (a stdin command finished)
 
@@ -130,6 +130,11 @@ def watch_room(room: rtc.Room) -> None:
 
     @room.on("participant_attributes_changed")
     def on_attributes(_changed, participant):
+        emit("attributes", **{"from": participant.identity}, attributes=dict(participant.attributes))
+
+    # A participant may arrive with its attributes already final (no change event follows).
+    @room.on("participant_connected")
+    def on_connected(participant):
         emit("attributes", **{"from": participant.identity}, attributes=dict(participant.attributes))
 
     @room.on("participant_disconnected")

@@ -1,14 +1,17 @@
 //! The end-to-end test harness: the test bed that `tests/bed/up` starts (real livekit-server,
 //! Redis and bridge on 127.0.0.1), and room members played by the official LiveKit Python SDK.
 //!
-//! Tests get the bed with [`Bed::get`]. Outside CI a test without a bed is skipped with a
+//! Phones are played by SIPp ([`sipp`]); what the bridge reports is read back with
+//! [`observe`]. Tests get the bed with [`Bed::get`]. Outside CI a test without a bed is skipped with a
 //! printed reason; with `CI=true` it fails, because CI must run everything.
 
 #![allow(clippy::unwrap_used)] // test support: a failed expectation should panic
 
 mod bed;
 mod member;
+pub mod observe;
 mod own_livekit;
+pub mod sipp;
 mod tcp_proxy;
 
 pub use bed::Bed;

@@ -161,22 +161,34 @@ impl InboundCall {
             rtp_addr,
             codec_preferences(&context.config.rtp),
         );
-        let answer = parse_sdp(&invite.body).and_then(|offer| session.answer(&offer));
+        // An INVITE without an offer (offer in our 200, answer in the ACK) is not supported yet.
+        let answer = if invite.body.is_empty() {
+            Err(None)
+        } else {
+            parse_sdp(&invite.body)
+                .and_then(|offer| session.answer(&offer))
+                .map_err(Some)
+        };
         let (answer, negotiated) = match answer {
             Ok(answered) => answered,
             Err(error) => {
-                let rejection = error.sdp_rejection();
-                let (code, reason) =
-                    rejection.map_or((488, "Not Acceptable Here"), |r| (r.status, r.reason));
-                tracing::info!(%error, "inbound offer refused");
-                let response = with_tag(Response::to(&invite, code, Some(reason)), &self.local_tag);
+                let rejection = error.as_ref().and_then(|e| e.sdp_rejection());
+                let no_offer = (488, "Not Acceptable Here - No SDP offer");
+                let (code, reason) = rejection.map_or(no_offer, |r| (r.status, r.reason));
+                let detail = error.map_or_else(|| "no SDP offer".to_owned(), |e| e.to_string());
+                tracing::info!(%detail, "inbound offer refused");
+                let response = Response::to(&invite, code, Some(reason));
+                let mut response = with_tag(response, &self.local_tag);
+                if let Some(warning) = rejection.and_then(|r| r.warning) {
+                    // RFC 3261 §20.43: which SDP problem it was, for the carrier's logs.
+                    let host = context.local.sip_ip;
+                    let value = format!("{warning} {host} \"{reason}\"");
+                    response.head.other.push("Warning", value);
+                }
                 self.sip.respond(self.id, response).await;
-                finish(
-                    &context,
-                    record,
-                    InboundRejection::BadSdp.outcome(),
-                    &error.to_string(),
-                );
+                let mut outcome = InboundRejection::BadSdp.outcome();
+                outcome.status = SipStatus::new(code, reason);
+                finish(&context, record, outcome, &detail);
                 self.sip.forget().await;
                 return;
             }

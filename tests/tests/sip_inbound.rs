@@ -1,0 +1,281 @@
+//! Inbound calls end to end: SIPp plays the phone (with RTP from Debian sip-tester's G.711
+//! pcap), the real bridge puts it in a room of the real livekit-server, and the official
+//! Python SDK is the other room member. Each test asserts the SIP exchange (the SIPp
+//! scenario fails on anything unexpected), the call detail record, the `calls_ended` metric
+//! and, where a room is involved, what the room member saw.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sipbridge_tests::observe::calls_ended;
+use sipbridge_tests::sipp::{PHONE_HANGS_UP, ROOM_HANGS_UP, SippRun, run_uac, scenario};
+use sipbridge_tests::{Bed, RoomMember};
+
+const CALLER: &str = "+15557770001";
+const CALLER_IDENTITY: &str = "sip_+15557770001";
+const WAIT: Duration = Duration::from_secs(30);
+
+const PCMU_OFFER: &str = "      v=0
+      o=- 1 1 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0
+      a=rtpmap:0 PCMU/8000";
+
+fn assert_passed(run: &SippRun) {
+    assert!(run.passed, "the SIPp scenario failed:\n{}", run.trace);
+}
+
+/// Asserts the record's outcome and returns it.
+fn assert_outcome(bed: &Bed, run: &SippRun, reason: &str, code: u64, status: &str) -> Value {
+    let record = bed.cdr_of(&run.call_id, Duration::from_secs(10));
+    assert_eq!(record["disconnectReason"], reason, "{record}");
+    assert_eq!(record["callStatusCode"]["code"], code, "{record}");
+    assert_eq!(record["callStatusCode"]["status"], status, "{record}");
+    assert_eq!(record["callDirection"], "SCD_INBOUND", "{record}");
+    record
+}
+
+fn call_with_audio(hangup: &str) -> String {
+    scenario("uac_call", &[("HANGUP", hangup)])
+}
+
+#[test]
+fn a_phone_call_is_heard_in_the_room_and_ends_with_the_phones_bye() {
+    let Some(bed) = Bed::get("a_phone_call_is_heard_in_the_room_and_ends_with_the_phones_bye")
+    else {
+        return;
+    };
+    let sample = calls_ended("inbound", "CLIENT_INITIATED", "2xx");
+    let before = bed.metric(&sample);
+    let mut member = RoomMember::join(
+        &bed,
+        "bed-+15550111",
+        "listener",
+        &["--detect-tone", "--timeout", "25", "--commands"],
+    );
+    member.expect("joined", WAIT);
+
+    let phone = {
+        let bed = bed.clone();
+        std::thread::spawn(move || {
+            run_uac(
+                &bed,
+                "audio",
+                &call_with_audio(PHONE_HANGS_UP),
+                "+15550111",
+                &["-d", "6000"],
+                WAIT,
+            )
+        })
+    };
+    let attributes = member.expect_where("attributes", WAIT, |e| {
+        e["from"] == CALLER_IDENTITY && e["attributes"]["sip.callStatus"] == "active"
+    });
+    let heard = member.expect("tone", WAIT);
+    let run = phone.join().unwrap();
+    assert_passed(&run);
+    println!(
+        "room member heard the phone: rms {} from {}, first audio {} ms after joining",
+        heard["rms"], heard["from"], heard["first_audio_ms"]
+    );
+    assert_eq!(heard["from"], CALLER_IDENTITY);
+    // The pcap starts with about a second of low-level sound (RMS ~160 at the source), then
+    // speech (RMS 1,600-2,800); the member's window is the first second above its silence
+    // floor (RMS 100), so anything clearly above that floor is the phone being heard.
+    assert!(heard["rms"].as_f64().unwrap() > 140.0, "{heard}");
+
+    let attributes = &attributes["attributes"];
+    assert_eq!(attributes["sip.phoneNumber"], CALLER);
+    assert_eq!(attributes["sip.trunkPhoneNumber"], "+15550111");
+    assert_eq!(attributes["sip.trunkID"], "bed-callers");
+    assert_eq!(attributes["sip.ruleID"], "bed-rooms");
+    assert_eq!(attributes["sip.callIDFull"], run.call_id.as_str());
+    assert_eq!(
+        attributes["bed.case"], "audio",
+        "X-Bed-Case is mapped by the trunk"
+    );
+
+    let left = member.expect_where("left", WAIT, |e| e["identity"] == CALLER_IDENTITY);
+    assert_eq!(left["attributes"]["sip.callStatus"], "hangup");
+    assert_eq!(
+        left["attributes"]["sip.disconnectReason"],
+        "CLIENT_INITIATED"
+    );
+    assert_eq!(left["attributes"]["sip.statusCode"], "200");
+    assert_eq!(left["attributes"]["sip.statusReason"], "Remote hangup");
+
+    let record = assert_outcome(&bed, &run, "CLIENT_INITIATED", 200, "Remote hangup");
+    assert_eq!(record["audioCodec"], "PCMA");
+    assert_eq!(record["trunkId"], "bed-callers");
+    assert_eq!(record["roomName"], "bed-+15550111");
+    assert!(
+        bed.metric(&sample) > before,
+        "{sample} did not count the call"
+    );
+    drop(member); // Stops the member; its exit status says nothing about the bridge.
+}
+
+#[test]
+fn the_room_removing_the_caller_sends_bye_to_the_phone() {
+    let Some(bed) = Bed::get("the_room_removing_the_caller_sends_bye_to_the_phone") else {
+        return;
+    };
+    let mut member = RoomMember::join(&bed, "bed-+15550112", "agent", &["--commands"]);
+    member.expect("joined", WAIT);
+    let phone = {
+        let bed = bed.clone();
+        std::thread::spawn(move || {
+            run_uac(
+                &bed,
+                "removed",
+                &call_with_audio(ROOM_HANGS_UP),
+                "+15550112",
+                &[],
+                WAIT,
+            )
+        })
+    };
+    member.expect_where("attributes", WAIT, |e| {
+        e["from"] == CALLER_IDENTITY && e["attributes"]["sip.callStatus"] == "active"
+    });
+    member.command(json!({"cmd": "remove", "identity": CALLER_IDENTITY}));
+    let run = phone.join().unwrap();
+    assert_passed(&run);
+    assert_outcome(&bed, &run, "PARTICIPANT_REMOVED", 200, "Local hangup");
+    drop(member); // Stops the member; its exit status says nothing about the bridge.
+}
+
+#[test]
+fn a_caller_with_the_trunks_credentials_gets_in_after_the_407() {
+    let Some(bed) = Bed::get("a_caller_with_the_trunks_credentials_gets_in_after_the_407") else {
+        return;
+    };
+    let run = run_uac(
+        &bed,
+        "auth",
+        &scenario("uac_auth", &[]),
+        "+15550120",
+        &["-au", "bed", "-ap", "bed-secret", "-d", "500"],
+        WAIT,
+    );
+    assert_passed(&run);
+    let record = assert_outcome(&bed, &run, "CLIENT_INITIATED", 200, "Remote hangup");
+    assert_eq!(record["trunkId"], "bed-auth");
+}
+
+/// A call the bridge must refuse: the scenario expects exactly `code` (then ACKs it).
+fn refused(
+    bed: &Bed,
+    label: &str,
+    number: &str,
+    code: &str,
+    offer: &str,
+    extra: &[&str],
+) -> SippRun {
+    let text = scenario(
+        "uac_refused",
+        &[("EXPECTED_CODE", code), ("OFFER_BODY", offer)],
+    );
+    let run = run_uac(bed, label, &text, number, extra, WAIT);
+    assert_passed(&run);
+    run
+}
+
+#[test]
+fn wrong_credentials_get_a_challenge_then_403() {
+    let Some(bed) = Bed::get("wrong_credentials_get_a_challenge_then_403") else {
+        return;
+    };
+    let text = scenario("uac_auth", &[]);
+    // The same scenario with a wrong password fails at its 200: what came instead is a 403.
+    let run = run_uac(
+        &bed,
+        "badauth",
+        &text,
+        "+15550120",
+        &["-au", "bed", "-ap", "wrong"],
+        WAIT,
+    );
+    assert!(!run.passed);
+    assert!(run.trace.contains("SIP/2.0 407 "), "{}", run.trace);
+    assert!(run.trace.contains("SIP/2.0 403 "), "{}", run.trace);
+    assert_outcome(
+        &bed,
+        &run,
+        "SIP_TRUNK_FAILURE",
+        403,
+        "Forbidden - wrong credentials",
+    );
+}
+
+#[test]
+fn numbers_no_trunk_serves_get_403() {
+    let Some(bed) = Bed::get("numbers_no_trunk_serves_get_403") else {
+        return;
+    };
+    let sample = calls_ended("inbound", "SIP_TRUNK_FAILURE", "4xx");
+    let before = bed.metric(&sample);
+    let run = refused(&bed, "unknown", "+15550198", "403", PCMU_OFFER, &[]);
+    assert_outcome(&bed, &run, "SIP_TRUNK_FAILURE", 403, "Forbidden");
+    assert!(
+        bed.metric(&sample) > before,
+        "{sample} did not count the call"
+    );
+}
+
+#[test]
+fn a_number_served_only_for_another_network_gets_403() {
+    let Some(bed) = Bed::get("a_number_served_only_for_another_network_gets_403") else {
+        return;
+    };
+    let run = refused(&bed, "blocked", "+15550130", "403", PCMU_OFFER, &[]);
+    assert_outcome(&bed, &run, "SIP_TRUNK_FAILURE", 403, "Forbidden");
+}
+
+#[test]
+fn a_trunk_without_a_dispatch_rule_gets_404() {
+    let Some(bed) = Bed::get("a_trunk_without_a_dispatch_rule_gets_404") else {
+        return;
+    };
+    let run = refused(&bed, "norule", "+15550140", "404", PCMU_OFFER, &[]);
+    assert_outcome(&bed, &run, "SIP_TRUNK_FAILURE", 404, "Not Found");
+}
+
+#[test]
+fn an_offer_without_a_common_codec_gets_488() {
+    let Some(bed) = Bed::get("an_offer_without_a_common_codec_gets_488") else {
+        return;
+    };
+    let gsm_only = PCMU_OFFER
+        .replace("RTP/AVP 0", "RTP/AVP 3")
+        .replace("0 PCMU/8000", "3 GSM/8000");
+    let run = refused(&bed, "nocodec", "+15550113", "488", &gsm_only, &[]);
+    assert_outcome(
+        &bed,
+        &run,
+        "MEDIA_FAILURE",
+        488,
+        "Not Acceptable Here - No common codec",
+    );
+    assert!(run.trace.contains("Warning: 305 "), "{}", run.trace);
+}
+
+#[test]
+fn the_caller_cancelling_while_ringing_gets_487() {
+    let Some(bed) = Bed::get("the_caller_cancelling_while_ringing_gets_487") else {
+        return;
+    };
+    let run = run_uac(
+        &bed,
+        "cancel",
+        &scenario("uac_cancel", &[]),
+        "+15550114",
+        &[],
+        WAIT,
+    );
+    assert_passed(&run);
+    assert_outcome(&bed, &run, "CLIENT_INITIATED", 487, "Request Terminated");
+}
