@@ -44,7 +44,14 @@ impl TransactionLayer {
         if self.server_keys.contains_key(&key) {
             return;
         }
-        let route = (response_destination(&request, source, transport), transport);
+        // Responses go back where the request came from, on every transport. On TCP that is
+        // the connection (RFC 3261 §18.2.2). On UDP RFC 3261 would use `received` and the
+        // sent-by port unless the client asked for `rport` (RFC 3581); a trunk endpoint
+        // answers the source address regardless (symmetric response routing, "forced
+        // rport"): a PBX behind NAT writes an unreachable sent-by, and an SBC may send from
+        // another port than it advertises. The Via still gets `received`/`rport` as the
+        // RFCs say.
+        let route = (source, transport);
         if request.method == Method::Cancel {
             self.handle_cancel(now, key, request, route);
             return;
@@ -182,18 +189,4 @@ impl TransactionLayer {
         self.servers.insert(id, tx);
         self.settle_server(id);
     }
-}
-
-/// Where responses go (§18.2.2): back over the connection on reliable transports; on UDP
-/// to `received`/`rport` (RFC 3581) or sent-by, which the stamped top Via gives.
-fn response_destination(request: &Request, source: SocketAddr, transport: Transport) -> SocketAddr {
-    if transport.is_reliable() {
-        return source;
-    }
-    request
-        .head
-        .via
-        .first()
-        .and_then(|via| via.response_target())
-        .unwrap_or(source)
 }
