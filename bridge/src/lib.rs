@@ -31,12 +31,16 @@ use health::{Health, Readiness};
 use inbound::{InboundContext, LocalAddresses, call_starter};
 use metrics::Metrics;
 use sip::endpoint::Endpoint;
+use sip::link::Command;
 use sip::transport::Transports;
 use sockets::BoundSockets;
 
 /// Received SIP messages waiting for the endpoint task; beyond this, UDP receive waits (and
 /// the kernel buffer then drops), which is the overload behaviour UDP SIP expects.
 const SIP_INBOUND_QUEUE: usize = 4096;
+
+/// How long calls get to send their BYE and leave their rooms once shut down.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// How long the exit waits for call detail records to reach the file.
 const CDR_FLUSH: Duration = Duration::from_secs(5);
@@ -84,6 +88,7 @@ pub async fn run(
         metrics.clone(),
         call_starter(calls.clone()),
     );
+    let endpoint_commands = endpoint.command_sender();
     sip_tasks.spawn(endpoint.run(inbound));
 
     health.set(Readiness::Ready);
@@ -106,13 +111,28 @@ pub async fn run(
     }
 
     health.set(Readiness::Draining);
+    calls
+        .draining
+        .store(true, std::sync::atomic::Ordering::Release);
     let drain_timeout = config.shutdown.drain_timeout.0;
     tracing::info!(
         ?drain_timeout,
-        active_calls = metrics.active_calls.get(),
+        calls = calls.calls_in_progress(),
         "draining"
     );
-    drain(&metrics, drain_timeout).await;
+    drain(&calls, drain_timeout).await;
+    // Calls still up get BYE with SERVER_SHUTDOWN (shared/OUTCOMES.md) and their records.
+    if calls.calls_in_progress() > 0 {
+        tracing::info!(
+            calls = calls.calls_in_progress(),
+            "ending the calls still in progress"
+        );
+        let _ = endpoint_commands.send(Command::ShutdownCalls).await;
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        while calls.calls_in_progress() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(DRAIN_POLL).await;
+        }
+    }
 
     sip_tasks.abort_all();
     // Every call task holds a CDR sink through the context; once the last one is gone the
@@ -130,10 +150,10 @@ pub async fn run(
     Ok(())
 }
 
-/// Waits until no call is in progress, or `timeout`.
-async fn drain(metrics: &Metrics, timeout: Duration) {
+/// Waits until no call is in progress (answered or still being set up), or `timeout`.
+async fn drain(calls: &InboundContext, timeout: Duration) {
     let deadline = tokio::time::Instant::now() + timeout;
-    while metrics.active_calls.get() > 0 && tokio::time::Instant::now() < deadline {
+    while calls.calls_in_progress() > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(DRAIN_POLL).await;
     }
 }
@@ -183,6 +203,8 @@ fn inbound_context(
         cdr,
         metrics,
         challenger: std::sync::Mutex::new(challenger),
+        draining: std::sync::atomic::AtomicBool::new(false),
+        in_progress: std::sync::atomic::AtomicUsize::new(0),
         local: LocalAddresses {
             sip_ip,
             udp_port: addrs.sip_udp.first().map(|a| a.port()),

@@ -7,26 +7,46 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
 use crate::process_metrics::ProcessCollector;
 
+type Labels<V> = Vec<(&'static str, V)>;
+type HistogramFamily = Family<Labels<&'static str>, Histogram, fn() -> Histogram>;
+
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    /// Calls in progress, both directions.
+    /// Calls in progress (answered and not yet ended), both directions.
     pub active_calls: Gauge,
     /// SIP requests received, by method (extension methods counted as `other`).
-    pub sip_requests: Family<Vec<(&'static str, String)>, Counter>,
+    pub sip_requests: Family<Labels<String>, Counter>,
     /// Requests answered before any transaction: malformed (400/505/513) or refused by the
     /// checks of RFC 3261 §8.2 (405, 416, 420, 483…), by status code.
-    pub sip_requests_refused: Family<Vec<(&'static str, String)>, Counter>,
+    pub sip_requests_refused: Family<Labels<String>, Counter>,
     /// Messages dropped without an answer, by reason: `malformed` (no Via to answer to, or a
-    /// response), `not_for_us` (a response with other than one Via), `overload`.
-    pub sip_dropped: Family<Vec<(&'static str, &'static str)>, Counter>,
+    /// response), `not_for_us` (a response with other than one Via).
+    pub sip_dropped: Family<Labels<&'static str>, Counter>,
+    /// New inbound INVITEs by the final status we answered (200 = accepted).
+    pub inbound_invites: Family<Labels<String>, Counter>,
     /// Every call's end (shared/OUTCOMES.md delivery 4).
-    pub calls_ended: Family<Vec<(&'static str, String)>, Counter>,
+    pub calls_ended: Family<Labels<String>, Counter>,
+    /// How long answered calls lasted, by direction.
+    pub call_duration: HistogramFamily,
+    /// RTP on the phone leg, by direction (`from_phone`, `to_phone`).
+    pub rtp_packets: Family<Labels<&'static str>, Counter>,
+    pub rtp_bytes: Family<Labels<&'static str>, Counter>,
+    /// Packets the phone sent that never arrived (RFC 3550 A.3).
+    pub rtp_lost: Counter,
+    /// Interarrival jitter of the phone's stream at the end of each call (RFC 3550 A.8).
+    pub rtp_jitter: Histogram,
+}
+
+fn duration_histogram() -> Histogram {
+    // 1 s to about 4.5 hours.
+    Histogram::new(exponential_buckets(1.0, 2.0, 15))
 }
 
 impl Metrics {
@@ -39,39 +59,79 @@ impl Metrics {
             "Version of the running sipbridge",
             Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
         );
-        let active_calls = Gauge::default();
-        ours.register("active_calls", "Calls in progress", active_calls.clone());
-        let sip_requests = Family::default();
+        let metrics = Self {
+            active_calls: Gauge::default(),
+            sip_requests: Family::default(),
+            sip_requests_refused: Family::default(),
+            sip_dropped: Family::default(),
+            inbound_invites: Family::default(),
+            calls_ended: Family::default(),
+            call_duration: Family::new_with_constructor(duration_histogram),
+            rtp_packets: Family::default(),
+            rtp_bytes: Family::default(),
+            rtp_lost: Counter::default(),
+            // 1 ms to about 1 s.
+            rtp_jitter: Histogram::new(exponential_buckets(0.001, 2.0, 11)),
+            registry: Registry::default(),
+        };
+        ours.register(
+            "active_calls",
+            "Calls in progress",
+            metrics.active_calls.clone(),
+        );
         ours.register(
             "sip_requests",
             "SIP requests received, by method",
-            sip_requests.clone(),
+            metrics.sip_requests.clone(),
         );
-        let sip_requests_refused = Family::default();
         ours.register(
             "sip_requests_refused",
             "SIP requests answered with an error before any transaction, by status",
-            sip_requests_refused.clone(),
+            metrics.sip_requests_refused.clone(),
         );
-        let sip_dropped = Family::default();
         ours.register(
             "sip_dropped",
             "SIP messages dropped without an answer, by reason",
-            sip_dropped.clone(),
+            metrics.sip_dropped.clone(),
         );
-        let calls_ended = Family::default();
+        ours.register(
+            "inbound_invites",
+            "New inbound INVITEs by the final status answered (200: accepted)",
+            metrics.inbound_invites.clone(),
+        );
         ours.register(
             "calls_ended",
             "Calls ended, by direction, disconnect reason and SIP status class",
-            calls_ended.clone(),
+            metrics.calls_ended.clone(),
+        );
+        ours.register(
+            "call_duration_seconds",
+            "Length of answered calls",
+            metrics.call_duration.clone(),
+        );
+        ours.register(
+            "rtp_packets",
+            "RTP packets on the phone leg, by direction",
+            metrics.rtp_packets.clone(),
+        );
+        ours.register(
+            "rtp_bytes",
+            "RTP payload and header bytes on the phone leg, by direction",
+            metrics.rtp_bytes.clone(),
+        );
+        ours.register(
+            "rtp_lost_packets",
+            "RTP packets from phones that never arrived",
+            metrics.rtp_lost.clone(),
+        );
+        ours.register(
+            "rtp_jitter_seconds",
+            "Interarrival jitter of the phone's RTP at the end of each call",
+            metrics.rtp_jitter.clone(),
         );
         Self {
             registry,
-            active_calls,
-            sip_requests,
-            sip_requests_refused,
-            sip_dropped,
-            calls_ended,
+            ..metrics
         }
     }
 
@@ -85,6 +145,13 @@ impl Metrics {
             ("status_class", class),
         ];
         self.calls_ended.get_or_create(&labels).inc();
+    }
+
+    /// Counts the final status of a new inbound INVITE.
+    pub fn inbound_invite(&self, status: u16) {
+        self.inbound_invites
+            .get_or_create(&vec![("status", status.to_string())])
+            .inc();
     }
 
     /// The registry in OpenMetrics text format.

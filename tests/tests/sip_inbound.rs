@@ -50,6 +50,11 @@ fn a_phone_call_is_heard_in_the_room_and_ends_with_the_phones_bye() {
     };
     let sample = calls_ended("inbound", "CLIENT_INITIATED", "2xx");
     let before = bed.metric(&sample);
+    let accepted = "sipbridge_inbound_invites_total{status=\"200\"}";
+    let from_phone = "sipbridge_rtp_packets_total{direction=\"from_phone\"}";
+    let to_phone = "sipbridge_rtp_packets_total{direction=\"to_phone\"}";
+    let counted = |bed: &Bed| [accepted, from_phone, to_phone].map(|m| bed.metric(m));
+    let counted_before = counted(&bed);
     let mut member = RoomMember::join(
         &bed,
         "bed-+15550111",
@@ -115,6 +120,15 @@ fn a_phone_call_is_heard_in_the_room_and_ends_with_the_phones_bye() {
         bed.metric(&sample) > before,
         "{sample} did not count the call"
     );
+    let counted_after = counted(&bed);
+    println!(
+        "INVITEs accepted, RTP packets from and to the phone: {counted_before:?} → {counted_after:?}"
+    );
+    // 6 s of RTP: the pcap's 30 ms packets (200) from the phone, our 20 ms packets (300) to
+    // it; other tests may add to the counts, never take away.
+    assert!(counted_after[0] > counted_before[0]);
+    assert!(counted_after[1] - counted_before[1] >= 180.0);
+    assert!(counted_after[2] - counted_before[2] >= 250.0);
     drop(member); // Stops the member; its exit status says nothing about the bridge.
 }
 

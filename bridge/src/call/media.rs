@@ -145,6 +145,14 @@ impl CallMedia {
             .map(|report| (report, destination))
     }
 
+    /// The phone's stream so far: packets lost (RFC 3550 A.3) and interarrival jitter (A.8);
+    /// `None` before its first packet.
+    pub fn receive_summary(&self) -> Option<(i64, Duration)> {
+        self.receiver
+            .source_stats()
+            .map(|stats| (stats.lost(), stats.jitter()))
+    }
+
     pub fn poll_event(&mut self) -> Option<MediaEvent> {
         self.receiver.poll_event()
     }

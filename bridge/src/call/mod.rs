@@ -5,3 +5,4 @@ pub mod ports;
 pub mod session;
 pub mod settings;
 pub mod sip;
+pub mod tally;

@@ -2,6 +2,7 @@
 //! dialog, until one side ends it. Returns the call's outcome (shared/OUTCOMES.md, "An
 //! established call"); the BYE and the room departure are sent here.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -16,7 +17,9 @@ use tokio::sync::mpsc;
 use super::media::CallMedia;
 use super::ports::RtpSockets;
 use super::sip::{CallSip, departure, outcome_reason};
+use super::tally::RtpTally;
 use crate::inbound::LocalAddresses;
+use crate::metrics::Metrics;
 use crate::room::{Delivery, Payload, RoomEnd, RoomEvent, RoomHandle};
 use crate::sip::link::CallInput;
 
@@ -32,6 +35,7 @@ pub struct Established {
     pub room: RoomHandle,
     pub room_events: mpsc::Receiver<RoomEvent>,
     pub max_duration: Option<Duration>,
+    pub metrics: Arc<Metrics>,
 }
 
 /// How the loop ended, before the BYE and the departure.
@@ -53,6 +57,7 @@ impl Established {
         let deadline = self.max_duration.map(|max| started + max);
         let mut rtp_buffer = vec![0u8; 2048];
         let mut rtcp_buffer = vec![0u8; 1500];
+        let mut tally = RtpTally::new(started);
         let ending = loop {
             let mut wake = self.media.poll_timeout();
             if let Some(dialog) = self.dialog.poll_timeout() {
@@ -64,6 +69,7 @@ impl Established {
             tokio::select! {
                 received = self.sockets.rtp.recv_from(&mut rtp_buffer) => {
                     if let Ok((len, source)) = received {
+                        tally.received(len);
                         self.media.handle_rtp(Instant::now(), source, &rtp_buffer[..len]);
                     }
                 }
@@ -88,19 +94,25 @@ impl Established {
             if deadline.is_some_and(|deadline| now >= deadline) {
                 break Ending::End(EstablishedEnd::MaxDuration);
             }
-            if let Some(ending) = self.run_media(now).await {
+            if let Some(ending) = self.run_media(now, &mut tally).await {
                 break ending;
             }
+            tally.flush(now, &self.metrics, false);
             self.dialog.handle_timeout(now);
             if let Some(ending) = self.dialog_events() {
                 break ending;
             }
         };
+        tally.flush(Instant::now(), &self.metrics, true);
+        if let Some((lost, jitter)) = self.media.receive_summary() {
+            self.metrics.rtp_lost.inc_by(lost.max(0).unsigned_abs());
+            self.metrics.rtp_jitter.observe(jitter.as_secs_f64());
+        }
         self.hang_up(ending).await
     }
 
     /// Frames due, packets out, media events in.
-    async fn run_media(&mut self, now: Instant) -> Option<Ending> {
+    async fn run_media(&mut self, now: Instant, tally: &mut RtpTally) -> Option<Ending> {
         while self.media.tick_due(now) {
             match self.media.tick(now) {
                 Ok(opus) => {
@@ -109,6 +121,7 @@ impl Established {
                 Err(error) => tracing::warn!(%error, "media frame failed"),
             }
             while let Some((packet, destination)) = self.media.poll_rtp() {
+                tally.sent(packet.len());
                 let _ = self.sockets.rtp.try_send_to(packet, destination);
             }
         }

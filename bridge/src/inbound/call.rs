@@ -12,7 +12,7 @@ use livekit_protocol::{SipCallDirection, SipCallInfo};
 use sipbridge_media::codec::AudioCodec;
 use sipbridge_signaling::dialog::{Dialog, LocalParty, Tag, TimerConfig};
 use sipbridge_signaling::message::{Request, Response};
-use sipbridge_signaling::outcome::{InboundRejection, Outcome, SipStatus};
+use sipbridge_signaling::outcome::{EstablishedEnd, InboundRejection, Outcome, SipStatus};
 use sipbridge_signaling::screen::{ALLOWED_METHODS, SUPPORTED};
 use sipbridge_signaling::sdp::{LocalSession, parse as parse_sdp};
 use sipbridge_signaling::transaction::ServerTxId;
@@ -48,6 +48,19 @@ pub(super) async fn run(context: Arc<InboundContext>, call: NewCall) {
     // Admission is instant; 100 Trying now rather than after the layer's 200 ms.
     sip.respond(id, Response::to(&invite, 100, None)).await;
 
+    if context.draining.load(std::sync::atomic::Ordering::Acquire) {
+        // Draining: new calls go to another instance (RFC 3261 §21.5.4, Retry-After).
+        let outcome = EstablishedEnd::Shutdown.outcome();
+        let response = Response::to(&invite, 503, Some(&outcome.status.reason));
+        let mut response = with_tag(response, &local_tag);
+        response.head.other.push("Retry-After", "30");
+        context.metrics.inbound_invite(503);
+        sip.respond(id, response).await;
+        let record = context.cdr.record(call_info(&invite, None, ""));
+        finish(&context, record, outcome, "draining");
+        sip.forget().await;
+        return;
+    }
     let admitted = admit(
         &context.config,
         &context.challenger,
@@ -67,6 +80,7 @@ pub(super) async fn run(context: Arc<InboundContext>, call: NewCall) {
                 for (name, value) in &refusal.headers {
                     response.head.other.push(name, value.clone());
                 }
+                context.metrics.inbound_invite(refusal.code);
                 sip.respond(id, response).await;
             }
             if let Some(rejection) = refusal.outcome {
@@ -185,7 +199,7 @@ impl InboundCall {
                     let value = format!("{warning} {host} \"{reason}\"");
                     response.head.other.push("Warning", value);
                 }
-                self.sip.respond(self.id, response).await;
+                self.answer_invite(response).await;
                 let mut outcome = InboundRejection::BadSdp.outcome();
                 outcome.status = SipStatus::new(code, reason);
                 finish(&context, record, outcome, &detail);
@@ -237,10 +251,14 @@ impl InboundCall {
             tokio::select! {
                 joined = &mut joining => break joined,
                 input = self.sip.inputs.recv() => {
+                    if let Some(CallInput::Shutdown) = input {
+                        let outcome = EstablishedEnd::Shutdown.outcome();
+                        return self.refuse(&invite, record, outcome, "shut down while joining").await;
+                    }
                     if let Some(CallInput::Cancelled { .. }) | None = input {
                         // RFC 3261 §9.2: the INVITE is answered 487 once CANCEL matched it.
                         let response = with_tag(Response::to(&invite, 487, None), &self.local_tag);
-                        self.sip.respond(self.id, response).await;
+                        self.answer_invite(response).await;
                         finish(&context, record, InboundRejection::CallerCancelled.outcome(), "");
                         self.sip.forget().await;
                         return;
@@ -291,7 +309,7 @@ impl InboundCall {
         if let Err(error) = dialog.respond(&invite, &mut ok, Instant::now()) {
             tracing::warn!(%error, "200 OK not applied to the dialog");
         }
-        self.sip.respond(self.id, ok).await;
+        self.answer_invite(ok).await;
         let _ = room_handle
             .set_attributes(HashMap::from([(
                 "sip.callStatus".to_owned(),
@@ -299,6 +317,7 @@ impl InboundCall {
             )]))
             .await;
         record.update(|info| info.started_at_ns = now_ns());
+        let answered = Instant::now();
         context.metrics.active_calls.inc();
         let established = Established {
             sip: self.sip,
@@ -310,17 +329,28 @@ impl InboundCall {
             room: room_handle,
             room_events,
             max_duration: admitted.rule.max_call_duration.map(|d| d.0),
+            metrics: context.metrics.clone(),
         };
         let outcome = established.run().await;
         context.metrics.active_calls.dec();
+        let duration = context
+            .metrics
+            .call_duration
+            .get_or_create(&vec![("direction", "inbound")]);
+        duration.observe(answered.elapsed().as_secs_f64());
         finish(&context, record, outcome, "");
+    }
+
+    /// Sends the INVITE's final response, counting it.
+    async fn answer_invite(&self, response: Response) {
+        self.context.metrics.inbound_invite(response.code);
+        self.sip.respond(self.id, response).await;
     }
 
     /// Answers the INVITE with the outcome's status and records it.
     async fn refuse(self, invite: &Request, record: CallRecord, outcome: Outcome, error: &str) {
         let response = Response::to(invite, outcome.status.code, Some(&outcome.status.reason));
-        self.sip
-            .respond(self.id, with_tag(response, &self.local_tag))
+        self.answer_invite(with_tag(response, &self.local_tag))
             .await;
         finish(&self.context, record, outcome, error);
         self.sip.forget().await;

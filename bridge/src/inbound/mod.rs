@@ -5,6 +5,7 @@ mod call;
 pub mod routing;
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use sipbridge_config::Config;
@@ -76,11 +77,43 @@ pub struct InboundContext {
     /// One digest challenger for every trunk with credentials (realm: the bridge).
     pub challenger: Mutex<Challenger>,
     pub local: LocalAddresses,
+    /// Set when the bridge drains: new calls are refused 503.
+    pub draining: AtomicBool,
+    /// Call tasks still running (set-up or answered).
+    pub in_progress: AtomicUsize,
+}
+
+impl InboundContext {
+    /// Calls still running: the shutdown waits for this to reach zero.
+    pub fn calls_in_progress(&self) -> usize {
+        self.in_progress.load(Ordering::Acquire)
+    }
+}
+
+/// Counts a running call task until dropped.
+struct InProgress(Arc<InboundContext>);
+
+impl InProgress {
+    fn new(context: Arc<InboundContext>) -> Self {
+        context.in_progress.fetch_add(1, Ordering::AcqRel);
+        Self(context)
+    }
+}
+
+impl Drop for InProgress {
+    fn drop(&mut self) {
+        self.0.in_progress.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Starts a task per new INVITE.
 pub fn call_starter(context: Arc<InboundContext>) -> CallStarter {
     Box::new(move |new_call| {
-        tokio::spawn(call::run(context.clone(), new_call));
+        let running = InProgress::new(context.clone());
+        let context = context.clone();
+        tokio::spawn(async move {
+            call::run(context, new_call).await;
+            drop(running);
+        });
     })
 }

@@ -85,6 +85,11 @@ impl Endpoint {
         }
     }
 
+    /// A sender for commands, for whoever needs to reach the endpoint besides calls.
+    pub fn command_sender(&self) -> mpsc::Sender<Command> {
+        self.command_sender.clone()
+    }
+
     /// Runs until the transports stop delivering.
     pub async fn run(mut self, mut inbound: mpsc::Receiver<Inbound>) {
         loop {
@@ -299,6 +304,11 @@ impl Endpoint {
             } => self.layer.send_ack(&ack, destination, transport),
             Command::Forget { key } => {
                 self.dialogs.remove(&key);
+            }
+            Command::ShutdownCalls => {
+                for call in self.dialogs.values() {
+                    let _ = call.send(CallInput::Shutdown);
+                }
             }
         }
     }

@@ -76,4 +76,6 @@ pub enum Command {
     Forget {
         key: DialogKey,
     },
+    /// The bridge is shutting down: every call gets [`CallInput::Shutdown`].
+    ShutdownCalls,
 }
