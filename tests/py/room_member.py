@@ -5,7 +5,7 @@ It joins a room and, as asked, publishes a sine tone and/or listens for one. It 
 happened as JSON lines on stdout, one object per event, so the Rust tests can assert on them:
 
   {"event": "joined", "identity": ..., "join_ms": ...}
-  {"event": "published", "hz": ..., "publish_ms": ...}
+  {"event": "published", "hz": ..., "publish_ms": ..., "unix_ms": ...}
   {"event": "tone", "hz": ..., "from": <identity>, "first_audio_ms": ..., "detect_ms": ...}
   {"event": "no_tone", "reason": ...}
   {"event": "dtmf", "from": <identity>, "code": ..., "digit": ...}
@@ -20,6 +20,9 @@ With --commands it also reads JSON commands from stdin, one per line, and answer
   {"cmd": "attributes", "set": {"k": "v"}}           our own attributes
   {"cmd": "remove", "identity": ...}                 RoomService.RemoveParticipant
   {"cmd": "delete_room"}                             RoomService.DeleteRoom
+  {"cmd": "publish_tone", "hz": 1200}                publish a tone from now ("tone_start" with unix_ms)
+  {"cmd": "stop_tone"}
+  {"cmd": "detect_tone", "from": <identity>, "timeout": s}   a fresh "tone" (or "no_tone") from that track
   {"cmd": "quit"}
 
 Times are milliseconds since the process started connecting.
@@ -77,7 +80,7 @@ async def publish_tone(room: rtc.Room, hz: float, amplitude: float) -> None:
     track = rtc.LocalAudioTrack.create_audio_track("tone", source)
     options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
     await room.local_participant.publish_track(track, options)
-    emit("published", hz=hz, publish_ms=elapsed_ms())
+    emit("published", hz=hz, publish_ms=elapsed_ms(), unix_ms=round(time.time() * 1000.0, 1))
     phase = 0.0
     step = 2 * math.pi * hz / SAMPLE_RATE
     indices = np.arange(SAMPLES_PER_FRAME)
@@ -101,6 +104,7 @@ async def detect_tone(track: rtc.Track, identity: str) -> None:
             if np.sqrt(np.mean(samples**2)) < SILENCE_RMS:
                 continue
             first_audio_ms = elapsed_ms()
+            first_audio_unix_ms = round(time.time() * 1000.0, 1)
         collected.append(samples)
         have += len(samples)
         if have >= needed:
@@ -108,7 +112,8 @@ async def detect_tone(track: rtc.Track, identity: str) -> None:
             hz = dominant_frequency(window, SAMPLE_RATE)
             rms = float(np.sqrt(np.mean(window**2)))
             emit("tone", hz=round(hz, 2), rms=round(rms, 1), **{"from": identity},
-                 first_audio_ms=first_audio_ms, detect_ms=elapsed_ms())
+                 first_audio_ms=first_audio_ms, first_audio_unix_ms=first_audio_unix_ms,
+                 detect_ms=elapsed_ms())
             return
 
 
@@ -143,8 +148,10 @@ def watch_room(room: rtc.Room) -> None:
              attributes=dict(participant.attributes))
 
 
-async def run_commands(room: rtc.Room, args) -> None:
-    """Executes stdin commands until "quit" or end of input."""
+async def run_commands(room: rtc.Room, args, tracks: dict) -> None:
+    """Executes stdin commands until "quit" or end of input. `tracks`: the audio track each
+    remote participant published, by identity."""
+    publisher = None
     http_url = args.url.replace("ws://", "http://").replace("wss://", "https://")
     async with api.LiveKitAPI(http_url, args.api_key, args.api_secret) as lkapi:
         while True:
@@ -166,6 +173,23 @@ async def run_commands(room: rtc.Room, args) -> None:
                         api.RoomParticipantIdentity(room=args.room, identity=command["identity"]))
                 elif name == "delete_room":
                     await lkapi.room.delete_room(api.DeleteRoomRequest(room=args.room))
+                elif name == "publish_tone":
+                    # Starts now, so the receiving side can time the tone's arrival.
+                    if publisher is not None:
+                        publisher.cancel()
+                    emit("tone_start", hz=command["hz"], unix_ms=round(time.time() * 1000.0, 1))
+                    publisher = asyncio.ensure_future(publish_tone(room, command["hz"], args.amplitude))
+                elif name == "stop_tone":
+                    if publisher is not None:
+                        publisher.cancel()
+                        publisher = None
+                elif name == "detect_tone":
+                    # A fresh detection on a track already subscribed (e.g. after an unhold).
+                    identity = command["from"]
+                    try:
+                        await asyncio.wait_for(detect_tone(tracks[identity], identity), command["timeout"])
+                    except asyncio.TimeoutError:
+                        emit("no_tone", reason=f"nothing audible from {identity} in {command['timeout']} s")
                 else:
                     raise ValueError(f"unknown command {name!r}")
                 emit("done", cmd=name)
@@ -202,8 +226,12 @@ async def main() -> int:
     tone_tasks: list[asyncio.Task] = []
     detected = asyncio.get_running_loop().create_future()
 
+    tracks: dict = {}
+
     @room.on("track_subscribed")
     def on_track(track, _publication, participant):
+        if track.kind == rtc.TrackKind.KIND_AUDIO:
+            tracks[participant.identity] = track
         if args.detect_tone and track.kind == rtc.TrackKind.KIND_AUDIO and not tone_tasks:
             task = asyncio.ensure_future(detect_tone(track, participant.identity))
             task.add_done_callback(lambda t: detected.done() or detected.set_result(t))
@@ -230,7 +258,7 @@ async def main() -> int:
             status = 1
 
     if args.commands:
-        await run_commands(room, args)
+        await run_commands(room, args, tracks)
     if args.stay > 0:
         await asyncio.sleep(args.stay)
     if publisher is not None:

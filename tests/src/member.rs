@@ -1,5 +1,6 @@
-//! A room member played by the official LiveKit Python SDK (`tests/py/room_member.py`), which
-//! reports events as JSON lines.
+//! A room member played by the official LiveKit Python SDK (`tests/py/room_member.py`), or a
+//! phone played by pjsip's user agent (`tests/py/phone.py`): Python helpers that report
+//! events as JSON lines and take JSON commands on stdin.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -25,18 +26,25 @@ impl RoomMember {
     /// Joins `room` as `identity`; `args` are further `room_member.py` options
     /// (e.g. `["--publish-tone", "440"]`).
     pub fn join(bed: &Bed, room: &str, identity: &str, args: &[&str]) -> Self {
-        let script = Bed::tests_file("py/room_member.py");
+        let mut all = vec!["--url", &bed.livekit_url, "--api-key", &bed.api_key];
+        all.extend([
+            "--api-secret",
+            &bed.api_secret,
+            "--room",
+            room,
+            "--identity",
+            identity,
+        ]);
+        all.extend(args);
+        Self::script(bed, "py/room_member.py", identity, &all)
+    }
+
+    /// Runs another helper of `tests/py/` (e.g. `py/phone.py`), named `label` in messages.
+    pub fn script(bed: &Bed, script: &str, label: &str, args: &[&str]) -> Self {
+        let identity = label;
+        let script = Bed::tests_file(script);
         let mut child = Command::new(&bed.python)
             .arg(script)
-            .args(["--url", &bed.livekit_url, "--api-key", &bed.api_key])
-            .args([
-                "--api-secret",
-                &bed.api_secret,
-                "--room",
-                room,
-                "--identity",
-                identity,
-            ])
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
