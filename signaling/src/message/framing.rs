@@ -29,9 +29,10 @@ impl Default for Limits {
 }
 
 /// Length of the head including its terminating blank line, after any leading CRLFs the
-/// caller already skipped; `None` if the blank line is not there (yet).
-pub(crate) fn split_head(input: &[u8]) -> Option<usize> {
-    let mut at = 0;
+/// caller already skipped; `None` if the blank line is not there (yet). The search starts at
+/// `from`, where an earlier search of the same input stopped.
+pub(crate) fn split_head(input: &[u8], from: usize) -> Option<usize> {
+    let mut at = from.min(input.len());
     while let Some(offset) = input[at..].iter().position(|&b| b == b'\n') {
         let newline = at + offset;
         match input.get(newline + 1..) {
@@ -73,6 +74,11 @@ pub enum Framed {
 pub struct StreamFramer {
     buffer: Vec<u8>,
     limits: Limits,
+    /// How far the search for the end of the head got without finding it: a peer trickling
+    /// bytes must not make every new byte rescan the whole buffer (quadratic CPU).
+    scanned: usize,
+    /// The length of the message being received, once its head is complete.
+    total: Option<usize>,
 }
 
 impl StreamFramer {
@@ -80,6 +86,8 @@ impl StreamFramer {
         Self {
             buffer: Vec::new(),
             limits,
+            scanned: 0,
+            total: None,
         }
     }
 
@@ -94,31 +102,45 @@ impl StreamFramer {
         while self.buffer.starts_with(b"\r\n") {
             if self.buffer.starts_with(b"\r\n\r\n") {
                 self.buffer.drain(..4);
+                self.scanned = 0;
                 return Ok(Some(Framed::Ping));
             }
             if self.buffer.len() < 4 {
                 return Ok(None); // Could still become a ping.
             }
             self.buffer.drain(..2); // A pong, or CRLF before a start line.
+            self.scanned = 0;
         }
-        let Some(head_len) = split_head(&self.buffer) else {
-            if self.buffer.len() > self.limits.max_message {
-                return Err(Error::MessageTooLarge(self.limits.max_message));
+        let total = match self.total {
+            Some(total) => total,
+            None => {
+                // A terminator may straddle the old end: resume a few bytes back.
+                let Some(head_len) = split_head(&self.buffer, self.scanned.saturating_sub(3))
+                else {
+                    if self.buffer.len() > self.limits.max_message {
+                        return Err(Error::MessageTooLarge(self.limits.max_message));
+                    }
+                    self.scanned = self.buffer.len();
+                    return Ok(None);
+                };
+                // RFC 3261 §18.3: on a stream, Content-Length is mandatory.
+                let body_len = content_length(&self.buffer[..head_len])?
+                    .ok_or(Error::MissingHeader("Content-Length"))?;
+                let total = head_len.saturating_add(body_len);
+                if total > self.limits.max_message {
+                    return Err(Error::MessageTooLarge(self.limits.max_message));
+                }
+                self.total = Some(total);
+                total
             }
-            return Ok(None);
         };
-        // RFC 3261 §18.3: on a stream, Content-Length is mandatory.
-        let body_len = content_length(&self.buffer[..head_len])?
-            .ok_or(Error::MissingHeader("Content-Length"))?;
-        let total = head_len.saturating_add(body_len);
-        if total > self.limits.max_message {
-            return Err(Error::MessageTooLarge(self.limits.max_message));
-        }
         if self.buffer.len() < total {
             return Ok(None);
         }
         let message = Bytes::copy_from_slice(&self.buffer[..total]);
         self.buffer.drain(..total);
+        self.scanned = 0;
+        self.total = None;
         Ok(Some(Framed::Message(message)))
     }
 }
@@ -169,6 +191,25 @@ mod tests {
         }
         let message = Framed::Message(Bytes::from_static(OPTIONS));
         assert_eq!(frames, [Framed::Ping, message.clone(), message]);
+    }
+
+    #[test]
+    fn a_large_message_trickled_byte_by_byte_frames_once() {
+        let filler = "X-Filler: ".to_owned() + &"a".repeat(100) + "\r\n";
+        let head = format!(
+            "OPTIONS sip:a@b SIP/2.0\r\n{}l: 5\r\n\r\n",
+            filler.repeat(150)
+        );
+        let message = [head.as_bytes(), b"hello"].concat();
+        let mut framer = StreamFramer::new(Limits::default());
+        let mut frames = Vec::new();
+        for byte in &message {
+            framer.push(&[*byte]);
+            if let Some(frame) = framer.next_frame().unwrap() {
+                frames.push(frame);
+            }
+        }
+        assert_eq!(frames, [Framed::Message(Bytes::from(message))]);
     }
 
     #[test]

@@ -53,7 +53,7 @@ pub fn parse_message(input: &[u8], limits: &Limits) -> Result<Message, Malformed
     if input.len() > limits.max_message {
         return Err(unanswerable(Error::MessageTooLarge(limits.max_message)));
     }
-    let (head, body) = match split_head(input) {
+    let (head, body) = match split_head(input, 0) {
         Some(head_len) => input.split_at(head_len),
         None => return Err(unanswerable(Error::UnterminatedHead)),
     };
