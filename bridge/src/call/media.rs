@@ -30,11 +30,15 @@ pub struct CallMedia {
     receiver: PhoneReceiver,
     sender: PhoneSender,
     rtcp: RtcpSession,
+    rtcp_cname: String,
     /// The phone's audio, at the SIP codec's PCM rate, as Opus for our room track.
     to_room: OpusEncoder,
     /// Every room track, decoded at the SIP codec's PCM rate and summed for the phone.
     mixer: Mixer,
     next_tick: Instant,
+    /// What the media was set up with, to tell what a re-INVITE changed.
+    negotiated: Negotiated,
+    settings: LegSettings,
 }
 
 impl CallMedia {
@@ -56,9 +60,12 @@ impl CallMedia {
                 start.timestamp,
             )?,
             rtcp: RtcpSession::new(now, cname),
+            rtcp_cname: cname.to_owned(),
             to_room: OpusEncoder::new(rate, settings.opus)?,
             mixer: Mixer::new(rate, settings.jitter),
             next_tick: now + TICK,
+            negotiated: *negotiated,
+            settings: *settings,
         })
     }
 
@@ -163,11 +170,41 @@ impl CallMedia {
             .send_dtmf(digits, sipbridge_media::dtmf::KEY_DURATION)
     }
 
-    /// A re-INVITE changed the direction (hold, unhold).
-    pub fn set_direction(&mut self, now: Instant, negotiated: &Negotiated) {
+    /// Applies a re-INVITE's negotiation. A new direction (hold, unhold) switches sending
+    /// and the media timeout; a new address or payload type starts the receiving side afresh
+    /// (latch, sequence tracking, jitter buffer), as the phone's stream now comes from
+    /// elsewhere; a new codec also restarts our stream (`start`: its new random values).
+    pub fn renegotiate(
+        &mut self,
+        now: Instant,
+        negotiated: &Negotiated,
+        start: StreamStart,
+    ) -> Result<(), Error> {
+        let old = self.negotiated;
+        if negotiated.codec != old.codec {
+            let cname = self.rtcp_cname.clone();
+            *self = Self::new(now, negotiated, &self.settings, start, &cname)?;
+            return Ok(());
+        }
+        if negotiated.remote != old.remote
+            || negotiated.payload_type != old.payload_type
+            || negotiated.receive_event_pt != old.receive_event_pt
+        {
+            self.receiver = PhoneReceiver::new(now, negotiated, &self.settings)?;
+        }
+        if negotiated.payload_type != old.payload_type
+            || negotiated.send_event_pt != old.send_event_pt
+        {
+            let ssrc = self.sender.ssrc();
+            let settings = &self.settings;
+            self.sender =
+                PhoneSender::new(negotiated, settings, ssrc, start.sequence, start.timestamp)?;
+        }
         self.sender.set_sending(negotiated.direction.sends());
         self.receiver
             .set_receiving(now, negotiated.direction.receives());
+        self.negotiated = *negotiated;
+        Ok(())
     }
 }
 
@@ -258,5 +295,65 @@ mod tests {
         println!("room hears {heard_in_room:.1} Hz, phone hears {heard_by_phone:.1} Hz");
         assert!((heard_in_room - 700.0).abs() < 14.0, "{heard_in_room}");
         assert!((heard_by_phone - 1200.0).abs() < 24.0, "{heard_by_phone}");
+    }
+
+    /// A re-INVITE moving the phone's media elsewhere: our RTP follows, and the new
+    /// address's packets are heard.
+    #[test]
+    fn a_new_remote_address_is_followed() {
+        let old: SocketAddr = "192.0.2.5:4000".parse().unwrap();
+        let new: SocketAddr = "192.0.2.77:5002".parse().unwrap();
+        let mut negotiated = Negotiated {
+            codec: AudioCodec::Pcmu,
+            payload_type: PayloadType(0),
+            receive_event_pt: None,
+            send_event_pt: None,
+            ptime_ms: 20,
+            direction: Direction::SendRecv,
+            remote: old,
+        };
+        let now = Instant::now();
+        let start = StreamStart {
+            ssrc: 7,
+            sequence: 1,
+            timestamp: 1,
+        };
+        let mut media =
+            CallMedia::new(now, &negotiated, &LegSettings::default(), start, "t").unwrap();
+        media.tick(now + TICK).unwrap();
+        assert_eq!(media.poll_rtp().map(|(_, to)| to), Some(old));
+
+        negotiated.remote = new;
+        media.renegotiate(now + TICK, &negotiated, start).unwrap();
+        let mut tone = Sine::new(700.0, 8000, 8000);
+        let mut packet = Vec::new();
+        let mut decoder = OpusDecoder::new(8000).unwrap();
+        let mut heard = Vec::new();
+        for i in 0..50u32 {
+            let at = now + TICK * (i + 2);
+            let mut pcm = vec![0i16; 160];
+            tone.fill(&mut pcm);
+            let mut payload = vec![0u8; 160];
+            Law::Mu.encode(&pcm, &mut payload);
+            let header = RtpHeader {
+                marker: i == 0,
+                payload_type: PayloadType(0),
+                sequence: i as u16,
+                timestamp: i * 160,
+                ssrc: Ssrc(42),
+            };
+            header.write(&payload, &mut packet);
+            media.handle_rtp(at, new, &packet);
+            let opus = media.tick(at).unwrap();
+            heard.extend_from_slice(decoder.decode(&opus).unwrap());
+            while let Some((_, to)) = media.poll_rtp() {
+                assert_eq!(to, new);
+            }
+        }
+        let hz = tone_frequency(&heard[heard.len() - 4000..], 8000).unwrap();
+        assert!(
+            (hz - 700.0).abs() < 14.0,
+            "heard {hz} Hz from the new address"
+        );
     }
 }

@@ -14,7 +14,7 @@ use sipbridge_signaling::sdp::{LocalSession, parse as parse_sdp};
 use sipbridge_signaling::transaction::ServerTxId;
 use tokio::sync::mpsc;
 
-use super::media::CallMedia;
+use super::media::{CallMedia, StreamStart};
 use super::ports::RtpSockets;
 use super::sip::{CallSip, departure, outcome_reason};
 use super::tally::RtpTally;
@@ -248,7 +248,15 @@ impl Established {
         let answered = parse_sdp(&request.body).and_then(|offer| self.session.answer(&offer));
         match answered {
             Ok((answer, negotiated)) => {
-                self.media.set_direction(now, &negotiated);
+                let start = StreamStart {
+                    ssrc: rand::random(),
+                    sequence: rand::random(),
+                    timestamp: rand::random(),
+                };
+                if let Err(error) = self.media.renegotiate(now, &negotiated, start) {
+                    tracing::warn!(%error, "re-INVITE media not applied");
+                    return Response::to(request, 488, Some("Not Acceptable Here"));
+                }
                 let mut response = Response::to(request, 200, None);
                 response.head.content_type = Some("application/sdp".into());
                 response.body = Bytes::from(answer);
