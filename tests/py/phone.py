@@ -4,7 +4,7 @@ null sound device, a WAV player as its microphone and a WAV recorder as its spea
 
 It calls the given URI and reports what happens as JSON lines on stdout:
 
-  {"event": "confirmed", "unix_ms": ...}                 the call is answered
+  {"event": "confirmed", "unix_ms": ..., "call_id": ...} the call is answered
   {"event": "media", "active": true|false}               audio flows (false: on hold)
   {"event": "dtmf", "digit": "5"}                        an RFC 4733 digit from the bridge
   {"event": "tone_start", "hz": ..., "unix_ms": ...}     our tone starts playing
@@ -84,7 +84,7 @@ class Phone(pj.Call):
     def onCallState(self, prm):
         info = self.getInfo()
         if info.state == pj.PJSIP_INV_STATE_CONFIRMED:
-            emit("confirmed", unix_ms=unix_ms())
+            emit("confirmed", unix_ms=unix_ms(), call_id=info.callIdString)
         elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
             emit("disconnected", code=info.lastStatusCode, reason=info.lastReason)
             self.state["ended"] = True

@@ -117,3 +117,72 @@ fn a_pjsua2_phone_and_a_room_member_hear_each_other_and_exchange_dtmf() {
     drop(phone);
     drop(member);
 }
+
+#[test]
+fn a_pin_room_admits_the_caller_after_the_right_pin() {
+    let Some(bed) = Bed::get("a_pin_room_admits_the_caller_after_the_right_pin") else {
+        return;
+    };
+    let mut member = RoomMember::join(&bed, "bed-pin", "host", &["--commands"]);
+    member.expect("joined", WAIT);
+    let uri = format!("sip:+15550160@{}", bed.sip_addr);
+    let mut phone = RoomMember::script(&bed, "py/phone.py", "phone", &["--uri", &uri]);
+    // Answered at once: the PIN is keyed over the answered call, to dial tone.
+    phone.expect("confirmed", WAIT);
+    phone.expect_where("media", WAIT, |e| e["active"] == true);
+    std::thread::sleep(Duration::from_millis(1500));
+    phone.command(json!({"cmd": "analyze", "after_unix_ms": 0, "seconds": 0.5}));
+    let prompt = phone.expect("tone", WAIT);
+    println!("PIN prompt heard by the phone: {prompt}");
+    // US dial tone is 350 + 440 Hz; the strongest of the two is what the analysis finds.
+    assert!(
+        (hz(&prompt) - 350.0).abs() < 15.0 || (hz(&prompt) - 440.0).abs() < 15.0,
+        "{prompt}"
+    );
+
+    phone.command(json!({"cmd": "dtmf", "digits": "1111#"}));
+    std::thread::sleep(Duration::from_secs(2));
+    phone.command(json!({"cmd": "dtmf", "digits": "4321#"}));
+    let arrived = member.expect_where("attributes", WAIT, |e| {
+        e["from"] == PHONE_IDENTITY && e["attributes"]["sip.callStatus"] == "active"
+    });
+    assert_eq!(arrived["attributes"]["sip.ruleID"], "bed-pin-room");
+    phone.command(json!({"cmd": "hangup"}));
+    member.expect_where("left", WAIT, |e| e["identity"] == PHONE_IDENTITY);
+    drop(phone);
+    drop(member);
+}
+
+#[test]
+fn three_wrong_pins_end_the_call() {
+    let Some(bed) = Bed::get("three_wrong_pins_end_the_call") else {
+        return;
+    };
+    let uri = format!("sip:+15550160@{}", bed.sip_addr);
+    let mut phone = RoomMember::script(
+        &bed,
+        "py/phone.py",
+        "phone",
+        &["--uri", &uri, "--from-number", "+15557770010"],
+    );
+    let confirmed = phone.expect("confirmed", WAIT);
+    phone.expect_where("media", WAIT, |e| e["active"] == true);
+    for _ in 0..3 {
+        phone.command(json!({"cmd": "dtmf", "digits": "9999"}));
+        std::thread::sleep(Duration::from_millis(1800));
+    }
+    let ended = phone.expect("disconnected", WAIT);
+    println!("after three wrong PINs the phone got: {ended}");
+    assert_eq!(
+        ended["code"], 200,
+        "the bridge ends an answered call with BYE"
+    );
+    let record = bed.cdr_of(
+        confirmed["call_id"].as_str().unwrap(),
+        Duration::from_secs(10),
+    );
+    assert_eq!(record["disconnectReason"], "USER_REJECTED", "{record}");
+    assert_eq!(record["callStatusCode"]["code"], 403, "{record}");
+    assert_eq!(record["callStatusCode"]["status"], "Wrong PIN", "{record}");
+    drop(phone);
+}

@@ -12,6 +12,7 @@ use sipbridge_media::leg::{
 use sipbridge_media::mixer::Mixer;
 use sipbridge_media::opus::OpusEncoder;
 use sipbridge_media::rtp::Ssrc;
+use sipbridge_media::tone::{Country, Progress, ProgressTone};
 
 use crate::room::RemoteAudio;
 
@@ -39,6 +40,9 @@ pub struct CallMedia {
     /// What the media was set up with, to tell what a re-INVITE changed.
     negotiated: Negotiated,
     settings: LegSettings,
+    /// A tone played to the phone instead of the room's mix (the PIN prompt).
+    prompt: Option<ProgressTone>,
+    prompt_frame: Vec<i16>,
 }
 
 impl CallMedia {
@@ -66,6 +70,8 @@ impl CallMedia {
             next_tick: now + TICK,
             negotiated: *negotiated,
             settings: *settings,
+            prompt: None,
+            prompt_frame: vec![0; sipbridge_media::samples_per_frame(rate)],
         })
     }
 
@@ -130,7 +136,13 @@ impl CallMedia {
             self.next_tick = now + TICK;
         }
         let mix = self.mixer.mix(now);
-        self.sender.push_frame(mix)?;
+        match self.prompt.as_mut() {
+            Some(prompt) => {
+                prompt.fill(&mut self.prompt_frame);
+                self.sender.push_frame(&self.prompt_frame)?;
+            }
+            None => self.sender.push_frame(mix)?,
+        }
         let frame = self.receiver.poll_frame(now);
         Ok(self.to_room.encode(frame)?.to_vec())
     }
@@ -162,6 +174,12 @@ impl CallMedia {
 
     pub fn poll_event(&mut self) -> Option<MediaEvent> {
         self.receiver.poll_event()
+    }
+
+    /// Plays `tone` to the phone instead of the room (or the room again, with `None`).
+    pub fn set_prompt(&mut self, tone: Option<Progress>) {
+        let rate = self.negotiated.codec.pcm_rate();
+        self.prompt = tone.map(|tone| ProgressTone::new(Country::Us, tone, rate));
     }
 
     /// Queues DTMF toward the phone (`w` pauses); false if the digits are not dialable.

@@ -8,10 +8,9 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
-use livekit_protocol::{SipCallDirection, SipCallInfo};
 use sipbridge_media::codec::AudioCodec;
 use sipbridge_signaling::dialog::{Dialog, LocalParty, Tag, TimerConfig};
-use sipbridge_signaling::message::{Request, Response};
+use sipbridge_signaling::message::{Method, Request, Response};
 use sipbridge_signaling::outcome::{EstablishedEnd, InboundRejection, Outcome, SipStatus};
 use sipbridge_signaling::screen::{ALLOWED_METHODS, SUPPORTED};
 use sipbridge_signaling::sdp::{LocalSession, parse as parse_sdp};
@@ -19,13 +18,15 @@ use sipbridge_signaling::transaction::ServerTxId;
 
 use super::InboundContext;
 use super::admit::{Admitted, admit};
-use super::routing::{CallAddress, room_name};
+use super::identity::{call_info, participant};
+use super::pin::{PinResult, collect_pin};
+use super::routing::{CallAddress, pin, room_name};
 use crate::call::media::{CallMedia, StreamStart};
 use crate::call::session::Established;
 use crate::call::settings::{codec_preferences, leg_settings};
 use crate::call::sip::CallSip;
 use crate::cdr::{CallRecord, now_ns};
-use crate::room::{Identity, JoinRequest, join};
+use crate::room::{JoinRequest, RoomEvent, RoomHandle, join};
 use crate::sip::link::{CallInput, DialogKey, NewCall};
 
 /// Runs the call; returns when it has ended and its record is written.
@@ -105,6 +106,9 @@ pub(super) async fn run(context: Arc<InboundContext>, call: NewCall) {
     call.proceed(invite, admitted).await;
 }
 
+/// A joined room participant and its events.
+type Joined = (RoomHandle, tokio::sync::mpsc::Receiver<RoomEvent>);
+
 struct InboundCall {
     context: Arc<InboundContext>,
     sip: CallSip,
@@ -118,25 +122,6 @@ fn with_tag(mut response: Response, tag: &str) -> Response {
         response.head.to.params.set("tag", Some(tag.to_owned()));
     }
     response
-}
-
-/// The record's fields known when the call arrives.
-fn call_info(invite: &Request, admitted: Option<&Admitted<'_>>, room: &str) -> SipCallInfo {
-    let now = now_ns();
-    SipCallInfo {
-        call_id: format!("SCL_{:012x}", rand::random::<u64>() >> 16),
-        sip_call_id: invite.head.call_id.0.clone(),
-        trunk_id: admitted
-            .map(|a| a.trunk.id.as_str().to_owned())
-            .unwrap_or_default(),
-        dispatch_rule_id: admitted
-            .map(|a| a.rule.id.as_str().to_owned())
-            .unwrap_or_default(),
-        room_name: room.to_owned(),
-        created_at_ns: now,
-        call_direction: SipCallDirection::ScdInbound as i32,
-        ..SipCallInfo::default()
-    }
 }
 
 fn finish(context: &InboundContext, record: CallRecord, outcome: Outcome, error: &str) {
@@ -215,7 +200,8 @@ impl InboundCall {
         };
         record.update(|info| info.audio_codec = codec.to_owned());
 
-        // 180 with our tag and Contact: the early dialog exists from here (RFC 3261 §12.1.1).
+        // Our tag and Contact go on the first response that forms the dialog (RFC 3261
+        // §12.1.1): the 180, or with a PIN to collect, the 200 at once.
         let local = LocalParty {
             tag: Tag(self.local_tag.clone()),
             contact: context.local.contact(self.sip.transport),
@@ -224,9 +210,13 @@ impl InboundCall {
             we_refresh: false,
             ..TimerConfig::default()
         };
-        let mut ringing = Response::to(&invite, 180, None);
-        let mut dialog = match Dialog::new_uas(&invite, &mut ringing, local, timers, Instant::now())
-        {
+        let pin = pin(admitted.rule);
+        let mut first = if pin.is_some() {
+            self.ok_response(&invite, &answer)
+        } else {
+            Response::to(&invite, 180, None)
+        };
+        let mut dialog = match Dialog::new_uas(&invite, &mut first, local, timers, Instant::now()) {
             Ok(dialog) => dialog,
             Err(error) => {
                 tracing::info!(%error, "INVITE cannot form a dialog");
@@ -236,87 +226,95 @@ impl InboundCall {
                     .await;
             }
         };
-        self.sip.respond(self.id, ringing).await;
-
-        let identity = participant(&invite, &admitted, &room, &record);
-        let joining = join(
-            &context.room,
-            JoinRequest {
-                room: room.clone(),
-                who: identity,
-            },
-        );
-        tokio::pin!(joining);
-        let joined = loop {
-            tokio::select! {
-                joined = &mut joining => break joined,
-                input = self.sip.inputs.recv() => {
-                    if let Some(CallInput::Shutdown) = input {
-                        let outcome = EstablishedEnd::Shutdown.outcome();
-                        return self.refuse(&invite, record, outcome, "shut down while joining").await;
-                    }
-                    if let Some(CallInput::Cancelled { .. }) | None = input {
-                        // RFC 3261 §9.2: the INVITE is answered 487 once CANCEL matched it.
-                        let response = with_tag(Response::to(&invite, 487, None), &self.local_tag);
-                        self.answer_invite(response).await;
-                        finish(&context, record, InboundRejection::CallerCancelled.outcome(), "");
-                        self.sip.forget().await;
-                        return;
-                    }
-                }
-            }
-        };
-        let (room_handle, room_events) = match joined {
-            Ok(joined) => joined,
-            Err(error) => {
-                tracing::warn!(%error, %room, "joining the room failed");
-                let outcome = InboundRejection::RoomJoinFailed.outcome();
-                return self
-                    .refuse(&invite, record, outcome, &error.to_string())
-                    .await;
-            }
-        };
-
         let start = StreamStart {
             ssrc: rand::random(),
             sequence: rand::random(),
             timestamp: rand::random(),
         };
         let settings = leg_settings(&context.config.rtp);
-        let media = match CallMedia::new(Instant::now(), &negotiated, &settings, start, &room) {
+        let mut media = match CallMedia::new(Instant::now(), &negotiated, &settings, start, &room) {
             Ok(media) => media,
             Err(error) => {
                 tracing::error!(%error, "media set-up failed");
-                room_handle
-                    .leave(crate::call::sip::departure(
-                        &InboundRejection::RoomJoinFailed.outcome(),
-                    ))
-                    .await;
                 let outcome = InboundRejection::RoomJoinFailed.outcome();
                 return self
                     .refuse(&invite, record, outcome, &error.to_string())
                     .await;
             }
         };
+        let identity = participant(&invite, &admitted, &room, &record);
+        let request = JoinRequest {
+            room: room.clone(),
+            who: identity,
+        };
 
-        let mut ok = Response::to(&invite, 200, None);
-        let headers = &mut ok.head.other;
-        headers.push("Allow", ALLOWED_METHODS);
-        headers.push("Supported", SUPPORTED.join(", "));
-        headers.push("Server", context.config.sip.user_agent.clone());
-        ok.head.content_type = Some("application/sdp".into());
-        ok.body = Bytes::from(answer);
-        if let Err(error) = dialog.respond(&invite, &mut ok, Instant::now()) {
-            tracing::warn!(%error, "200 OK not applied to the dialog");
-        }
-        self.answer_invite(ok).await;
+        let (room_handle, room_events) = if let Some(pin) = pin {
+            self.answer_invite(first).await;
+            record.update(|info| info.started_at_ns = now_ns());
+            let timeout = admitted.rule.ringing_timeout.0;
+            let gate = collect_pin(
+                pin,
+                &mut media,
+                &sockets,
+                &mut self.sip,
+                &mut dialog,
+                timeout,
+            )
+            .await;
+            if let PinResult::Over { outcome, send_bye } = gate {
+                if send_bye {
+                    self.bye(&mut dialog).await;
+                }
+                finish(&context, record, outcome, "PIN not entered");
+                self.sip.forget().await;
+                return;
+            }
+            match join(&context.room, request).await {
+                Ok(joined) => joined,
+                Err(error) => {
+                    tracing::warn!(%error, %room, "joining the room failed");
+                    self.bye(&mut dialog).await;
+                    finish(
+                        &context,
+                        record,
+                        InboundRejection::RoomJoinFailed.outcome(),
+                        &error.to_string(),
+                    );
+                    self.sip.forget().await;
+                    return;
+                }
+            }
+        } else {
+            self.sip.respond(self.id, first).await;
+            let joined = match self.join_while_ringing(request).await {
+                Ok(joined) => joined,
+                Err(ending) => {
+                    let (outcome, detail) = *ending;
+                    if outcome.status.code == 487 {
+                        // RFC 3261 §9.2: the INVITE is answered 487 once CANCEL matched it.
+                        let response = with_tag(Response::to(&invite, 487, None), &self.local_tag);
+                        self.answer_invite(response).await;
+                        finish(&context, record, outcome, &detail);
+                        self.sip.forget().await;
+                        return;
+                    }
+                    return self.refuse(&invite, record, outcome, &detail).await;
+                }
+            };
+            let mut ok = self.ok_response(&invite, &answer);
+            if let Err(error) = dialog.respond(&invite, &mut ok, Instant::now()) {
+                tracing::warn!(%error, "200 OK not applied to the dialog");
+            }
+            self.answer_invite(ok).await;
+            record.update(|info| info.started_at_ns = now_ns());
+            joined
+        };
         let _ = room_handle
             .set_attributes(HashMap::from([(
                 "sip.callStatus".to_owned(),
                 "active".to_owned(),
             )]))
             .await;
-        record.update(|info| info.started_at_ns = now_ns());
         let answered = Instant::now();
         context.metrics.active_calls.inc();
         let established = Established {
@@ -341,6 +339,61 @@ impl InboundCall {
         finish(&context, record, outcome, "");
     }
 
+    /// The 200 OK with our SDP answer and what we support.
+    fn ok_response(&self, invite: &Request, answer: &str) -> Response {
+        let mut ok = Response::to(invite, 200, None);
+        let headers = &mut ok.head.other;
+        headers.push("Allow", ALLOWED_METHODS);
+        headers.push("Supported", SUPPORTED.join(", "));
+        headers.push("Server", self.context.config.sip.user_agent.clone());
+        ok.head.content_type = Some("application/sdp".into());
+        ok.body = Bytes::from(answer.to_owned());
+        ok
+    }
+
+    /// Joins the room while the phone rings; a CANCEL (487) or a shutdown ends it first.
+    /// The error carries the outcome and a detail for the record.
+    async fn join_while_ringing(
+        &mut self,
+        request: JoinRequest,
+    ) -> Result<Joined, Box<(Outcome, String)>> {
+        let joining = join(&self.context.room, request);
+        tokio::pin!(joining);
+        loop {
+            tokio::select! {
+                joined = &mut joining => {
+                    return joined.map_err(|error| {
+                        tracing::warn!(%error, "joining the room failed");
+                        Box::new((InboundRejection::RoomJoinFailed.outcome(), error.to_string()))
+                    });
+                }
+                input = self.sip.inputs.recv() => match input {
+                    Some(CallInput::Shutdown) => {
+                        let ending = (EstablishedEnd::Shutdown.outcome(), "shut down while joining".to_owned());
+                        return Err(Box::new(ending));
+                    }
+                    Some(CallInput::Cancelled { .. }) | None => {
+                        let ending = (InboundRejection::CallerCancelled.outcome(), String::new());
+                        return Err(Box::new(ending));
+                    }
+                    // Retransmissions and the like are the transaction layer's business.
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+
+    /// Ends an answered call from our side.
+    async fn bye(&self, dialog: &mut Dialog) {
+        let via = self.context.local.via(self.sip.transport);
+        match dialog.build_request(Method::Bye, via, None) {
+            Ok(bye) => {
+                let _ = self.sip.send(bye).await;
+            }
+            Err(error) => tracing::warn!(%error, "cannot build the BYE"),
+        }
+    }
+
     /// Sends the INVITE's final response, counting it.
     async fn answer_invite(&self, response: Response) {
         self.context.metrics.inbound_invite(response.code);
@@ -354,55 +407,5 @@ impl InboundCall {
             .await;
         finish(&self.context, record, outcome, error);
         self.sip.forget().await;
-    }
-}
-
-/// `sip_<caller>` with the standard `sip.*` attributes, the rule's attributes and the
-/// trunk's header mappings.
-fn participant(
-    invite: &Request,
-    admitted: &Admitted<'_>,
-    room: &str,
-    record: &CallRecord,
-) -> Identity {
-    let mut attributes: HashMap<String, String> =
-        admitted.rule.attributes.clone().into_iter().collect();
-    let call_id = record.call_id();
-    let standard = [
-        ("sip.callID", call_id),
-        ("sip.callIDFull", invite.head.call_id.0.clone()),
-        ("sip.trunkID", admitted.trunk.id.as_str().to_owned()),
-        ("sip.ruleID", admitted.rule.id.as_str().to_owned()),
-        ("sip.phoneNumber", admitted.caller.clone()),
-        ("sip.trunkPhoneNumber", admitted.called.clone()),
-        ("sip.callStatus", "ringing".to_owned()),
-        (
-            "sip.hostname",
-            invite
-                .uri
-                .as_sip()
-                .map(|u| u.host.to_string())
-                .unwrap_or_default(),
-        ),
-        ("sip.room", room.to_owned()),
-    ];
-    for (name, value) in standard {
-        attributes.insert(name.to_owned(), value);
-    }
-    for (header, attribute) in &admitted.trunk.headers_to_attributes {
-        if let Some(value) = invite.head.other.get(header.as_str()) {
-            attributes.insert(attribute.clone(), value.to_owned());
-        }
-    }
-    let display = invite
-        .head
-        .from
-        .display_name_text()
-        .unwrap_or_else(|| admitted.caller.clone());
-    Identity {
-        identity: format!("sip_{}", admitted.caller),
-        name: display,
-        metadata: admitted.rule.metadata.clone(),
-        attributes,
     }
 }

@@ -2,6 +2,8 @@
 
 pub mod admit;
 mod call;
+mod identity;
+mod pin;
 pub mod routing;
 
 use std::net::{IpAddr, SocketAddr};
