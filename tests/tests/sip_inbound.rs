@@ -295,3 +295,22 @@ fn the_caller_cancelling_while_ringing_gets_487() {
     assert_passed(&run);
     assert_outcome(&bed, &run, "CLIENT_INITIATED", 487, "Request Terminated");
 }
+
+#[test]
+fn a_sip_t_invite_with_sdp_and_isup_is_answered_from_its_sdp_part() {
+    let Some(bed) = Bed::get("a_sip_t_invite_with_sdp_and_isup_is_answered_from_its_sdp_part")
+    else {
+        return;
+    };
+    let run = run_uac(
+        &bed,
+        "sipt",
+        &scenario("uac_sip_t", &[]),
+        "+15550115",
+        &["-d", "500"],
+        WAIT,
+    );
+    assert_passed(&run);
+    let record = assert_outcome(&bed, &run, "CLIENT_INITIATED", 200, "Remote hangup");
+    assert_eq!(record["audioCodec"], "PCMU");
+}

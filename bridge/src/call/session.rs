@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use sipbridge_media::leg::MediaEvent;
 use sipbridge_signaling::dialog::{Body, Dialog, DialogEvent, Verdict};
-use sipbridge_signaling::message::{Method, Request, Response};
+use sipbridge_signaling::message::{Method, Request, Response, sdp_body};
 use sipbridge_signaling::outcome::{EstablishedEnd, Outcome, SipStatus};
 use sipbridge_signaling::sdp::{LocalSession, parse as parse_sdp};
 use sipbridge_signaling::transaction::ServerTxId;
@@ -237,15 +237,15 @@ impl Established {
     /// one, offer our current session (RFC 3264 §8; an UPDATE without a body is a session
     /// refresh, RFC 4028).
     fn renegotiate(&mut self, now: Instant, request: &Request) -> Response {
-        if request.body.is_empty() {
+        let Some(offer) = sdp_body(&request.head, &request.body) else {
             let mut response = Response::to(request, 200, None);
             if request.method == Method::Invite {
                 response.head.content_type = Some("application/sdp".into());
                 response.body = Bytes::from(self.session.offer());
             }
             return response;
-        }
-        let answered = parse_sdp(&request.body).and_then(|offer| self.session.answer(&offer));
+        };
+        let answered = parse_sdp(offer).and_then(|offer| self.session.answer(&offer));
         match answered {
             Ok((answer, negotiated)) => {
                 let start = StreamStart {

@@ -10,7 +10,7 @@ use std::time::{Instant, SystemTime};
 use bytes::Bytes;
 use sipbridge_media::codec::AudioCodec;
 use sipbridge_signaling::dialog::{Dialog, LocalParty, Tag, TimerConfig};
-use sipbridge_signaling::message::{Method, Request, Response};
+use sipbridge_signaling::message::{Method, Request, Response, sdp_body};
 use sipbridge_signaling::outcome::{EstablishedEnd, InboundRejection, Outcome, SipStatus};
 use sipbridge_signaling::screen::{ALLOWED_METHODS, SUPPORTED};
 use sipbridge_signaling::sdp::{LocalSession, parse as parse_sdp};
@@ -161,12 +161,11 @@ impl InboundCall {
             codec_preferences(&context.config.rtp),
         );
         // An INVITE without an offer (offer in our 200, answer in the ACK) is not supported yet.
-        let answer = if invite.body.is_empty() {
-            Err(None)
-        } else {
-            parse_sdp(&invite.body)
+        let answer = match sdp_body(&invite.head, &invite.body) {
+            None => Err(None),
+            Some(offer) => parse_sdp(offer)
                 .and_then(|offer| session.answer(&offer))
-                .map_err(Some)
+                .map_err(Some),
         };
         let (answer, negotiated) = match answer {
             Ok(answered) => answered,

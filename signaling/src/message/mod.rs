@@ -8,6 +8,7 @@
 mod framing;
 pub(crate) mod grammar;
 mod headers;
+mod multipart;
 mod name_addr;
 mod params;
 mod parse;
@@ -21,6 +22,7 @@ use bytes::Bytes;
 
 pub use framing::{Framed, Limits, StreamFramer, is_keepalive};
 pub use headers::{Headers, canonical_name};
+pub use multipart::sdp_body;
 pub use name_addr::NameAddr;
 pub use params::{Param, Params};
 pub use parse::{Malformed, ReplyContext, parse_message};
