@@ -41,6 +41,8 @@ from pathlib import Path
 import numpy as np
 import pjsua2 as pj
 
+from audio import dominant_frequency
+
 # Audio below this RMS (of int16 samples) is silence, as in room_member.py.
 SILENCE_RMS = 100.0
 
@@ -61,19 +63,6 @@ def write_tone(path: Path, hz: float, rate: int = 16000, seconds: float = 30.0) 
         out.setsampwidth(2)
         out.setframerate(rate)
         out.writeframes(samples.tobytes())
-
-
-def dominant_frequency(samples: np.ndarray, rate: int) -> float:
-    windowed = samples * np.hanning(len(samples))
-    spectrum = np.abs(np.fft.rfft(windowed))
-    spectrum[0] = 0.0
-    peak = int(np.argmax(spectrum))
-    if 0 < peak < len(spectrum) - 1:
-        left, centre, right = np.log(spectrum[peak - 1 : peak + 2] + 1e-12)
-        offset = 0.5 * (left - right) / (left - 2 * centre + right)
-    else:
-        offset = 0.0
-    return (peak + offset) * rate / len(samples)
 
 
 class Phone(pj.Call):

@@ -39,6 +39,8 @@ import warnings
 import numpy as np
 from livekit import api, rtc
 
+from audio import dominant_frequency
+
 SAMPLE_RATE = 48000
 FRAME_MS = 20
 SAMPLES_PER_FRAME = SAMPLE_RATE * FRAME_MS // 1000
@@ -59,20 +61,6 @@ def elapsed_ms() -> float:
 
 def emit(event: str, **fields) -> None:
     print(json.dumps({"event": event, **fields}), flush=True)
-
-
-def dominant_frequency(samples: np.ndarray, rate: int) -> float:
-    """The strongest frequency in `samples`, to a fraction of a bin (Hann window + parabola)."""
-    windowed = samples * np.hanning(len(samples))
-    spectrum = np.abs(np.fft.rfft(windowed))
-    spectrum[0] = 0.0
-    peak = int(np.argmax(spectrum))
-    if 0 < peak < len(spectrum) - 1:
-        left, centre, right = np.log(spectrum[peak - 1 : peak + 2] + 1e-12)
-        offset = 0.5 * (left - right) / (left - 2 * centre + right)
-    else:
-        offset = 0.0
-    return (peak + offset) * rate / len(samples)
 
 
 async def publish_tone(room: rtc.Room, hz: float, amplitude: float) -> None:

@@ -239,20 +239,40 @@ mod tests {
 
     use super::*;
 
-    /// Both directions of a PCMU call on a virtual clock: a 700 Hz tone from the phone
-    /// reaches the room as Opus, a 1.2 kHz room track reaches the phone as PCMU.
-    #[test]
-    fn tones_cross_both_ways() {
-        let phone: SocketAddr = "192.0.2.5:4000".parse().unwrap();
-        let negotiated = Negotiated {
+    fn pcmu_call(remote: SocketAddr) -> Negotiated {
+        Negotiated {
             codec: AudioCodec::Pcmu,
             payload_type: PayloadType(0),
             receive_event_pt: None,
             send_event_pt: None,
             ptime_ms: 20,
             direction: Direction::SendRecv,
-            remote: phone,
+            remote,
+        }
+    }
+
+    /// The phone's `i`th 20 ms PCMU packet of `tone`.
+    fn phone_packet(i: u32, tone: &mut Sine, out: &mut Vec<u8>) {
+        let mut pcm = vec![0i16; 160];
+        tone.fill(&mut pcm);
+        let mut payload = vec![0u8; 160];
+        Law::Mu.encode(&pcm, &mut payload);
+        let header = RtpHeader {
+            marker: i == 0,
+            payload_type: PayloadType(0),
+            sequence: i as u16,
+            timestamp: i * 160,
+            ssrc: Ssrc(99),
         };
+        header.write(&payload, out);
+    }
+
+    /// Both directions of a PCMU call on a virtual clock: a 700 Hz tone from the phone
+    /// reaches the room as Opus, a 1.2 kHz room track reaches the phone as PCMU.
+    #[test]
+    fn tones_cross_both_ways() {
+        let phone: SocketAddr = "192.0.2.5:4000".parse().unwrap();
+        let negotiated = pcmu_call(phone);
         let start = Instant::now();
         let stream = StreamStart {
             ssrc: 7,
@@ -270,18 +290,7 @@ mod tests {
         let mut packet = Vec::new();
         for i in 0..100u32 {
             let now = start + TICK * (i + 1);
-            let mut pcm = vec![0i16; 160];
-            phone_tone.fill(&mut pcm);
-            let mut payload = vec![0u8; 160];
-            Law::Mu.encode(&pcm, &mut payload);
-            let header = RtpHeader {
-                marker: i == 0,
-                payload_type: PayloadType(0),
-                sequence: i as u16,
-                timestamp: i * 160,
-                ssrc: Ssrc(99),
-            };
-            header.write(&payload, &mut packet);
+            phone_packet(i, &mut phone_tone, &mut packet);
             media.handle_rtp(now, phone, &packet);
 
             let mut pcm48 = vec![0i16; 960];
@@ -321,15 +330,7 @@ mod tests {
     fn a_new_remote_address_is_followed() {
         let old: SocketAddr = "192.0.2.5:4000".parse().unwrap();
         let new: SocketAddr = "192.0.2.77:5002".parse().unwrap();
-        let mut negotiated = Negotiated {
-            codec: AudioCodec::Pcmu,
-            payload_type: PayloadType(0),
-            receive_event_pt: None,
-            send_event_pt: None,
-            ptime_ms: 20,
-            direction: Direction::SendRecv,
-            remote: old,
-        };
+        let mut negotiated = pcmu_call(old);
         let now = Instant::now();
         let start = StreamStart {
             ssrc: 7,
@@ -349,18 +350,7 @@ mod tests {
         let mut heard = Vec::new();
         for i in 0..50u32 {
             let at = now + TICK * (i + 2);
-            let mut pcm = vec![0i16; 160];
-            tone.fill(&mut pcm);
-            let mut payload = vec![0u8; 160];
-            Law::Mu.encode(&pcm, &mut payload);
-            let header = RtpHeader {
-                marker: i == 0,
-                payload_type: PayloadType(0),
-                sequence: i as u16,
-                timestamp: i * 160,
-                ssrc: Ssrc(42),
-            };
-            header.write(&payload, &mut packet);
+            phone_packet(i, &mut tone, &mut packet);
             media.handle_rtp(at, new, &packet);
             let opus = media.tick(at).unwrap();
             heard.extend_from_slice(decoder.decode(&opus).unwrap());
