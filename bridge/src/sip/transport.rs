@@ -43,7 +43,8 @@ pub enum Inbound {
 /// The sending half, shared by the endpoint and whoever else needs to send.
 #[derive(Debug, Clone)]
 pub struct Transports {
-    udp: Arc<Vec<Arc<UdpSocket>>>,
+    /// Each UDP socket with whether it is IPv4, looked up once rather than per datagram.
+    udp: Arc<Vec<(bool, Arc<UdpSocket>)>>,
     tcp: Arc<Mutex<HashMap<SocketAddr, mpsc::Sender<Bytes>>>>,
     inbound: mpsc::Sender<Inbound>,
     limits: Limits,
@@ -60,7 +61,11 @@ impl Transports {
     ) -> Self {
         let udp: Vec<Arc<UdpSocket>> = udp.into_iter().map(Arc::new).collect();
         let transports = Self {
-            udp: Arc::new(udp.clone()),
+            udp: Arc::new(
+                udp.iter()
+                    .map(|s| (s.local_addr().is_ok_and(|a| a.is_ipv4()), s.clone()))
+                    .collect(),
+            ),
             tcp: Arc::default(),
             inbound,
             limits: Limits::default(),
@@ -90,11 +95,9 @@ impl Transports {
         let socket = self
             .udp
             .iter()
-            .find(|s| {
-                s.local_addr()
-                    .is_ok_and(|l| l.is_ipv4() == destination.is_ipv4())
-            })
-            .or_else(|| self.udp.first());
+            .find(|(ipv4, _)| *ipv4 == destination.is_ipv4())
+            .or_else(|| self.udp.first())
+            .map(|(_, socket)| socket);
         let Some(socket) = socket else {
             tracing::warn!(%destination, "no UDP listener to send SIP from");
             return;
