@@ -9,6 +9,7 @@ mod error;
 pub mod health;
 mod http;
 pub mod inbound;
+pub mod load;
 pub mod logging;
 pub mod metrics;
 mod process_metrics;
@@ -203,6 +204,7 @@ fn inbound_context(
         cdr,
         metrics,
         challenger: std::sync::Mutex::new(challenger),
+        cpu: load::CpuLoad::start(),
         draining: std::sync::atomic::AtomicBool::new(false),
         in_progress: std::sync::atomic::AtomicUsize::new(0),
         local: LocalAddresses {

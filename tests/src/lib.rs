@@ -10,11 +10,13 @@
 mod bed;
 mod member;
 pub mod observe;
+mod own_bridge;
 mod own_livekit;
 pub mod sipp;
 mod tcp_proxy;
 
 pub use bed::Bed;
 pub use member::{Event, RoomMember};
+pub use own_bridge::OwnBridge;
 pub use own_livekit::OwnLiveKit;
 pub use tcp_proxy::TcpProxy;

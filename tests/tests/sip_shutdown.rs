@@ -1,86 +1,47 @@
-//! Shutting down with a call up: after the drain period the bridge sends BYE to the phone,
-//! the participant leaves, and the call's record says SERVER_SHUTDOWN, 503 "Shutting down"
-//! (shared/OUTCOMES.md). A bridge of its own (in this process, on port 0) against the bed's
-//! livekit-server, so the bed's bridge keeps running.
+//! Bridges of the tests' own (in this process, on port 0) against the bed's livekit-server,
+//! for what the shared bed bridge cannot show: shutting down with a call up, and the call
+//! limit.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use sipbridge::sockets::BoundSockets;
 use sipbridge_tests::sipp::{ROOM_HANGS_UP, run_uac, scenario};
-use sipbridge_tests::{Bed, RoomMember};
-use tokio::net::{TcpListener, UdpSocket};
+use sipbridge_tests::{Bed, OwnBridge, RoomMember};
 
+const WAIT: Duration = Duration::from_secs(30);
+
+/// After the drain period the bridge sends BYE to the phone, the participant leaves, and
+/// the call's record says SERVER_SHUTDOWN, 503 "Shutting down" (shared/OUTCOMES.md).
 #[test]
 fn a_call_still_up_at_shutdown_gets_bye_and_a_server_shutdown_record() {
     let Some(bed) = Bed::get("a_call_still_up_at_shutdown_gets_bye_and_a_server_shutdown_record")
     else {
         return;
     };
-    let cdr = bed
-        .dir
-        .join(format!("shutdown-cdr-{}.jsonl", std::process::id()));
-    let config = format!(
-        "livekit: {{ url: \"{}\", api_key: {}, api_secret: {} }}\n\
-         sip: {{ external_ip: 127.0.0.1 }}\n\
-         rtp: {{ port_range: {{ min: 21000, max: 21099 }} }}\n\
-         inbound_trunks: [{{ id: t, numbers: [\"+15550150\"], allowed_addresses: [127.0.0.0/8] }}]\n\
-         dispatch_rules: [{{ id: r, rule: {{ direct: {{ room: bed-shutdown }} }} }}]\n\
-         cdr: {{ path: \"{}\" }}\n\
-         shutdown: {{ drain_timeout: 1s }}\n",
-        bed.livekit_url,
-        bed.api_key,
-        bed.api_secret,
-        cdr.display()
+    let mut bridge = OwnBridge::start(
+        &bed,
+        "shutdown",
+        "rtp: { port_range: { min: 21000, max: 21099 } }\n\
+         inbound_trunks: [{ id: t, numbers: [\"+15550150\"], allowed_addresses: [127.0.0.0/8] }]\n\
+         dispatch_rules: [{ id: r, rule: { direct: { room: bed-shutdown } } }]\n\
+         shutdown: { drain_timeout: 1s }\n",
     );
-    let config = Arc::new(sipbridge_config::load_str("inline.yaml", &config, |_| None).unwrap());
-
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (service, sip_addr) = runtime.block_on(async {
-        let sockets = BoundSockets {
-            sip_udp: vec![UdpSocket::bind("127.0.0.1:0").await.unwrap()],
-            sip_tcp: vec![TcpListener::bind("127.0.0.1:0").await.unwrap()],
-            http: TcpListener::bind("127.0.0.1:0").await.unwrap(),
-        };
-        let sip_addr = sockets.sip_udp[0].local_addr().unwrap();
-        let service = tokio::spawn(sipbridge::run(config, sockets, async {
-            let _ = stopped.await;
-        }));
-        (service, sip_addr)
-    });
-    let own = Bed {
-        sip_addr: sip_addr.to_string(),
-        cdr: cdr.clone(),
-        ..bed.clone()
-    };
-
     let mut member = RoomMember::join(&bed, "bed-shutdown", "watcher", &["--commands"]);
-    member.expect("joined", Duration::from_secs(30));
+    member.expect("joined", WAIT);
     let phone = {
-        let own = own.clone();
+        let own = bridge.bed.clone();
         let text = scenario("uac_call", &[("HANGUP", ROOM_HANGS_UP)]);
-        std::thread::spawn(move || {
-            run_uac(
-                &own,
-                "shutdown",
-                &text,
-                "+15550150",
-                &[],
-                Duration::from_secs(30),
-            )
-        })
+        std::thread::spawn(move || run_uac(&own, "shutdown", &text, "+15550150", &[], WAIT))
     };
-    member.expect_where("attributes", Duration::from_secs(30), |e| {
+    member.expect_where("attributes", WAIT, |e| {
         e["from"] == "sip_+15557770001" && e["attributes"]["sip.callStatus"] == "active"
     });
-    let _ = stop.send(());
+    bridge.signal_stop();
     let run = phone.join().unwrap();
     assert!(run.passed, "the phone did not get its BYE:\n{}", run.trace);
-    runtime.block_on(service).unwrap().unwrap();
+    bridge.wait();
 
-    let record = own.cdr_of(&run.call_id, Duration::from_secs(5));
+    let record = bridge.bed.cdr_of(&run.call_id, Duration::from_secs(5));
     assert_eq!(record["disconnectReason"], "SERVER_SHUTDOWN", "{record}");
     assert_eq!(record["callStatusCode"]["code"], 503, "{record}");
     assert_eq!(
@@ -95,5 +56,49 @@ fn a_call_still_up_at_shutdown_gets_bye_and_a_server_shutdown_record() {
         "SERVER_SHUTDOWN"
     );
     drop(member);
-    let _ = std::fs::remove_file(&cdr);
+}
+
+/// With `limits.max_active_calls: 1`, a second call while the first is up gets 503 with
+/// Retry-After, and a record of its own.
+#[test]
+fn a_call_over_max_active_calls_gets_503() {
+    let Some(bed) = Bed::get("a_call_over_max_active_calls_gets_503") else {
+        return;
+    };
+    let bridge = OwnBridge::start(
+        &bed,
+        "limits",
+        "rtp: { port_range: { min: 21100, max: 21199 } }\n\
+         inbound_trunks: [{ id: t, numbers: [\"+15550170\"], allowed_addresses: [127.0.0.0/8] }]\n\
+         dispatch_rules: [{ id: r, rule: { direct: { room: bed-limits } } }]\n\
+         limits: { max_active_calls: 1, max_cpu_utilization: 1.0 }\n",
+    );
+    let mut member = RoomMember::join(&bed, "bed-limits", "watcher", &["--commands"]);
+    member.expect("joined", WAIT);
+    let first = {
+        let own = bridge.bed.clone();
+        let text = scenario(
+            "uac_call",
+            &[("HANGUP", sipbridge_tests::sipp::PHONE_HANGS_UP)],
+        );
+        std::thread::spawn(move || {
+            run_uac(&own, "first", &text, "+15550170", &["-d", "4000"], WAIT)
+        })
+    };
+    member.expect_where("attributes", WAIT, |e| {
+        e["attributes"]["sip.callStatus"] == "active"
+    });
+    let offer = "      v=0\n      o=- 1 1 IN IP4 [local_ip]\n      s=-\n      c=IN IP4 [media_ip]\n      t=0 0\n      m=audio [media_port] RTP/AVP 0";
+    let text = scenario(
+        "uac_refused",
+        &[("EXPECTED_CODE", "503"), ("OFFER_BODY", offer)],
+    );
+    let second = run_uac(&bridge.bed, "second", &text, "+15550170", &[], WAIT);
+    assert!(second.passed, "{}", second.trace);
+    assert!(second.trace.contains("Retry-After: 5"), "{}", second.trace);
+    let record = bridge.bed.cdr_of(&second.call_id, Duration::from_secs(5));
+    assert_eq!(record["callStatusCode"]["code"], 503, "{record}");
+    assert_eq!(record["disconnectReason"], "JOIN_FAILURE", "{record}");
+    assert!(first.join().unwrap().passed, "the first call was disturbed");
+    drop(member);
 }

@@ -11,7 +11,9 @@ use bytes::Bytes;
 use sipbridge_media::codec::AudioCodec;
 use sipbridge_signaling::dialog::{Dialog, LocalParty, Tag, TimerConfig};
 use sipbridge_signaling::message::{Method, Request, Response, sdp_body};
-use sipbridge_signaling::outcome::{EstablishedEnd, InboundRejection, Outcome, SipStatus};
+use sipbridge_signaling::outcome::{
+    DisconnectReason, EstablishedEnd, InboundRejection, Outcome, SipStatus,
+};
 use sipbridge_signaling::screen::{ALLOWED_METHODS, SUPPORTED};
 use sipbridge_signaling::sdp::{LocalSession, parse as parse_sdp};
 use sipbridge_signaling::transaction::ServerTxId;
@@ -59,6 +61,23 @@ pub(super) async fn run(context: Arc<InboundContext>, call: NewCall) {
         sip.respond(id, response).await;
         let record = context.cdr.record(call_info(&invite, None, ""));
         finish(&context, record, outcome, "draining");
+        sip.forget().await;
+        return;
+    }
+    if let Some(reason) = overloaded(&context) {
+        // RFC 3261 §21.5.4: try again later, or another instance now.
+        tracing::warn!(%reason, "inbound call refused: over the limit");
+        let outcome = Outcome {
+            reason: DisconnectReason::JoinFailure,
+            status: SipStatus::new(503, reason),
+        };
+        let response = Response::to(&invite, 503, Some(reason));
+        let mut response = with_tag(response, &local_tag);
+        response.head.other.push("Retry-After", "5");
+        context.metrics.inbound_invite(503);
+        sip.respond(id, response).await;
+        let record = context.cdr.record(call_info(&invite, None, ""));
+        finish(&context, record, outcome, reason);
         sip.forget().await;
         return;
     }
@@ -122,6 +141,23 @@ fn with_tag(mut response: Response, tag: &str) -> Response {
         response.head.to.params.set("tag", Some(tag.to_owned()));
     }
     response
+}
+
+/// Why a new call must be refused for capacity (`limits:`), if it must. The count includes
+/// this call's own task.
+fn overloaded(context: &InboundContext) -> Option<&'static str> {
+    let limits = &context.config.limits;
+    let calls = context.calls_in_progress();
+    if limits
+        .max_active_calls
+        .is_some_and(|max| calls > max as usize)
+    {
+        return Some("Service Unavailable - too many calls");
+    }
+    if context.cpu.utilization() > limits.max_cpu_utilization {
+        return Some("Service Unavailable - CPU overloaded");
+    }
+    None
 }
 
 fn finish(context: &InboundContext, record: CallRecord, outcome: Outcome, error: &str) {

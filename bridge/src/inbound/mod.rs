@@ -79,6 +79,8 @@ pub struct InboundContext {
     /// One digest challenger for every trunk with credentials (realm: the bridge).
     pub challenger: Mutex<Challenger>,
     pub local: LocalAddresses,
+    /// The machine's CPU utilization, for `limits.max_cpu_utilization`.
+    pub cpu: crate::load::CpuLoad,
     /// Set when the bridge drains: new calls are refused 503.
     pub draining: AtomicBool,
     /// Call tasks still running (set-up or answered).

@@ -1,0 +1,90 @@
+//! A bridge of a test's own, in the test process (`sipbridge::run` on ports bound here),
+//! talking to the bed's livekit-server: for tests that stop it or need their own limits,
+//! while the bed's bridge keeps serving the other tests.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use sipbridge::sockets::BoundSockets;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::Bed;
+
+#[derive(Debug)]
+pub struct OwnBridge {
+    runtime: tokio::runtime::Runtime,
+    stop: Option<oneshot::Sender<()>>,
+    service: Option<JoinHandle<Result<(), sipbridge::Error>>>,
+    /// The bed as seen through this bridge: its SIP address and call detail records.
+    pub bed: Bed,
+}
+
+impl OwnBridge {
+    /// Starts a bridge whose config is the bed's LiveKit settings plus `yaml` (trunks,
+    /// rules, limits…); `label` names its call detail record file.
+    pub fn start(bed: &Bed, label: &str, yaml: &str) -> Self {
+        let cdr: PathBuf = bed
+            .dir
+            .join(format!("{label}-cdr-{}.jsonl", std::process::id()));
+        let _ = std::fs::remove_file(&cdr);
+        let text = format!(
+            "livekit: {{ url: \"{}\", api_key: {}, api_secret: {} }}\n\
+             sip: {{ external_ip: 127.0.0.1 }}\n\
+             cdr: {{ path: \"{}\" }}\n{yaml}",
+            bed.livekit_url,
+            bed.api_key,
+            bed.api_secret,
+            cdr.display()
+        );
+        let config = sipbridge_config::load_str("inline.yaml", &text, |_| None).unwrap();
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let (service, sip_addr) = runtime.block_on(async {
+            let sockets = BoundSockets {
+                sip_udp: vec![UdpSocket::bind("127.0.0.1:0").await.unwrap()],
+                sip_tcp: vec![TcpListener::bind("127.0.0.1:0").await.unwrap()],
+                http: TcpListener::bind("127.0.0.1:0").await.unwrap(),
+            };
+            let sip_addr = sockets.sip_udp[0].local_addr().unwrap();
+            let service = tokio::spawn(sipbridge::run(Arc::new(config), sockets, async {
+                let _ = stopped.await;
+            }));
+            (service, sip_addr)
+        });
+        let bed = Bed {
+            sip_addr: sip_addr.to_string(),
+            cdr,
+            ..bed.clone()
+        };
+        Self {
+            runtime,
+            stop: Some(stop),
+            service: Some(service),
+            bed,
+        }
+    }
+
+    /// Signals shutdown, as SIGTERM would, without waiting.
+    pub fn signal_stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    /// Waits for the bridge to have drained and stopped; panics if it failed.
+    pub fn wait(&mut self) {
+        self.signal_stop();
+        if let Some(service) = self.service.take() {
+            self.runtime.block_on(service).unwrap().unwrap();
+        }
+    }
+}
+
+impl Drop for OwnBridge {
+    fn drop(&mut self) {
+        self.signal_stop();
+        let _ = std::fs::remove_file(&self.bed.cdr);
+    }
+}
