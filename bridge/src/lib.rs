@@ -209,6 +209,7 @@ fn inbound_context(
         in_progress: std::sync::atomic::AtomicUsize::new(0),
         local: LocalAddresses {
             sip_ip,
+            hostname: config.sip.hostname.clone(),
             udp_port: addrs.sip_udp.first().map(|a| a.port()),
             tcp_port: addrs.sip_tcp.first().map(|a| a.port()),
             rtp_ip,

@@ -25,6 +25,11 @@ impl OwnBridge {
     /// Starts a bridge whose config is the bed's LiveKit settings plus `yaml` (trunks,
     /// rules, limits…); `label` names its call detail record file.
     pub fn start(bed: &Bed, label: &str, yaml: &str) -> Self {
+        Self::start_with_livekit(bed, label, &bed.livekit_url, yaml)
+    }
+
+    /// The same against the LiveKit server at `livekit_url` (e.g. one that is not there).
+    pub fn start_with_livekit(bed: &Bed, label: &str, livekit_url: &str, yaml: &str) -> Self {
         let cdr: PathBuf = bed
             .dir
             .join(format!("{label}-cdr-{}.jsonl", std::process::id()));
@@ -33,7 +38,7 @@ impl OwnBridge {
             "livekit: {{ url: \"{}\", api_key: {}, api_secret: {} }}\n\
              sip: {{ external_ip: 127.0.0.1 }}\n\
              cdr: {{ path: \"{}\" }}\n{yaml}",
-            bed.livekit_url,
+            livekit_url,
             bed.api_key,
             bed.api_secret,
             cdr.display()

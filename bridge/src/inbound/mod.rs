@@ -6,67 +6,18 @@ mod identity;
 mod pin;
 pub mod routing;
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use sipbridge_config::Config;
 use sipbridge_signaling::auth::Challenger;
-use sipbridge_signaling::message::{Host, NameAddr, Param, SipUri, Uri, Via};
-use sipbridge_signaling::transaction::{Transport, make_branch};
 
 use crate::call::ports::RtpPorts;
 use crate::cdr::CdrSink;
 use crate::metrics::Metrics;
 use crate::room::RoomSettings;
 use crate::sip::endpoint::CallStarter;
-
-/// The addresses we put in Via, Contact and SDP.
-#[derive(Debug, Clone)]
-pub struct LocalAddresses {
-    /// The address carriers reach us at (`sip.external_ip`, else the listen address).
-    pub sip_ip: IpAddr,
-    pub udp_port: Option<u16>,
-    pub tcp_port: Option<u16>,
-    /// The address in SDP `c=` (`rtp.external_ip`, else the SIP one).
-    pub rtp_ip: IpAddr,
-}
-
-impl LocalAddresses {
-    fn port(&self, transport: Transport) -> u16 {
-        let port = match transport {
-            Transport::Udp => self.udp_port,
-            Transport::Tcp | Transport::Tls => self.tcp_port,
-        };
-        port.or(self.udp_port).or(self.tcp_port).unwrap_or(5060)
-    }
-
-    /// Our Contact for a dialog on `transport` (RFC 3261 §8.1.1.8).
-    pub fn contact(&self, transport: Transport) -> NameAddr {
-        let params: Vec<Param> = match transport {
-            Transport::Udp => Vec::new(),
-            other => vec![Param {
-                name: "transport".into(),
-                value: Some(other.via_name().to_ascii_lowercase()),
-            }],
-        };
-        let uri = SipUri::build(
-            None,
-            &Host::Ip(self.sip_ip),
-            Some(self.port(transport)),
-            &params,
-        );
-        NameAddr::new(Uri::Sip(uri))
-    }
-
-    /// A Via for a request we send on `transport`, with a fresh branch.
-    pub fn via(&self, transport: Transport) -> Via {
-        let sent_by = SocketAddr::new(self.sip_ip, self.port(transport));
-        let mut via = Via::new(transport.via_name(), sent_by, &make_branch(rand::random()));
-        via.params.set("rport", None);
-        via
-    }
-}
+pub use crate::sip::local::LocalAddresses;
 
 /// What every inbound call task shares.
 #[derive(Debug)]

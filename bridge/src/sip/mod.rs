@@ -3,4 +3,5 @@
 
 pub mod endpoint;
 pub mod link;
+pub mod local;
 pub mod transport;

@@ -1,6 +1,6 @@
 //! Bridges of the tests' own (in this process, on port 0) against the bed's livekit-server,
-//! for what the shared bed bridge cannot show: shutting down with a call up, and the call
-//! limit.
+//! for what the shared bed bridge cannot show: shutting down with a call up, the call
+//! limit, and a LiveKit server that cannot be reached.
 #![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
@@ -101,4 +101,32 @@ fn a_call_over_max_active_calls_gets_503() {
     assert_eq!(record["disconnectReason"], "JOIN_FAILURE", "{record}");
     assert!(first.join().unwrap().passed, "the first call was disturbed");
     drop(member);
+}
+
+/// LiveKit unreachable: the caller gets 503 and the record says JOIN_FAILURE
+/// (shared/OUTCOMES.md: "room join failure → 503").
+#[test]
+fn a_room_that_cannot_be_joined_gets_503() {
+    let Some(bed) = Bed::get("a_room_that_cannot_be_joined_gets_503") else {
+        return;
+    };
+    // Nothing listens on port 9 (discard) of 127.0.0.1 on these machines.
+    let bridge = OwnBridge::start_with_livekit(
+        &bed,
+        "nojoin",
+        "ws://127.0.0.1:9",
+        "rtp: { port_range: { min: 21200, max: 21299 } }\n\
+         inbound_trunks: [{ id: t, numbers: [\"+15550180\"], allowed_addresses: [127.0.0.0/8] }]\n\
+         dispatch_rules: [{ id: r, rule: { direct: { room: bed-nowhere } } }]\n",
+    );
+    let offer = "      v=0\n      o=- 1 1 IN IP4 [local_ip]\n      s=-\n      c=IN IP4 [media_ip]\n      t=0 0\n      m=audio [media_port] RTP/AVP 0";
+    let text = scenario(
+        "uac_refused",
+        &[("EXPECTED_CODE", "503"), ("OFFER_BODY", offer)],
+    );
+    let run = run_uac(&bridge.bed, "nojoin", &text, "+15550180", &[], WAIT);
+    assert!(run.passed, "{}", run.trace);
+    let record = bridge.bed.cdr_of(&run.call_id, Duration::from_secs(5));
+    assert_eq!(record["disconnectReason"], "JOIN_FAILURE", "{record}");
+    assert_eq!(record["callStatusCode"]["code"], 503, "{record}");
 }
