@@ -43,6 +43,13 @@ impl OwnBridge {
             bed.api_secret,
             cdr.display()
         );
+        // Tests share a busy two-core machine: the default CPU limit (0.9) would refuse their
+        // calls at random. A test about limits sets its own.
+        let text = if yaml.contains("limits:") {
+            text
+        } else {
+            text + "limits: { max_cpu_utilization: 1.0 }\n"
+        };
         let config = sipbridge_config::load_str("inline.yaml", &text, |_| None).unwrap();
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
