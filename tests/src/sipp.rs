@@ -13,7 +13,7 @@ use crate::Bed;
 pub struct SippRun {
     /// SIPp's exit status was 0: every message of the scenario was exchanged as written.
     pub passed: bool,
-    /// The Call-ID SIPp used, for finding the call detail record.
+    /// The Call-ID SIPp used for the (first) call, for finding the call detail record.
     pub call_id: String,
     /// SIPp's trace of every message sent and received, and its error log.
     pub trace: String,
@@ -59,7 +59,9 @@ pub fn run_uac(
     let messages = dir.join(format!("{unique}.messages.log"));
     let errors = dir.join(format!("{unique}.errors.log"));
     let (port, media_port) = (free_port(false), free_port(true));
-    let call_id = format!("{unique}@127.0.0.1");
+    // `%u` is SIPp's call number: one Call-ID per call when a run places several.
+    let call_id_format = format!("{unique}-%u@127.0.0.1");
+    let call_id = format!("{unique}-1@127.0.0.1");
     let mut child = Command::new("sipp")
         .arg("-sf")
         .arg(&scenario_file)
@@ -75,7 +77,7 @@ pub fn run_uac(
             "-timeout_error",
         ])
         .args(["-p", &port.to_string(), "-mp", &media_port.to_string()])
-        .args(["-cid_str", &call_id])
+        .args(["-cid_str", &call_id_format])
         .args(["-timeout", &format!("{}s", limit.as_secs().max(1))])
         .arg("-trace_msg")
         .arg("-message_file")
