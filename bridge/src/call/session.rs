@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use sipbridge_media::leg::MediaEvent;
-use sipbridge_signaling::dialog::{Body, Dialog, DialogEvent, Verdict};
+use sipbridge_signaling::dialog::{Dialog, DialogEvent, Verdict};
 use sipbridge_signaling::message::{Method, Request, Response, sdp_body};
 use sipbridge_signaling::outcome::{EstablishedEnd, Outcome, SipStatus};
 use sipbridge_signaling::sdp::{LocalSession, parse as parse_sdp};
@@ -80,7 +80,7 @@ impl Established {
                 }
                 () = tokio::time::sleep_until(wake.into()) => {}
                 event = self.room_events.recv() => {
-                    if let Some(ending) = self.handle_room_event(event).await {
+                    if let Some(ending) = self.handle_room_event(event) {
                         break ending;
                     }
                 }
@@ -153,7 +153,7 @@ impl Established {
         None
     }
 
-    async fn handle_room_event(&mut self, event: Option<RoomEvent>) -> Option<Ending> {
+    fn handle_room_event(&mut self, event: Option<RoomEvent>) -> Option<Ending> {
         let now = Instant::now();
         match event {
             Some(RoomEvent::Audio(audio)) => self.media.handle_room_audio(now, &audio),
@@ -319,13 +319,7 @@ impl Established {
             Ending::Other(outcome) => (outcome, true, true),
         };
         if send_bye {
-            let via = self.local.via(self.sip.transport);
-            match self.dialog.build_request(Method::Bye, via, None::<Body>) {
-                Ok(bye) => {
-                    let _ = self.sip.send(bye).await;
-                }
-                Err(error) => tracing::warn!(%error, "cannot build the BYE"),
-            }
+            self.sip.send_bye(&mut self.dialog, &self.local).await;
         }
         if leave_room {
             self.room.leave(departure(&outcome)).await;

@@ -3,7 +3,8 @@
 
 use std::net::SocketAddr;
 
-use sipbridge_signaling::dialog::OutgoingRequest;
+use sipbridge_signaling::dialog::{Dialog, OutgoingRequest};
+use sipbridge_signaling::message::Method;
 use sipbridge_signaling::message::Response;
 use sipbridge_signaling::outcome::{DisconnectReason as OutcomeReason, Outcome};
 use sipbridge_signaling::transaction::{ClientTxId, ServerTxId, Transport};
@@ -11,6 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::room::{Departure, DisconnectReason};
 use crate::sip::link::{CallInput, Command, DialogKey};
+use crate::sip::local::LocalAddresses;
 
 #[derive(Debug)]
 pub struct CallSip {
@@ -71,6 +73,17 @@ impl CallSip {
             transport: self.transport,
         };
         let _ = self.endpoint.send(ack).await;
+    }
+
+    /// Ends the dialog from our side (RFC 3261 §15.1.1), Via from `local`.
+    pub async fn send_bye(&self, dialog: &mut Dialog, local: &LocalAddresses) {
+        let via = local.via(self.transport);
+        match dialog.build_request(Method::Bye, via, None) {
+            Ok(bye) => {
+                let _ = self.send(bye).await;
+            }
+            Err(error) => tracing::warn!(%error, "cannot build the BYE"),
+        }
     }
 
     /// The call is over: the endpoint stops routing its dialog here.

@@ -10,7 +10,7 @@ use std::time::{Instant, SystemTime};
 use bytes::Bytes;
 use sipbridge_media::codec::AudioCodec;
 use sipbridge_signaling::dialog::{Dialog, LocalParty, Tag, TimerConfig};
-use sipbridge_signaling::message::{Method, Request, Response, sdp_body};
+use sipbridge_signaling::message::{Request, Response, sdp_body};
 use sipbridge_signaling::outcome::{
     DisconnectReason, EstablishedEnd, InboundRejection, Outcome, SipStatus,
 };
@@ -51,35 +51,33 @@ pub(super) async fn run(context: Arc<InboundContext>, call: NewCall) {
     // Admission is instant; 100 Trying now rather than after the layer's 200 ms.
     sip.respond(id, Response::to(&invite, 100, None)).await;
 
+    let call = InboundCall {
+        context: context.clone(),
+        sip,
+        id,
+        local_tag,
+        source,
+    };
     if context.draining.load(std::sync::atomic::Ordering::Acquire) {
         // Draining: new calls go to another instance (RFC 3261 §21.5.4, Retry-After).
         let outcome = EstablishedEnd::Shutdown.outcome();
-        let response = Response::to(&invite, 503, Some(&outcome.status.reason));
-        let mut response = with_tag(response, &local_tag);
-        response.head.other.push("Retry-After", "30");
-        context.metrics.inbound_invite(503);
-        sip.respond(id, response).await;
         let record = context.cdr.record(call_info(&invite, None, ""));
-        finish(&context, record, outcome, "draining");
-        sip.forget().await;
-        return;
+        let retry = [("Retry-After", "30".to_owned())];
+        return call
+            .decline(&invite, &retry, false, record, outcome, "draining")
+            .await;
     }
     if let Some(reason) = overloaded(&context) {
-        // RFC 3261 §21.5.4: try again later, or another instance now.
         tracing::warn!(%reason, "inbound call refused: over the limit");
         let outcome = Outcome {
             reason: DisconnectReason::JoinFailure,
             status: SipStatus::new(503, reason),
         };
-        let response = Response::to(&invite, 503, Some(reason));
-        let mut response = with_tag(response, &local_tag);
-        response.head.other.push("Retry-After", "5");
-        context.metrics.inbound_invite(503);
-        sip.respond(id, response).await;
         let record = context.cdr.record(call_info(&invite, None, ""));
-        finish(&context, record, outcome, reason);
-        sip.forget().await;
-        return;
+        let retry = [("Retry-After", "5".to_owned())];
+        return call
+            .decline(&invite, &retry, false, record, outcome, reason)
+            .await;
     }
     let admitted = admit(
         &context.config,
@@ -92,35 +90,30 @@ pub(super) async fn run(context: Arc<InboundContext>, call: NewCall) {
         Ok(admitted) => admitted,
         Err(refusal) => {
             tracing::info!(call_id = %invite.head.call_id, code = refusal.code, detail = %refusal.detail, "inbound call refused");
-            if !refusal.silent {
-                let mut response = with_tag(
-                    Response::to(&invite, refusal.code, Some(&refusal.reason)),
-                    &local_tag,
-                );
+            let status = SipStatus::new(refusal.code, refusal.reason.clone());
+            let Some(rejection) = refusal.outcome else {
+                // A 407 challenge: a step of the attempt, not its end, so no record.
+                let response = Response::to(&invite, status.code, Some(&status.reason));
+                let mut response = with_tag(response, &call.local_tag);
                 for (name, value) in &refusal.headers {
                     response.head.other.push(name, value.clone());
                 }
-                context.metrics.inbound_invite(refusal.code);
-                sip.respond(id, response).await;
-            }
-            if let Some(rejection) = refusal.outcome {
-                // The record carries the status actually sent (a 400 for malformed
-                // credentials, not the table's 403).
-                let mut outcome = rejection.outcome();
-                outcome.status = SipStatus::new(refusal.code, refusal.reason.clone());
-                let record = context.cdr.record(call_info(&invite, None, ""));
-                finish(&context, record, outcome, &refusal.detail);
-            }
-            sip.forget().await;
-            return;
+                call.answer_invite(response).await;
+                call.sip.forget().await;
+                return;
+            };
+            // The record carries the status actually sent (a 400 for malformed
+            // credentials, not the table's 403).
+            let outcome = Outcome {
+                status,
+                ..rejection.outcome()
+            };
+            let record = context.cdr.record(call_info(&invite, None, ""));
+            let (headers, silent) = (&refusal.headers, refusal.silent);
+            return call
+                .decline(&invite, headers, silent, record, outcome, &refusal.detail)
+                .await;
         }
-    };
-    let call = InboundCall {
-        context: context.clone(),
-        sip,
-        id,
-        local_tag,
-        source,
     };
     call.proceed(invite, admitted).await;
 }
@@ -211,20 +204,21 @@ impl InboundCall {
                 let (code, reason) = rejection.map_or(no_offer, |r| (r.status, r.reason));
                 let detail = error.map_or_else(|| "no SDP offer".to_owned(), |e| e.to_string());
                 tracing::info!(%detail, "inbound offer refused");
-                let response = Response::to(&invite, code, Some(reason));
-                let mut response = with_tag(response, &self.local_tag);
-                if let Some(warning) = rejection.and_then(|r| r.warning) {
-                    // RFC 3261 §20.43: which SDP problem it was, for the carrier's logs.
-                    let host = context.local.sip_ip;
-                    let value = format!("{warning} {host} \"{reason}\"");
-                    response.head.other.push("Warning", value);
-                }
-                self.answer_invite(response).await;
-                let mut outcome = InboundRejection::BadSdp.outcome();
-                outcome.status = SipStatus::new(code, reason);
-                finish(&context, record, outcome, &detail);
-                self.sip.forget().await;
-                return;
+                // RFC 3261 §20.43: which SDP problem it was, for the carrier's logs.
+                let host = context.local.sip_ip;
+                let warning = rejection.and_then(|r| r.warning);
+                let headers: Vec<_> = warning
+                    .map(|code| ("Warning", format!("{code} {host} \"{reason}\"")))
+                    .into_iter()
+                    .collect();
+                let status = SipStatus::new(code, reason);
+                let outcome = Outcome {
+                    status,
+                    ..InboundRejection::BadSdp.outcome()
+                };
+                return self
+                    .decline(&invite, &headers, false, record, outcome, &detail)
+                    .await;
             }
         };
         let codec = match negotiated.codec {
@@ -324,15 +318,8 @@ impl InboundCall {
             let joined = match self.join_while_ringing(request).await {
                 Ok(joined) => joined,
                 Err(ending) => {
+                    // After a CANCEL this is the 487 RFC 3261 §9.2 asks for.
                     let (outcome, detail) = *ending;
-                    if outcome.status.code == 487 {
-                        // RFC 3261 §9.2: the INVITE is answered 487 once CANCEL matched it.
-                        let response = with_tag(Response::to(&invite, 487, None), &self.local_tag);
-                        self.answer_invite(response).await;
-                        finish(&context, record, outcome, &detail);
-                        self.sip.forget().await;
-                        return;
-                    }
                     return self.refuse(&invite, record, outcome, &detail).await;
                 }
             };
@@ -420,13 +407,7 @@ impl InboundCall {
 
     /// Ends an answered call from our side.
     async fn bye(&self, dialog: &mut Dialog) {
-        let via = self.context.local.via(self.sip.transport);
-        match dialog.build_request(Method::Bye, via, None) {
-            Ok(bye) => {
-                let _ = self.sip.send(bye).await;
-            }
-            Err(error) => tracing::warn!(%error, "cannot build the BYE"),
-        }
+        self.sip.send_bye(dialog, &self.context.local).await;
     }
 
     /// Sends the INVITE's final response, counting it.
@@ -437,9 +418,32 @@ impl InboundCall {
 
     /// Answers the INVITE with the outcome's status and records it.
     async fn refuse(self, invite: &Request, record: CallRecord, outcome: Outcome, error: &str) {
-        let response = Response::to(invite, outcome.status.code, Some(&outcome.status.reason));
-        self.answer_invite(with_tag(response, &self.local_tag))
+        self.decline(invite, &[], false, record, outcome, error)
             .await;
+    }
+
+    /// Answers the INVITE with the outcome's status and `headers` (no answer at all when
+    /// `silent`), writes the record and forgets the dialog.
+    async fn decline(
+        self,
+        invite: &Request,
+        headers: &[(&'static str, String)],
+        silent: bool,
+        record: CallRecord,
+        outcome: Outcome,
+        error: &str,
+    ) {
+        if !silent {
+            let status = &outcome.status;
+            let mut response = with_tag(
+                Response::to(invite, status.code, Some(&status.reason)),
+                &self.local_tag,
+            );
+            for (name, value) in headers {
+                response.head.other.push(name, value.clone());
+            }
+            self.answer_invite(response).await;
+        }
         finish(&self.context, record, outcome, error);
         self.sip.forget().await;
     }
