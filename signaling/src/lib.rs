@@ -7,6 +7,7 @@
 //! the sockets and the clock belong to `bridge/`. It knows nothing of LiveKit.
 
 pub mod auth;
+pub mod dial;
 pub mod dialog;
 mod error;
 pub mod message;
