@@ -26,10 +26,11 @@ use sipbridge_config::Config;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
+use call::context::CallContext;
 use cdr::CdrSink;
 pub use error::Error;
 use health::{Health, Readiness};
-use inbound::{InboundContext, LocalAddresses, call_starter};
+use inbound::{LocalAddresses, call_starter};
 use metrics::Metrics;
 use sip::endpoint::Endpoint;
 use sip::link::Command;
@@ -82,14 +83,21 @@ pub async fn run(
         &mut sip_tasks,
     );
     let (cdr, cdr_writer) = CdrSink::start(config.cdr.path.clone().into());
-    let calls = Arc::new(inbound_context(&config, &addrs, cdr, metrics.clone()));
+    let (endpoint_commands, commands) = sip::endpoint::command_channel();
+    let calls = Arc::new(call_context(
+        &config,
+        &addrs,
+        cdr,
+        metrics.clone(),
+        endpoint_commands.clone(),
+    ));
     let endpoint = Endpoint::new(
         config.clone(),
         transports,
         metrics.clone(),
         call_starter(calls.clone()),
+        (endpoint_commands.clone(), commands),
     );
-    let endpoint_commands = endpoint.command_sender();
     sip_tasks.spawn(endpoint.run(inbound));
 
     health.set(Readiness::Ready);
@@ -152,7 +160,7 @@ pub async fn run(
 }
 
 /// Waits until no call is in progress (answered or still being set up), or `timeout`.
-async fn drain(calls: &InboundContext, timeout: Duration) {
+async fn drain(calls: &CallContext, timeout: Duration) {
     let deadline = tokio::time::Instant::now() + timeout;
     while calls.calls_in_progress() > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(DRAIN_POLL).await;
@@ -161,12 +169,13 @@ async fn drain(calls: &InboundContext, timeout: Duration) {
 
 /// What inbound calls share: the room settings, RTP ports, the digest challenger and the
 /// addresses we advertise.
-fn inbound_context(
+fn call_context(
     config: &Arc<Config>,
     addrs: &sockets::LocalAddrs,
     cdr: CdrSink,
     metrics: Arc<Metrics>,
-) -> InboundContext {
+    endpoint: mpsc::Sender<Command>,
+) -> CallContext {
     let listen_ip = addrs
         .sip_udp
         .iter()
@@ -193,7 +202,7 @@ fn inbound_context(
     let challenger = sipbridge_signaling::auth::Challenger::new(rand::random(), &realm)
         .or_else(|_| sipbridge_signaling::auth::Challenger::new(rand::random(), "sipbridge"))
         .expect("the literal realm is quotable");
-    InboundContext {
+    CallContext {
         config: config.clone(),
         room: room::RoomSettings {
             url: config.livekit.url.clone(),
@@ -207,6 +216,7 @@ fn inbound_context(
         cpu: load::CpuLoad::start(),
         draining: std::sync::atomic::AtomicBool::new(false),
         in_progress: std::sync::atomic::AtomicUsize::new(0),
+        endpoint,
         local: LocalAddresses {
             sip_ip,
             hostname: config.sip.hostname.clone(),

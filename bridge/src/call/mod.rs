@@ -1,5 +1,6 @@
 //! One call: its RTP sockets, its media pipeline, its room participant and its dialog.
 
+pub mod context;
 pub mod media;
 pub mod ports;
 pub mod session;

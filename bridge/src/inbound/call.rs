@@ -18,11 +18,11 @@ use sipbridge_signaling::screen::{ALLOWED_METHODS, SUPPORTED};
 use sipbridge_signaling::sdp::{LocalSession, parse as parse_sdp};
 use sipbridge_signaling::transaction::ServerTxId;
 
-use super::InboundContext;
 use super::admit::{Admitted, admit};
 use super::identity::{call_info, participant};
 use super::pin::{PinResult, collect_pin};
 use super::routing::{CallAddress, pin, room_name};
+use crate::call::context::CallContext;
 use crate::call::media::{CallMedia, StreamStart};
 use crate::call::session::Established;
 use crate::call::settings::{codec_preferences, leg_settings};
@@ -32,7 +32,7 @@ use crate::room::{JoinRequest, RoomEvent, RoomHandle, join};
 use crate::sip::link::{CallInput, DialogKey, NewCall};
 
 /// Runs the call; returns when it has ended and its record is written.
-pub(super) async fn run(context: Arc<InboundContext>, call: NewCall) {
+pub(super) async fn run(context: Arc<CallContext>, call: NewCall) {
     let NewCall {
         id,
         invite,
@@ -67,7 +67,7 @@ pub(super) async fn run(context: Arc<InboundContext>, call: NewCall) {
             .decline(&invite, &retry, false, record, outcome, "draining")
             .await;
     }
-    if let Some(reason) = overloaded(&context) {
+    if let Some(reason) = context.overloaded() {
         tracing::warn!(%reason, "inbound call refused: over the limit");
         let outcome = Outcome {
             reason: DisconnectReason::JoinFailure,
@@ -122,7 +122,7 @@ pub(super) async fn run(context: Arc<InboundContext>, call: NewCall) {
 type Joined = (RoomHandle, tokio::sync::mpsc::Receiver<RoomEvent>);
 
 struct InboundCall {
-    context: Arc<InboundContext>,
+    context: Arc<CallContext>,
     sip: CallSip,
     id: ServerTxId,
     local_tag: String,
@@ -134,31 +134,6 @@ fn with_tag(mut response: Response, tag: &str) -> Response {
         response.head.to.params.set("tag", Some(tag.to_owned()));
     }
     response
-}
-
-/// Why a new call must be refused for capacity (`limits:`), if it must. The count includes
-/// this call's own task.
-fn overloaded(context: &InboundContext) -> Option<&'static str> {
-    let limits = &context.config.limits;
-    let calls = context.calls_in_progress();
-    if limits
-        .max_active_calls
-        .is_some_and(|max| calls > max as usize)
-    {
-        return Some("Service Unavailable - too many calls");
-    }
-    if context.cpu.utilization() > limits.max_cpu_utilization {
-        return Some("Service Unavailable - CPU overloaded");
-    }
-    None
-}
-
-fn finish(context: &InboundContext, record: CallRecord, outcome: Outcome, error: &str) {
-    let reason = crate::call::sip::livekit_reason(outcome.reason);
-    context
-        .metrics
-        .call_ended("inbound", reason.as_str_name(), outcome.status.code);
-    record.finish(reason, outcome.status.code, &outcome.status.reason, error);
 }
 
 impl InboundCall {
@@ -294,7 +269,7 @@ impl InboundCall {
                 if send_bye {
                     self.bye(&mut dialog).await;
                 }
-                finish(&context, record, outcome, "PIN not entered");
+                context.finish("inbound", record, &outcome, "PIN not entered");
                 self.sip.forget().await;
                 return;
             }
@@ -303,10 +278,10 @@ impl InboundCall {
                 Err(error) => {
                     tracing::warn!(%error, %room, "joining the room failed");
                     self.bye(&mut dialog).await;
-                    finish(
-                        &context,
+                    context.finish(
+                        "inbound",
                         record,
-                        InboundRejection::RoomJoinFailed.outcome(),
+                        &InboundRejection::RoomJoinFailed.outcome(),
                         &error.to_string(),
                     );
                     self.sip.forget().await;
@@ -358,7 +333,7 @@ impl InboundCall {
             .call_duration
             .get_or_create(&vec![("direction", "inbound")]);
         duration.observe(answered.elapsed().as_secs_f64());
-        finish(&context, record, outcome, "");
+        context.finish("inbound", record, &outcome, "");
     }
 
     /// The 200 OK with our SDP answer and what we support.
@@ -444,7 +419,7 @@ impl InboundCall {
             }
             self.answer_invite(response).await;
         }
-        finish(&self.context, record, outcome, error);
+        self.context.finish("inbound", record, &outcome, error);
         self.sip.forget().await;
     }
 }

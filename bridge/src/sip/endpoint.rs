@@ -28,6 +28,12 @@ use crate::metrics::Metrics;
 /// Commands from call tasks waiting for the endpoint.
 const COMMAND_QUEUE: usize = 4096;
 
+/// The endpoint's command channel, made before the endpoint so that calls we place can hold
+/// its sender.
+pub fn command_channel() -> (mpsc::Sender<Command>, mpsc::Receiver<Command>) {
+    mpsc::channel(COMMAND_QUEUE)
+}
+
 /// Starts a call for a new INVITE (spawning its task).
 pub type CallStarter = Box<dyn Fn(NewCall) + Send>;
 
@@ -62,6 +68,7 @@ impl Endpoint {
         transports: Transports,
         metrics: Arc<Metrics>,
         start_call: CallStarter,
+        (command_sender, commands): (mpsc::Sender<Command>, mpsc::Receiver<Command>),
     ) -> Self {
         let timers = &config.sip.timers;
         let timers = Timers {
@@ -69,7 +76,6 @@ impl Endpoint {
             t2: timers.t2.0,
             t4: timers.t4.0,
         };
-        let (command_sender, commands) = mpsc::channel(COMMAND_QUEUE);
         Self {
             config,
             transports,
@@ -83,11 +89,6 @@ impl Endpoint {
             servers: HashMap::new(),
             clients: HashMap::new(),
         }
-    }
-
-    /// A sender for commands, for whoever needs to reach the endpoint besides calls.
-    pub fn command_sender(&self) -> mpsc::Sender<Command> {
-        self.command_sender.clone()
     }
 
     /// Runs until the transports stop delivering.

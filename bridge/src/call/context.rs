@@ -1,0 +1,93 @@
+//! What every call task shares, inbound or outbound: settings, RTP ports, the record sink,
+//! metrics, the addresses we advertise, and the count of calls in progress that admission
+//! control and the drain read.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use sipbridge_config::Config;
+use sipbridge_signaling::auth::Challenger;
+use sipbridge_signaling::outcome::Outcome;
+use tokio::sync::mpsc;
+
+use super::ports::RtpPorts;
+use crate::cdr::{CallRecord, CdrSink};
+use crate::metrics::Metrics;
+use crate::room::RoomSettings;
+use crate::sip::link::Command;
+use crate::sip::local::LocalAddresses;
+
+/// What every call task shares.
+#[derive(Debug)]
+pub struct CallContext {
+    pub config: Arc<Config>,
+    pub room: RoomSettings,
+    pub ports: RtpPorts,
+    pub cdr: CdrSink,
+    pub metrics: Arc<Metrics>,
+    /// One digest challenger for every trunk with credentials (realm: the bridge).
+    pub challenger: Mutex<Challenger>,
+    pub local: LocalAddresses,
+    /// The machine's CPU utilization, for `limits.max_cpu_utilization`.
+    pub cpu: crate::load::CpuLoad,
+    /// Set when the bridge drains: new calls are refused 503.
+    pub draining: AtomicBool,
+    /// Call tasks still running (set-up or answered).
+    pub in_progress: AtomicUsize,
+    /// The SIP endpoint task, for calls we place.
+    pub endpoint: mpsc::Sender<Command>,
+}
+
+impl CallContext {
+    /// Calls still running: the shutdown waits for this to reach zero.
+    pub fn calls_in_progress(&self) -> usize {
+        self.in_progress.load(Ordering::Acquire)
+    }
+
+    /// Why a new call must be refused for capacity (`limits:`), if it must. The count
+    /// includes the asking call's own task.
+    pub fn overloaded(&self) -> Option<&'static str> {
+        let limits = &self.config.limits;
+        if limits
+            .max_active_calls
+            .is_some_and(|max| self.calls_in_progress() > max as usize)
+        {
+            return Some("Service Unavailable - too many calls");
+        }
+        if self.cpu.utilization() > limits.max_cpu_utilization {
+            return Some("Service Unavailable - CPU overloaded");
+        }
+        None
+    }
+
+    /// The call's end: its record written and `calls_ended` counted, with one outcome.
+    pub fn finish(
+        &self,
+        direction: &'static str,
+        record: CallRecord,
+        outcome: &Outcome,
+        error: &str,
+    ) {
+        let reason = crate::call::sip::livekit_reason(outcome.reason);
+        self.metrics
+            .call_ended(direction, reason.as_str_name(), outcome.status.code);
+        record.finish(reason, outcome.status.code, &outcome.status.reason, error);
+    }
+}
+
+/// Counts a running call task until dropped.
+#[derive(Debug)]
+pub struct InProgress(Arc<CallContext>);
+
+impl InProgress {
+    pub fn new(context: Arc<CallContext>) -> Self {
+        context.in_progress.fetch_add(1, Ordering::AcqRel);
+        Self(context)
+    }
+}
+
+impl Drop for InProgress {
+    fn drop(&mut self) {
+        self.0.in_progress.fetch_sub(1, Ordering::AcqRel);
+    }
+}
