@@ -12,6 +12,7 @@ pub mod inbound;
 pub mod load;
 pub mod logging;
 pub mod metrics;
+pub mod outbound;
 mod process_metrics;
 pub mod room;
 pub mod sip;

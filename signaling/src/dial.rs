@@ -46,7 +46,7 @@ pub enum DialStep {
     Nothing,
     /// Send this request: the INVITE again with credentials, or a CANCEL that waited for the
     /// first provisional response (§9.1).
-    Send(Request),
+    Send(Box<Request>),
     /// 101–199: the phone rings or plays early media (`sdp`, the 183's body).
     Progress { code: u16, sdp: Option<Bytes> },
     /// A 2xx while the call is wanted: ACK it and form the dialog.
@@ -118,7 +118,7 @@ impl Dialer {
             100..=199 => {
                 self.provisional = true;
                 if let Some(cancel) = self.take_deferred_cancel() {
-                    return DialStep::Send(cancel);
+                    return DialStep::Send(Box::new(cancel));
                 }
                 if response.code == 100 {
                     return DialStep::Nothing;
@@ -139,7 +139,7 @@ impl Dialer {
             }
             401 | 407 if self.cancel.is_none() => {
                 match self.retry_with_credentials(response, random) {
-                    Some(retry) => DialStep::Send(retry),
+                    Some(retry) => DialStep::Send(Box::new(retry)),
                     None => self.end(response),
                 }
             }

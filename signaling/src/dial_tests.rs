@@ -136,7 +136,7 @@ fn a_challenge_is_answered_once_with_a_valid_digest() {
                 "s3cret",
             )
             .unwrap();
-        assert_eq!(dialer.invite(), &retry);
+        assert_eq!(dialer.invite(), &*retry);
 
         // The first attempt's late responses are ignored; the second challenge ends it.
         assert_eq!(

@@ -1,6 +1,7 @@
 //! One call: its RTP sockets, its media pipeline, its room participant and its dialog.
 
 pub mod context;
+pub mod leg;
 pub mod media;
 pub mod ports;
 pub mod session;

@@ -3,21 +3,20 @@
 //! established call"); the BYE and the room departure are sent here.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use sipbridge_media::leg::MediaEvent;
-use sipbridge_signaling::dialog::{Dialog, DialogEvent, Verdict};
+use sipbridge_signaling::dialog::{Dialog, DialogEvent, OutgoingRequest, Verdict};
 use sipbridge_signaling::message::{Method, Request, Response, sdp_body};
 use sipbridge_signaling::outcome::{EstablishedEnd, Outcome, SipStatus};
 use sipbridge_signaling::sdp::{LocalSession, parse as parse_sdp};
 use sipbridge_signaling::transaction::ServerTxId;
 use tokio::sync::mpsc;
 
-use super::media::{CallMedia, StreamStart};
-use super::ports::RtpSockets;
+use super::leg::MediaLeg;
+use super::media::StreamStart;
 use super::sip::{CallSip, departure, outcome_reason};
-use super::tally::RtpTally;
 use crate::inbound::LocalAddresses;
 use crate::metrics::Metrics;
 use crate::room::{Delivery, Payload, RoomEnd, RoomEvent, RoomHandle};
@@ -30,12 +29,14 @@ pub struct Established {
     pub dialog: Dialog,
     pub local: LocalAddresses,
     pub session: LocalSession,
-    pub media: CallMedia,
-    pub sockets: RtpSockets,
+    pub leg: MediaLeg,
     pub room: RoomHandle,
     pub room_events: mpsc::Receiver<RoomEvent>,
     pub max_duration: Option<Duration>,
     pub metrics: Arc<Metrics>,
+    /// For a call we placed: the ACK of the answer, repeated for each retransmitted 2xx
+    /// (RFC 3261 §13.2.2.4).
+    pub ack: Option<OutgoingRequest>,
 }
 
 /// How the loop ended, before the BYE and the departure.
@@ -45,21 +46,12 @@ enum Ending {
     Other(Outcome),
 }
 
-fn wallclock() -> Duration {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-}
-
 impl Established {
     pub async fn run(mut self) -> Outcome {
         let started = Instant::now();
         let deadline = self.max_duration.map(|max| started + max);
-        let mut rtp_buffer = vec![0u8; 2048];
-        let mut rtcp_buffer = vec![0u8; 1500];
-        let mut tally = RtpTally::new(started);
         let ending = loop {
-            let mut wake = self.media.poll_timeout();
+            let mut wake = self.leg.poll_timeout();
             if let Some(dialog) = self.dialog.poll_timeout() {
                 wake = wake.min(dialog);
             }
@@ -67,17 +59,7 @@ impl Established {
                 wake = wake.min(deadline);
             }
             tokio::select! {
-                received = self.sockets.rtp.recv_from(&mut rtp_buffer) => {
-                    if let Ok((len, source)) = received {
-                        tally.received(len);
-                        self.media.handle_rtp(Instant::now(), source, &rtp_buffer[..len]);
-                    }
-                }
-                received = self.sockets.rtcp.recv_from(&mut rtcp_buffer) => {
-                    if let Ok((len, _)) = received {
-                        self.media.handle_rtcp(Instant::now(), wallclock(), &rtcp_buffer[..len]);
-                    }
-                }
+                () = self.leg.receive() => {}
                 () = tokio::time::sleep_until(wake.into()) => {}
                 event = self.room_events.recv() => {
                     if let Some(ending) = self.handle_room_event(event) {
@@ -94,60 +76,40 @@ impl Established {
             if deadline.is_some_and(|deadline| now >= deadline) {
                 break Ending::End(EstablishedEnd::MaxDuration);
             }
-            if let Some(ending) = self.run_media(now, &mut tally).await {
+            if let Some(ending) = self.run_media(now).await {
                 break ending;
             }
-            tally.flush(now, &self.metrics, false);
             self.dialog.handle_timeout(now);
             if let Some(ending) = self.dialog_events() {
                 break ending;
             }
         };
-        tally.flush(Instant::now(), &self.metrics, true);
-        if let Some((lost, jitter)) = self.media.receive_summary() {
-            self.metrics.rtp_lost.inc_by(lost.max(0).unsigned_abs());
-            self.metrics.rtp_jitter.observe(jitter.as_secs_f64());
-        }
+        self.leg.finish(&self.metrics);
         self.hang_up(ending).await
     }
 
-    /// Frames due, packets out, media events in.
-    async fn run_media(&mut self, now: Instant, tally: &mut RtpTally) -> Option<Ending> {
-        while self.media.tick_due(now) {
-            match self.media.tick(now) {
-                Ok(opus) => {
-                    self.room.send_audio(opus);
-                }
-                Err(error) => tracing::warn!(%error, "media frame failed"),
-            }
-            while let Some((packet, destination)) = self.media.poll_rtp() {
-                tally.sent(packet.len());
-                let _ = self.sockets.rtp.try_send_to(packet, destination);
-            }
-        }
-        self.media.handle_timeout(now);
-        if let Some((report, destination)) = self.media.poll_rtcp(now, wallclock()) {
-            let _ = self.sockets.rtcp.try_send_to(report, destination);
-        }
-        while let Some(event) = self.media.poll_event() {
+    /// Frames and packets out; DTMF from the phone to the room; the media timeout.
+    async fn run_media(&mut self, now: Instant) -> Option<Ending> {
+        let mut digits = Vec::new();
+        for event in self.leg.pump(now, &self.room, &self.metrics) {
             match event {
-                MediaEvent::Dtmf(key) => {
-                    let payload = Payload::Dtmf {
-                        code: u32::from(key.code),
-                        digit: key.key.to_string(),
-                    };
-                    if let Err(error) = self
-                        .room
-                        .send_data(payload, Delivery::Reliable, Vec::new())
-                        .await
-                    {
-                        tracing::debug!(%error, "DTMF not delivered to the room");
-                    }
-                }
+                MediaEvent::Dtmf(key) => digits.push(Payload::Dtmf {
+                    code: u32::from(key.code),
+                    digit: key.key.to_string(),
+                }),
                 MediaEvent::Timeout { .. } => {
                     return Some(Ending::End(EstablishedEnd::MediaTimeout));
                 }
                 MediaEvent::SourceChanged(_) | MediaEvent::Latched(_) => {}
+            }
+        }
+        for payload in digits {
+            if let Err(error) = self
+                .room
+                .send_data(payload, Delivery::Reliable, Vec::new())
+                .await
+            {
+                tracing::debug!(%error, "DTMF not delivered to the room");
             }
         }
         None
@@ -156,11 +118,13 @@ impl Established {
     fn handle_room_event(&mut self, event: Option<RoomEvent>) -> Option<Ending> {
         let now = Instant::now();
         match event {
-            Some(RoomEvent::Audio(audio)) => self.media.handle_room_audio(now, &audio),
-            Some(RoomEvent::TrackRemoved { track_sid, .. }) => self.media.remove_track(&track_sid),
+            Some(RoomEvent::Audio(audio)) => self.leg.media.handle_room_audio(now, &audio),
+            Some(RoomEvent::TrackRemoved { track_sid, .. }) => {
+                self.leg.media.remove_track(&track_sid)
+            }
             Some(RoomEvent::Data(data)) => {
                 if let Payload::Dtmf { digit, .. } = &data.payload {
-                    self.media.send_dtmf(digit);
+                    self.leg.media.send_dtmf(digit);
                 }
             }
             Some(RoomEvent::Ended(RoomEnd::Removed { reason })) => {
@@ -190,6 +154,16 @@ impl Established {
                 status: SipStatus::new(408, "No ACK"),
             })),
             CallInput::Shutdown => Some(Ending::End(EstablishedEnd::Shutdown)),
+            CallInput::Response { response, .. }
+                if response.code >= 200
+                    && response.code < 300
+                    && response.head.cseq.method == Method::Invite =>
+            {
+                if let Some(ack) = &self.ack {
+                    self.sip.send_ack(ack.clone()).await;
+                }
+                None
+            }
             // The ACK confirms what we already treat as answered; responses to our own
             // in-dialog requests change nothing here.
             CallInput::AckReceived { .. }
@@ -253,7 +227,7 @@ impl Established {
                     sequence: rand::random(),
                     timestamp: rand::random(),
                 };
-                if let Err(error) = self.media.renegotiate(now, &negotiated, start) {
+                if let Err(error) = self.leg.media.renegotiate(now, &negotiated, start) {
                     tracing::warn!(%error, "re-INVITE media not applied");
                     return Response::to(request, 488, Some("Not Acceptable Here"));
                 }

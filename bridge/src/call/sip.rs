@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use sipbridge_signaling::dialog::{Dialog, OutgoingRequest};
 use sipbridge_signaling::message::Method;
-use sipbridge_signaling::message::Response;
+use sipbridge_signaling::message::{Request, Response};
 use sipbridge_signaling::outcome::{DisconnectReason as OutcomeReason, Outcome};
 use sipbridge_signaling::transaction::{ClientTxId, ServerTxId, Transport};
 use tokio::sync::{mpsc, oneshot};
@@ -22,8 +22,9 @@ pub struct CallSip {
     key: DialogKey,
     /// The transport the call arrived on; in-dialog requests use it too.
     pub transport: Transport,
-    /// Where the call came from: in-dialog requests go there when the peer's Contact names
-    /// a host we would have to resolve.
+    /// The peer's address (where an inbound call came from, the trunk of an outbound one):
+    /// in-dialog requests go there when the peer's Contact names a host we would have to
+    /// resolve.
     pub source: SocketAddr,
 }
 
@@ -53,9 +54,18 @@ impl CallSip {
     /// Sends a request built by the dialog; `None` if the endpoint refused it.
     pub async fn send(&self, outgoing: OutgoingRequest) -> Option<ClientTxId> {
         let destination = outgoing.next_hop.addr.unwrap_or(self.source);
+        self.send_to(outgoing.request, destination).await
+    }
+
+    /// Sends a request outside the dialog (the INVITE we place, its CANCEL) to the peer.
+    pub async fn send_request(&self, request: Request) -> Option<ClientTxId> {
+        self.send_to(request, self.source).await
+    }
+
+    async fn send_to(&self, request: Request, destination: SocketAddr) -> Option<ClientTxId> {
         let (reply, id) = oneshot::channel();
         let command = Command::Send {
-            request: outgoing.request,
+            request,
             destination,
             transport: self.transport,
             call: self.inputs_sender.clone(),

@@ -23,6 +23,7 @@ use super::identity::{call_info, participant};
 use super::pin::{PinResult, collect_pin};
 use super::routing::{CallAddress, pin, room_name};
 use crate::call::context::CallContext;
+use crate::call::leg::MediaLeg;
 use crate::call::media::{CallMedia, StreamStart};
 use crate::call::session::Established;
 use crate::call::settings::{codec_preferences, leg_settings};
@@ -319,12 +320,12 @@ impl InboundCall {
             dialog,
             local: context.local.clone(),
             session,
-            media,
-            sockets,
+            leg: MediaLeg::new(media, sockets, answered),
             room: room_handle,
             room_events,
             max_duration: admitted.rule.max_call_duration.map(|d| d.0),
             metrics: context.metrics.clone(),
+            ack: None,
         };
         let outcome = established.run().await;
         context.metrics.active_calls.dec();

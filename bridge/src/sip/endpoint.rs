@@ -51,6 +51,8 @@ pub struct Endpoint {
     dialogs: HashMap<DialogKey, CallSender>,
     servers: HashMap<ServerTxId, CallSender>,
     clients: HashMap<ClientTxId, CallSender>,
+    /// Why the last destination was unreachable, for the transport errors it causes.
+    unreachable: String,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -88,6 +90,7 @@ impl Endpoint {
             dialogs: HashMap::new(),
             servers: HashMap::new(),
             clients: HashMap::new(),
+            unreachable: String::new(),
         }
     }
 
@@ -111,6 +114,7 @@ impl Endpoint {
                     }
                     Some(Inbound::Unreachable { destination, detail }) => {
                         tracing::debug!(%destination, %detail, "SIP destination unreachable");
+                        self.unreachable = detail;
                         self.layer.handle_transport_error(Instant::now(), destination);
                     }
                     None => return,
@@ -173,7 +177,8 @@ impl Endpoint {
             Event::TransportError {
                 id: TxId::Client(id),
             } => {
-                self.to_client_owner(id, CallInput::TransportError { id });
+                let detail = std::mem::take(&mut self.unreachable);
+                self.to_client_owner(id, CallInput::TransportError { id, detail });
             }
             Event::TransportError {
                 id: TxId::Server(_),
@@ -303,6 +308,9 @@ impl Endpoint {
                 destination,
                 transport,
             } => self.layer.send_ack(&ack, destination, transport),
+            Command::Register { key, call } => {
+                self.dialogs.insert(key, call);
+            }
             Command::Forget { key } => {
                 self.dialogs.remove(&key);
             }

@@ -30,8 +30,8 @@ pub enum CallInput {
     Response { id: ClientTxId, response: Response },
     /// A request the call sent got no final response (Timer B/F).
     Timeout { id: ClientTxId },
-    /// A request the call sent could not be delivered.
-    TransportError { id: ClientTxId },
+    /// A request the call sent could not be delivered; `detail` says why (for the record).
+    TransportError { id: ClientTxId, detail: String },
     /// The bridge is shutting down after its drain period.
     Shutdown,
 }
@@ -71,6 +71,11 @@ pub enum Command {
         ack: Request,
         destination: SocketAddr,
         transport: Transport,
+    },
+    /// A call we place: in-dialog requests for `key` (our From tag) go to `call`.
+    Register {
+        key: DialogKey,
+        call: mpsc::UnboundedSender<CallInput>,
     },
     /// The call ended: forget its dialog.
     Forget {

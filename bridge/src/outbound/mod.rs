@@ -1,0 +1,64 @@
+//! Outbound calls (CreateSIPParticipant): the participant joins the room, the bridge dials
+//! the phone through a trunk, and the call ends with one outcome of shared/OUTCOMES.md,
+//! delivered to the API caller (when waiting), the room, the record and the metrics.
+
+mod call;
+mod dial;
+mod identity;
+mod plan;
+mod ringback;
+
+use std::sync::Arc;
+
+use livekit_protocol::{CreateSipParticipantRequest, SipParticipantInfo};
+use sipbridge_signaling::outcome::Outcome;
+use tokio::sync::oneshot;
+
+use crate::call::context::{CallContext, InProgress};
+pub use plan::Plan;
+
+/// Why CreateSIPParticipant did not return a participant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateError {
+    /// The request itself is wrong (a missing field, a header we set ourselves).
+    Invalid(String),
+    /// It names a trunk the configuration does not have.
+    NotFound(String),
+    /// The bridge cannot take the call now (draining, over its limits, no RTP port).
+    Unavailable(String),
+    /// The call was placed and ended before it was answered (or could not join the room):
+    /// the outcome of shared/OUTCOMES.md.
+    Call(Outcome),
+}
+
+/// The answer a call task owes its API caller.
+type Reply = oneshot::Sender<Result<SipParticipantInfo, CreateError>>;
+
+/// Places the call. Returns once the phone is being dialled, or with
+/// `wait_until_answered` once it answered; the call goes on in its own task. Dropping the
+/// returned future before then (the API caller went away) cancels the call.
+pub async fn create_sip_participant(
+    context: Arc<CallContext>,
+    request: CreateSipParticipantRequest,
+) -> Result<SipParticipantInfo, CreateError> {
+    if context.draining.load(std::sync::atomic::Ordering::Acquire) {
+        return Err(CreateError::Unavailable(
+            "the bridge is shutting down".into(),
+        ));
+    }
+    let plan = Plan::new(&context.config, request)?;
+    let running = InProgress::new(context.clone());
+    if let Some(reason) = context.overloaded() {
+        return Err(CreateError::Unavailable(reason.to_owned()));
+    }
+    let (reply, answer) = oneshot::channel();
+    tokio::spawn(async move {
+        call::run(context, plan, reply).await;
+        drop(running);
+    });
+    answer.await.unwrap_or_else(|_| {
+        Err(CreateError::Unavailable(
+            "the call ended without an answer".into(),
+        ))
+    })
+}

@@ -1,0 +1,300 @@
+//! A CreateSIPParticipant request checked and resolved into what the call needs: the trunk
+//! (from the YAML or inline), the numbers, the participant, the extra headers and timers.
+//! Everything the API caller got wrong is refused here, before any room or SIP traffic.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use livekit_protocol::{CreateSipParticipantRequest, SipHeaderOptions, SipTransport};
+use sipbridge_config::values::HostPort;
+use sipbridge_config::{Config, Transport};
+
+use super::CreateError;
+
+/// Used when the request names no `ringing_timeout`.
+const DEFAULT_RINGING_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longer than any carrier lets a phone ring; a bigger value is a mistake in the request.
+const MAX_RINGING_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Headers the bridge writes itself: an API caller setting them would corrupt the INVITE
+/// (RFC 3261 §8.1.1 header fields, routing, auth and body framing).
+const RESERVED_HEADERS: &[&str] = &[
+    "via",
+    "from",
+    "to",
+    "call-id",
+    "cseq",
+    "contact",
+    "max-forwards",
+    "content-length",
+    "content-type",
+    "route",
+    "record-route",
+    "authorization",
+    "proxy-authorization",
+    "allow",
+    "supported",
+    "require",
+    "user-agent",
+];
+
+/// The carrier side of the call.
+#[derive(Debug, Clone)]
+pub struct TrunkPlan {
+    /// The YAML trunk's id; empty for an inline trunk.
+    pub id: String,
+    pub host: String,
+    pub port: u16,
+    pub transport: Transport,
+    pub credentials: Option<(String, String)>,
+    /// The trunk's own headers, then the request's.
+    pub headers: Vec<(String, String)>,
+}
+
+/// Everything an outbound call is made of.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub trunk: TrunkPlan,
+    /// The number dialled (Request-URI and To user).
+    pub to_number: String,
+    /// Our number (From user).
+    pub from_number: String,
+    /// The From display name; `None` sends none.
+    pub display_name: Option<String>,
+    pub room: String,
+    pub identity: String,
+    pub name: String,
+    pub metadata: String,
+    pub attributes: HashMap<String, String>,
+    pub hide_phone_number: bool,
+    pub include_headers: SipHeaderOptions,
+    pub dtmf: String,
+    pub play_dialtone: bool,
+    pub ringing_timeout: Duration,
+    pub max_call_duration: Option<Duration>,
+    pub wait_until_answered: bool,
+}
+
+impl Plan {
+    pub fn new(config: &Config, request: CreateSipParticipantRequest) -> Result<Self, CreateError> {
+        let to_number = required("sip_call_to", &request.sip_call_to)?;
+        let room = required("room_name", &request.room_name)?;
+        let mut trunk = trunk_plan(config, &request)?;
+        let from_number = from_number(config, &trunk, &request.sip_number)?;
+        for (name, value) in sorted(&request.headers) {
+            check_header(name, value)?;
+            trunk.headers.push((name.clone(), value.clone()));
+        }
+        check_dtmf(&request.dtmf)?;
+        let ringing_timeout = duration("ringing_timeout", request.ringing_timeout.as_ref())?
+            .unwrap_or(DEFAULT_RINGING_TIMEOUT);
+        if ringing_timeout > MAX_RINGING_TIMEOUT {
+            return Err(CreateError::Invalid(format!(
+                "ringing_timeout {ringing_timeout:?} is over the {MAX_RINGING_TIMEOUT:?} maximum"
+            )));
+        }
+        let max_call_duration = duration("max_call_duration", request.max_call_duration.as_ref())?;
+        let hide = request.hide_phone_number;
+        let identity = match request.participant_identity.as_str() {
+            "" if hide => format!("sip_{:016x}", rand::random::<u64>()),
+            "" => format!("sip_{to_number}"),
+            given => given.to_owned(),
+        };
+        let name = match request.participant_name.as_str() {
+            "" if hide => "Phone".to_owned(),
+            "" => format!("Phone {to_number}"),
+            given => given.to_owned(),
+        };
+        // Unset: the number, as carriers show it; empty: none (the carrier's CNAM lookup).
+        let display_name = match request.display_name {
+            None => Some(from_number.clone()),
+            Some(name) if name.is_empty() => None,
+            Some(name) => Some(name),
+        };
+        let include_headers =
+            SipHeaderOptions::try_from(request.include_headers).map_err(|_| {
+                CreateError::Invalid("include_headers is not a SIPHeaderOptions value".into())
+            })?;
+        Ok(Self {
+            trunk,
+            to_number,
+            from_number,
+            display_name,
+            room,
+            identity,
+            name,
+            metadata: request.participant_metadata,
+            attributes: request.participant_attributes,
+            hide_phone_number: hide,
+            include_headers,
+            dtmf: request.dtmf,
+            play_dialtone: request.play_dialtone || {
+                #[allow(deprecated)]
+                request.play_ringtone
+            },
+            ringing_timeout,
+            max_call_duration,
+            wait_until_answered: request.wait_until_answered,
+        })
+    }
+}
+
+fn required(field: &str, value: &str) -> Result<String, CreateError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(CreateError::Invalid(format!("{field} is required")));
+    }
+    if value.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(CreateError::Invalid(format!(
+            "{field} contains spaces or control characters"
+        )));
+    }
+    Ok(value.to_owned())
+}
+
+fn sorted(map: &HashMap<String, String>) -> Vec<(&String, &String)> {
+    let mut entries: Vec<_> = map.iter().collect();
+    entries.sort();
+    entries
+}
+
+/// The YAML trunk named by `sip_trunk_id`, or the request's inline `trunk`.
+fn trunk_plan(
+    config: &Config,
+    request: &CreateSipParticipantRequest,
+) -> Result<TrunkPlan, CreateError> {
+    match (&request.trunk, request.sip_trunk_id.as_str()) {
+        (Some(_), id) if !id.is_empty() => Err(CreateError::Invalid(
+            "give either sip_trunk_id or trunk, not both".into(),
+        )),
+        (None, "") => Err(CreateError::Invalid(
+            "sip_trunk_id or trunk is required".into(),
+        )),
+        (None, id) => {
+            let trunk = config
+                .outbound_trunks
+                .iter()
+                .find(|t| t.id.as_str() == id)
+                .ok_or_else(|| CreateError::NotFound(format!("no outbound trunk {id:?}")))?;
+            Ok(TrunkPlan {
+                id: id.to_owned(),
+                host: trunk.address.host.clone(),
+                port: trunk.address.port.unwrap_or(trunk.transport.default_port()),
+                transport: trunk.transport,
+                credentials: trunk
+                    .auth
+                    .as_ref()
+                    .map(|a| (a.username.clone(), a.password.expose().to_owned())),
+                headers: trunk
+                    .headers
+                    .iter()
+                    .map(|(name, value)| (name.as_str().to_owned(), value.clone()))
+                    .collect(),
+            })
+        }
+        (Some(inline), _) => {
+            let address = HostPort::from_str(inline.hostname.trim())
+                .map_err(|error| CreateError::Invalid(format!("trunk.hostname: {error}")))?;
+            let transport = match SipTransport::try_from(inline.transport) {
+                Ok(SipTransport::Auto | SipTransport::Udp) => Transport::Udp,
+                Ok(SipTransport::Tcp) => Transport::Tcp,
+                Ok(SipTransport::Tls) => {
+                    return Err(CreateError::Invalid(
+                        "trunk.transport TLS is not supported yet".into(),
+                    ));
+                }
+                Err(_) => {
+                    return Err(CreateError::Invalid(
+                        "trunk.transport is not a SIPTransport value".into(),
+                    ));
+                }
+            };
+            let credentials = (!inline.auth_username.is_empty())
+                .then(|| (inline.auth_username.clone(), inline.auth_password.clone()));
+            Ok(TrunkPlan {
+                id: String::new(),
+                port: address.port.unwrap_or(transport.default_port()),
+                host: address.host,
+                transport,
+                credentials,
+                headers: Vec::new(),
+            })
+        }
+    }
+}
+
+/// `sip_number`, which for a YAML trunk must be one of its numbers (the caller IDs the
+/// carrier lets us present); the trunk's first number when empty.
+fn from_number(config: &Config, trunk: &TrunkPlan, requested: &str) -> Result<String, CreateError> {
+    let numbers: Vec<&str> = config
+        .outbound_trunks
+        .iter()
+        .find(|t| !trunk.id.is_empty() && t.id.as_str() == trunk.id)
+        .map(|t| t.numbers.iter().map(|n| n.as_str()).collect())
+        .unwrap_or_default();
+    match requested.trim() {
+        "" => numbers.first().map(|n| (*n).to_owned()).ok_or_else(|| {
+            CreateError::Invalid("sip_number is required with an inline trunk".into())
+        }),
+        number if numbers.is_empty() || numbers.contains(&number) => required("sip_number", number),
+        number => Err(CreateError::Invalid(format!(
+            "sip_number {number:?} is not a number of trunk {:?}",
+            trunk.id
+        ))),
+    }
+}
+
+/// A header name must be a token, its value one line; the bridge's own headers are refused.
+fn check_header(name: &str, value: &str) -> Result<(), CreateError> {
+    let token = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b));
+    if !token {
+        return Err(CreateError::Invalid(format!(
+            "headers: {name:?} is not a SIP header name"
+        )));
+    }
+    if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+        return Err(CreateError::Invalid(format!(
+            "headers: {name} is set by the bridge"
+        )));
+    }
+    if value.chars().any(|c| c == '\r' || c == '\n' || c == '\0') {
+        return Err(CreateError::Invalid(format!(
+            "headers: the value of {name} spans lines"
+        )));
+    }
+    Ok(())
+}
+
+fn check_dtmf(digits: &str) -> Result<(), CreateError> {
+    match digits
+        .chars()
+        .find(|c| !"0123456789*#ABCDabcdw".contains(*c))
+    {
+        None => Ok(()),
+        Some(c) => Err(CreateError::Invalid(format!(
+            "dtmf: {c:?} is not a DTMF digit (0-9 * # A-D, w for a pause)"
+        ))),
+    }
+}
+
+fn duration(
+    field: &str,
+    value: Option<&pbjson_types::Duration>,
+) -> Result<Option<Duration>, CreateError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    if value.seconds < 0 || value.nanos < 0 {
+        return Err(CreateError::Invalid(format!("{field} is negative")));
+    }
+    let duration = Duration::new(value.seconds.unsigned_abs(), value.nanos.unsigned_abs());
+    Ok((!duration.is_zero()).then_some(duration))
+}
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;
