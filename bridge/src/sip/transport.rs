@@ -178,7 +178,7 @@ impl Transports {
             tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(destination)).await;
         match connected {
             Ok(Ok(stream)) => self.serve_tcp(stream, destination, queue).await,
-            Ok(Err(error)) => self.unreachable(destination, error.to_string()).await,
+            Ok(Err(error)) => self.unreachable(destination, connect_failure(&error)).await,
             Err(_) => {
                 self.unreachable(destination, "connect timed out".into())
                     .await
@@ -269,5 +269,16 @@ impl Transports {
                 Err(error) => return Err(format!("unframeable stream: {error}")),
             }
         }
+    }
+}
+
+/// A connect error as the record's "Transport failure: <detail>" names it.
+fn connect_failure(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::ConnectionRefused => "TCP connection refused".to_owned(),
+        std::io::ErrorKind::HostUnreachable | std::io::ErrorKind::NetworkUnreachable => {
+            "host unreachable".to_owned()
+        }
+        _ => format!("TCP connect failed: {error}"),
     }
 }
