@@ -17,7 +17,8 @@ pub struct OwnBridge {
     runtime: tokio::runtime::Runtime,
     stop: Option<oneshot::Sender<()>>,
     service: Option<JoinHandle<Result<(), sipbridge::Error>>>,
-    /// The bed as seen through this bridge: its SIP address and call detail records.
+    /// The bed as seen through this bridge: its SIP address, API, metrics and call detail
+    /// records.
     pub bed: Bed,
 }
 
@@ -36,13 +37,18 @@ impl OwnBridge {
         let _ = std::fs::remove_file(&cdr);
         let text = format!(
             "livekit: {{ url: \"{}\", api_key: {}, api_secret: {} }}\n\
-             sip: {{ external_ip: 127.0.0.1 }}\n\
              cdr: {{ path: \"{}\" }}\n{yaml}",
             livekit_url,
             bed.api_key,
             bed.api_secret,
             cdr.display()
         );
+        // A test that sets `sip:` (its timers) names the external address itself.
+        let text = if yaml.lines().any(|line| line.starts_with("sip:")) {
+            text
+        } else {
+            text + "sip: { external_ip: 127.0.0.1 }\n"
+        };
         // Tests share a busy two-core machine: the default CPU limit (0.9) would refuse their
         // calls at random. A test about limits sets its own.
         let text = if yaml.contains("limits:") {
@@ -53,20 +59,23 @@ impl OwnBridge {
         let config = sipbridge_config::load_str("inline.yaml", &text, |_| None).unwrap();
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let (service, sip_addr) = runtime.block_on(async {
+        let (service, sip_addr, http_addr) = runtime.block_on(async {
             let sockets = BoundSockets {
                 sip_udp: vec![UdpSocket::bind("127.0.0.1:0").await.unwrap()],
                 sip_tcp: vec![TcpListener::bind("127.0.0.1:0").await.unwrap()],
                 http: TcpListener::bind("127.0.0.1:0").await.unwrap(),
             };
             let sip_addr = sockets.sip_udp[0].local_addr().unwrap();
+            let http_addr = sockets.http.local_addr().unwrap();
             let service = tokio::spawn(sipbridge::run(Arc::new(config), sockets, async {
                 let _ = stopped.await;
             }));
-            (service, sip_addr)
+            (service, sip_addr, http_addr)
         });
         let bed = Bed {
             sip_addr: sip_addr.to_string(),
+            api_url: format!("http://{http_addr}"),
+            metrics_url: format!("http://{http_addr}/metrics"),
             cdr,
             ..bed.clone()
         };
