@@ -3,6 +3,7 @@
 //! [`run`] takes a validated config and already-bound sockets (so tests can bind port 0), serves
 //! until `shutdown` resolves, drains, and returns.
 
+pub mod api;
 pub mod call;
 pub mod cdr;
 mod error;
