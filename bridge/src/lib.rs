@@ -65,6 +65,11 @@ pub async fn run(
     let router = http::router(http::HttpState {
         health: health.clone(),
         metrics: metrics.clone(),
+        verifier: livekit_api::access_token::TokenVerifier::with_api_key(
+            &config.livekit.api_key,
+            config.livekit.api_secret.expose(),
+        ),
+        sip: None,
     });
     let mut http_server = tokio::spawn(async move {
         axum::serve(sockets.http, router)

@@ -211,7 +211,7 @@ impl IntoResponse for ApiError {
         // the body, and without a parsed body there is no `meta`, so no `SipCallError`.
         (
             self.code.http_status(),
-            [(header::CONTENT_TYPE, "application/json")],
+            [(header::CONTENT_TYPE, super::codec::JSON)],
             self.to_json(),
         )
             .into_response()

@@ -1,10 +1,15 @@
 //! The Twirp-compatible `livekit.SIP` API (shared/DESIGN.md, "bridge/"): what the official
 //! SDKs' SIP clients call, served at `POST /twirp/livekit.SIP/{Method}` on the HTTP listener.
 //!
-//! [`error`] says how each failure, SIP ones included, looks on the wire. What a method
-//! *does* is a [`SipService`]: the HTTP layer only awaits its future.
+//! [`twirp`] checks the request the way a twirp server and livekit-server would (method,
+//! route, encoding, token, grant), [`codec`] decodes and encodes the bodies, [`error`] says
+//! how each failure, SIP ones included, looks on the wire. What a method *does* is a
+//! [`SipService`]: the HTTP layer only awaits its future.
 
+mod auth;
+pub(crate) mod codec;
 mod error;
+mod twirp;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,6 +17,7 @@ use std::pin::Pin;
 use livekit_protocol::{CreateSipParticipantRequest, SipParticipantInfo};
 
 pub use error::{ApiError, TwirpCode, twirp_code_for_sip};
+pub(crate) use twirp::handle;
 
 /// The future a [`SipService`] method returns.
 pub type ServiceFuture<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>> + Send + 'static>>;
