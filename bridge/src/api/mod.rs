@@ -36,3 +36,6 @@ pub trait SipService: Send + Sync + 'static {
         request: CreateSipParticipantRequest,
     ) -> ServiceFuture<SipParticipantInfo>;
 }
+
+#[cfg(test)]
+mod tests;
