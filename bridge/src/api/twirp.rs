@@ -16,7 +16,7 @@ use super::error::{ApiError, TwirpCode};
 use super::{SipService, auth};
 
 /// The path prefix every official SDK uses (twirp's default).
-pub(crate) const PREFIX: &str = "/twirp/";
+const PREFIX: &str = "/twirp/";
 
 /// The proto package and service of the API.
 const SERVICE: &str = "livekit.SIP";
@@ -102,7 +102,8 @@ async fn serve(
             auth::require_sip_call(&claims, route.name())?;
             let service = available(sip, route)?;
             let request: CreateSipParticipantRequest = encoding.decode(&read(body).await?)?;
-            // Only this await: dropping the handler (client gone) drops the call with it.
+            // Awaited in place, never spawned: when hyper drops the handler because the
+            // client went away, the call's future goes with it.
             let info = service.create_sip_participant(request).await?;
             encoding.respond(&info)
         }
