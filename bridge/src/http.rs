@@ -1,27 +1,50 @@
-//! The HTTP listener: `/health`, `/metrics` (and, in a later issue, the Twirp `livekit.SIP` API).
+//! The HTTP listener: `/health`, `/metrics` and the Twirp `livekit.SIP` API (`/twirp/…`).
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
+use livekit_api::access_token::TokenVerifier;
 
+use crate::api::{self, SipService};
 use crate::health::{Health, Readiness};
 use crate::metrics::Metrics;
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct HttpState {
     pub(crate) health: Health,
     pub(crate) metrics: Arc<Metrics>,
+    /// Checks API tokens against the configured LiveKit key and secret.
+    pub(crate) verifier: TokenVerifier,
+    /// What the `livekit.SIP` methods do; `None` answers them `unavailable`.
+    pub(crate) sip: Option<Arc<dyn SipService>>,
+}
+
+impl std::fmt::Debug for HttpState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpState")
+            .field("health", &self.health)
+            .field("metrics", &self.metrics)
+            .field("verifier", &self.verifier)
+            .field("sip", &self.sip.as_ref().map(|_| "SipService"))
+            .finish()
+    }
 }
 
 pub(crate) fn router(state: HttpState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics))
+        // Every method, so that a GET gets Twirp's own `bad_route` rather than a bare 405.
+        .route("/twirp/{*path}", any(twirp))
         .with_state(state)
+}
+
+async fn twirp(State(state): State<HttpState>, request: Request) -> Response {
+    api::handle(&state.verifier, state.sip.as_ref(), request).await
 }
 
 async fn health(State(state): State<HttpState>) -> Response {
@@ -55,6 +78,8 @@ mod tests {
         let state = HttpState {
             health: Health::default(),
             metrics: Arc::new(Metrics::new()),
+            verifier: TokenVerifier::with_api_key("key", "secret"),
+            sip: None,
         };
         state.health.set(readiness);
         state

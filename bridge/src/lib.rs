@@ -3,6 +3,7 @@
 //! [`run`] takes a validated config and already-bound sockets (so tests can bind port 0), serves
 //! until `shutdown` resolves, drains, and returns.
 
+pub mod api;
 pub mod call;
 pub mod cdr;
 mod error;
@@ -66,6 +67,11 @@ pub async fn run(
     let router = http::router(http::HttpState {
         health: health.clone(),
         metrics: metrics.clone(),
+        verifier: livekit_api::access_token::TokenVerifier::with_api_key(
+            &config.livekit.api_key,
+            config.livekit.api_secret.expose(),
+        ),
+        sip: None,
     });
     let mut http_server = tokio::spawn(async move {
         axum::serve(sockets.http, router)
