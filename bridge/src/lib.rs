@@ -63,24 +63,6 @@ pub async fn run(
     let metrics = Arc::new(Metrics::new());
     let addrs = sockets.local_addrs().map_err(Error::Http)?;
 
-    let (stop_http, http_stopped) = oneshot::channel::<()>();
-    let router = http::router(http::HttpState {
-        health: health.clone(),
-        metrics: metrics.clone(),
-        verifier: livekit_api::access_token::TokenVerifier::with_api_key(
-            &config.livekit.api_key,
-            config.livekit.api_secret.expose(),
-        ),
-        sip: None,
-    });
-    let mut http_server = tokio::spawn(async move {
-        axum::serve(sockets.http, router)
-            .with_graceful_shutdown(async move {
-                let _ = http_stopped.await;
-            })
-            .await
-    });
-
     let mut sip_tasks = JoinSet::new();
     let (inbound_sender, inbound) = mpsc::channel(SIP_INBOUND_QUEUE);
     let transports = Transports::start(
@@ -106,6 +88,28 @@ pub async fn run(
         (endpoint_commands.clone(), commands),
     );
     sip_tasks.spawn(endpoint.run(inbound));
+
+    let (stop_http, http_stopped) = oneshot::channel::<()>();
+    let router = http::router(http::HttpState {
+        health: health.clone(),
+        metrics: metrics.clone(),
+        verifier: livekit_api::access_token::TokenVerifier::with_api_key(
+            &config.livekit.api_key,
+            config.livekit.api_secret.expose(),
+        ),
+        // Weak: the HTTP server outlives the calls at shutdown, and must not keep the
+        // record sink open while the records are flushed.
+        sip: Some(Arc::new(outbound::OutboundService::new(Arc::downgrade(
+            &calls,
+        )))),
+    });
+    let mut http_server = tokio::spawn(async move {
+        axum::serve(sockets.http, router)
+            .with_graceful_shutdown(async move {
+                let _ = http_stopped.await;
+            })
+            .await
+    });
 
     health.set(Readiness::Ready);
     tracing::info!(

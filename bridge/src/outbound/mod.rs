@@ -8,12 +8,13 @@ mod identity;
 mod plan;
 mod ringback;
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use livekit_protocol::{CreateSipParticipantRequest, SipParticipantInfo};
 use sipbridge_signaling::outcome::Outcome;
 use tokio::sync::oneshot;
 
+use crate::api::{ApiError, ServiceFuture, SipService, TwirpCode};
 use crate::call::context::{CallContext, InProgress};
 pub use plan::Plan;
 
@@ -61,4 +62,53 @@ pub async fn create_sip_participant(
             "the call ended without an answer".into(),
         ))
     })
+}
+
+/// CreateSIPParticipant as the Twirp API serves it.
+#[derive(Debug)]
+pub struct OutboundService {
+    context: Weak<CallContext>,
+}
+
+impl OutboundService {
+    pub fn new(context: Weak<CallContext>) -> Self {
+        Self { context }
+    }
+}
+
+impl SipService for OutboundService {
+    fn create_sip_participant(
+        &self,
+        request: CreateSipParticipantRequest,
+    ) -> ServiceFuture<SipParticipantInfo> {
+        let context = self.context.upgrade();
+        Box::pin(async move {
+            let context = context.ok_or_else(|| {
+                ApiError::new(TwirpCode::Unavailable, "the bridge is shutting down")
+            })?;
+            create_sip_participant(context, request)
+                .await
+                .map_err(api_error)
+        })
+    }
+}
+
+/// How each refusal reaches the API caller; a call's outcome carries its SIP status, which
+/// the SDKs raise as `SipCallError`.
+fn api_error(error: CreateError) -> ApiError {
+    match error {
+        CreateError::Invalid(message) => ApiError::new(TwirpCode::InvalidArgument, message),
+        CreateError::NotFound(message) => ApiError::new(TwirpCode::NotFound, message),
+        CreateError::Unavailable(message) => ApiError::new(TwirpCode::Unavailable, message),
+        CreateError::Call(outcome) => {
+            let status = &outcome.status;
+            let message = format!(
+                "sip status {}: {} ({})",
+                status.code,
+                status.reason,
+                outcome.reason.as_str()
+            );
+            ApiError::from_sip(status, message)
+        }
+    }
 }
