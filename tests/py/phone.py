@@ -2,7 +2,11 @@
 """A real SIP phone for the end-to-end tests: pjsip's user agent (pjsua2 from PyPI) with a
 null sound device, a WAV player as its microphone and a WAV recorder as its speaker.
 
-It calls the given URI and reports what happens as JSON lines on stdout:
+It calls the given URI (`--uri`), or with `--answer` waits for one call and answers it (180,
+then 200 after `--answer-after` seconds), and reports what happens as JSON lines on stdout:
+
+  {"event": "listening", "port": ...}                    (--answer) where to send the INVITE
+  {"event": "incoming", "call_id": ..., "from": ..., "unix_ms": ...}  (--answer) an INVITE came
 
   {"event": "confirmed", "unix_ms": ..., "call_id": ...} the call is answered
   {"event": "media", "active": true|false}               audio flows (false: on hold)
@@ -66,8 +70,8 @@ def write_tone(path: Path, hz: float, rate: int = 16000, seconds: float = 30.0) 
 
 
 class Phone(pj.Call):
-    def __init__(self, account, state):
-        super().__init__(account)
+    def __init__(self, account, state, call_id=pj.PJSUA_INVALID_ID):
+        super().__init__(account, call_id)
         self.state = state
 
     def onCallState(self, prm):
@@ -99,6 +103,31 @@ class Phone(pj.Call):
 
     def onDtmfDigit(self, prm):
         emit("dtmf", digit=prm.digit)
+
+
+class Answering(pj.Account):
+    """Takes the first incoming call: rings, then answers it after `delay` seconds."""
+
+    def __init__(self, state, delay: float):
+        super().__init__()
+        self.state = state
+        self.delay = delay
+
+    def onIncomingCall(self, prm):
+        try:
+            self.take(prm)
+        except Exception as error:  # pjsua2 would swallow it; the test must see it
+            emit("error", cmd="answer", error=repr(error))
+
+    def take(self, prm):
+        call = Phone(self, self.state, prm.callId)
+        info = call.getInfo()
+        emit("incoming", call_id=info.callIdString, **{"from": info.remoteUri}, unix_ms=unix_ms())
+        ringing = pj.CallOpParam()
+        ringing.statusCode = 180
+        call.answer(ringing)
+        self.state["call"] = call
+        self.state["answer_at"] = time.time() + self.delay
 
 
 def analyze(state, after_unix_ms: float, seconds: float) -> None:
@@ -156,7 +185,9 @@ def run_command(command, call, state, scratch: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--uri", required=True, help="whom to call, e.g. sip:+15550116@127.0.0.1:5060")
+    parser.add_argument("--uri", help="whom to call, e.g. sip:+15550116@127.0.0.1:5060")
+    parser.add_argument("--answer", action="store_true", help="wait for a call and answer it")
+    parser.add_argument("--answer-after", type=float, default=0.5, help="seconds of ringing first")
     parser.add_argument("--from-number", default="+15557770009")
     args = parser.parse_args()
 
@@ -174,20 +205,25 @@ def main() -> int:
     transport.port = 0
     transport.boundAddress = "127.0.0.1"
     transport.publicAddress = "127.0.0.1"
-    ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
+    transport_id = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
     ep.libStart()
     ep.audDevManager().setNullDev()
 
     account_config = pj.AccountConfig()
     account_config.idUri = f"sip:{args.from_number}@127.0.0.1"
     account_config.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
-    account = pj.Account()
-    account.create(account_config)
-
     scratch = Path(tempfile.mkdtemp(prefix="sipbridge-phone-"))
     state = {"recording": scratch / "heard.wav", "rate": 16000, "ended": False}
-    call = Phone(account, state)
-    call.makeCall(args.uri, pj.CallOpParam(True))
+    if args.answer:
+        account = Answering(state, args.answer_after)
+        account.create(account_config)
+        emit("listening", port=ep.transportGetInfo(transport_id).localName.split(":")[-1])
+        call = None
+    else:
+        account = pj.Account()
+        account.create(account_config)
+        call = Phone(account, state)
+        call.makeCall(args.uri, pj.CallOpParam(True))
 
     commands: queue.Queue = queue.Queue()
 
@@ -200,18 +236,26 @@ def main() -> int:
     try:
         while True:
             ep.libHandleEvents(10)
+            if call is None and state.get("answer_at", float("inf")) <= time.time():
+                call = state["call"]
+                answer = pj.CallOpParam()
+                answer.statusCode = 200
+                call.answer(answer)
             try:
                 command = commands.get_nowait()
             except queue.Empty:
                 continue
             if command["cmd"] == "quit":
                 break
+            if call is None:
+                emit("error", cmd=command["cmd"], error="no call yet")
+                continue
             try:
                 run_command(command, call, state, scratch)
             except Exception as error:  # reported to the test, which fails on it
                 emit("error", cmd=command["cmd"], error=repr(error))
     finally:
-        if not state["ended"]:
+        if call is not None and not state["ended"]:
             try:
                 call.hangup(pj.CallOpParam(True))
                 for _ in range(50):
