@@ -12,7 +12,8 @@
 //! ```
 //!
 //! The scenarios' placeholders are filled in with [`crate::sipp::scenario`]; the blocks and
-//! values below are what they are meant to be filled in with. A placeholder left in the text
+//! values below are what they are meant to be filled in with ([`reject`] and [`answer`] do
+//! it for the usual cases). A placeholder left in the text
 //! is a test bug, and [`SippUas::start`] panics on it.
 
 use std::path::Path;
@@ -20,7 +21,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::Bed;
-use crate::sipp::{SippFiles, SippRun, free_port, header};
+use crate::sipp::{SippFiles, SippRun, free_port, header, scenario};
 
 /// Every placeholder of the `uas_*.xml` scenarios.
 const PLACEHOLDERS: &[&str] = &[
@@ -178,6 +179,33 @@ pub const PROXY_AUTHENTICATE: Challenge = Challenge {
 pub const QOP_AUTH: &str = r#", qop="auth""#;
 /// …or no qop (the RFC 2069 form).
 pub const NO_QOP: &str = "";
+
+/// `uas_reject.xml` as most tests want it: a 180, then `code` `phrase`, no extra header.
+pub fn reject(code: u16, phrase: &str) -> String {
+    scenario(
+        "uas_reject",
+        &[
+            ("RINGING", RING_180),
+            ("FINAL_CODE", &code.to_string()),
+            ("FINAL_PHRASE", phrase),
+            ("EXTRA_HEADERS", NO_HEADERS),
+        ],
+    )
+}
+
+/// `uas_answer.xml` as most tests want it: a 180, 200 with [`SDP_PCMA_PCMU`], no extra header,
+/// then `hangup` ([`carrier_hangs_up_after`] or [`BRIDGE_HANGS_UP`]).
+pub fn answer(hangup: &str) -> String {
+    scenario(
+        "uas_answer",
+        &[
+            ("RINGING", RING_180),
+            ("ANSWER_SDP", SDP_PCMA_PCMU),
+            ("EXTRA_HEADERS", NO_HEADERS),
+            ("HANGUP", hangup),
+        ],
+    )
+}
 
 /// SIPp playing the carrier, listening on 127.0.0.1 until it has handled its calls. Killed
 /// when dropped, so a failing test leaves no SIPp behind.

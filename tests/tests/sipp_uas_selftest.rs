@@ -18,7 +18,7 @@ use sipbridge_tests::sipp::{
 };
 use sipbridge_tests::sipp_uas::{
     BRIDGE_HANGS_UP, NO_HEADERS, NO_QOP, PROXY_AUTHENTICATE, QOP_AUTH, RING_180, SDP_PCMA_PCMU,
-    SippUas, WWW_AUTHENTICATE, carrier_hangs_up_after, pause, provisional,
+    SippUas, WWW_AUTHENTICATE, answer, carrier_hangs_up_after, pause, provisional, reject,
 };
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -30,7 +30,9 @@ fn dir() -> PathBuf {
 /// Runs the carrier `uas` against the stand-in bridge `uac` (with `uac_args`); returns both
 /// runs, carrier first.
 fn call(label: &str, uas: &str, uac: &str, uac_args: &[&str]) -> (SippRun, SippRun) {
-    let carrier = SippUas::start_in(&dir(), label, uas, 1, &[]);
+    let tcp = uac_args.windows(2).any(|pair| pair == ["-t", "t1"]);
+    let uas_args: &[&str] = if tcp { &["-t", "t1"] } else { &[] };
+    let carrier = SippUas::start_in(&dir(), label, uas, 1, uas_args);
     let bridge = run_uac_to(
         &dir(),
         &carrier.addr(),
@@ -95,6 +97,18 @@ fn uas_reject_sends_the_final_response_as_written_and_takes_the_ack() {
 
     // No ringing and no extra header: straight to the final response, whose headers end
     // where they should (an empty line would have cut them short).
+    assert_eq!(
+        reject(603, "Decline"),
+        scenario(
+            "uas_reject",
+            &[
+                ("RINGING", RING_180),
+                ("FINAL_CODE", "603"),
+                ("FINAL_PHRASE", "Decline"),
+                ("EXTRA_HEADERS", NO_HEADERS),
+            ],
+        )
+    );
     let uas = scenario(
         "uas_reject",
         &[
@@ -115,6 +129,16 @@ fn uas_reject_sends_the_final_response_as_written_and_takes_the_ack() {
     let refused = bridge.received("SIP/2.0 488 Not Acceptable Here");
     assert_eq!(header(refused[0], "Content-Length"), Some("0"));
     assert!(header(refused[0], "Contact").is_some());
+
+    // Over TCP (a trunk with transport TCP): SippUas waits for SIPp's listening socket.
+    let (carrier, bridge) = call("reject-tcp", &uas, &uac, &["-t", "t1"]);
+    assert_passed("the carrier over TCP", &carrier);
+    assert_passed("the stand-in bridge over TCP", &bridge);
+    assert!(
+        carrier.trace.contains("TCP message received"),
+        "{}",
+        carrier.trace
+    );
 }
 
 #[test]
@@ -145,6 +169,33 @@ fn uas_ring_forever_rings_until_cancel_then_answers_200_and_487() {
             Some("1 CANCEL")
         );
     }
+}
+
+#[test]
+fn uas_ring_no_487_answers_the_cancel_and_never_ends_the_invite() {
+    if !sipp::available("uas_ring_no_487_answers_the_cancel_and_never_ends_the_invite") {
+        return;
+    }
+    let uas = scenario(
+        "uas_ring_no_487",
+        &[("RINGING", RING_180), ("SILENCE_MS", "3000")],
+    );
+    // uac_cancel up to the 200 to its CANCEL, then 2 s of waiting for a 487 that never comes
+    // (a recv that times out would count as a failed call, so a pause).
+    let full = scenario("uac_cancel", &[]);
+    let cut = full.find("  <recv response=\"487\"/>").unwrap();
+    let uac = format!(
+        "{}  <pause milliseconds=\"2000\"/>\n</scenario>\n",
+        &full[..cut]
+    );
+    let (carrier, bridge) = call("ring-no-487", &uas, &uac, &[]);
+    assert_passed("the carrier", &carrier);
+    assert_passed("the stand-in bridge", &bridge);
+    assert_eq!(
+        header(bridge.received("SIP/2.0 200 OK")[0], "CSeq"),
+        Some("1 CANCEL")
+    );
+    assert!(bridge.received("SIP/2.0 487").is_empty());
 }
 
 #[test]
@@ -385,7 +436,7 @@ fn uas_answer_plays_the_pcap_and_either_side_hangs_up() {
     if !sipp::available("uas_answer_plays_the_pcap_and_either_side_hangs_up") {
         return;
     }
-    let answer = |hangup: &str| {
+    let with_header = |hangup: &str| {
         scenario(
             "uas_answer",
             &[
@@ -399,12 +450,14 @@ fn uas_answer_plays_the_pcap_and_either_side_hangs_up() {
     // The bridge hangs up after 3 s: about 100 packets of 30 ms.
     let (carrier, seen, media_port) = answered(
         "answer-bridge-bye",
-        &answer(BRIDGE_HANGS_UP),
+        &with_header(BRIDGE_HANGS_UP),
         PHONE_HANGS_UP,
         &["-d", "3000"],
     );
     assert_pcap_audio(&seen, media_port, 60);
     assert_eq!(carrier.received("BYE").len(), 1);
+    let ok = carrier.trace.find("SIP/2.0 200 OK").unwrap();
+    assert!(carrier.trace[ok..].contains("X-Carrier-Case: answer"));
 
     let (carrier, seen, media_port) = answered(
         "answer-carrier-bye",
