@@ -52,8 +52,8 @@ fn traced_messages(trace: &str) -> impl Iterator<Item = (bool, &str)> {
         })
 }
 
-/// The value of the first `name` header of a SIP `message` (name case-insensitive, the
-/// compact form too when `compact` is one, RFC 3261 §7.3.3), trimmed.
+/// The value of the first `name` header of a SIP `message`, trimmed: the name matched without
+/// regard to case, and in its compact form too if it has one (RFC 3261 §7.3.3).
 pub fn header<'a>(message: &'a str, name: &str) -> Option<&'a str> {
     let compact = match name.to_ascii_lowercase().as_str() {
         "call-id" => "i",
