@@ -1,18 +1,22 @@
 //! The end-to-end test harness: the test bed that `tests/bed/up` starts (real livekit-server,
 //! Redis and bridge on 127.0.0.1), and room members played by the official LiveKit Python SDK.
 //!
-//! Phones are played by SIPp ([`sipp`]); what the bridge reports is read back with
-//! [`observe`]. Tests get the bed with [`Bed::get`]. Outside CI a test without a bed is skipped with a
-//! printed reason; with `CI=true` it fails, because CI must run everything.
+//! Phones are played by SIPp ([`sipp`]), and so are the carriers the bridge calls
+//! ([`sipp_uas`]); outbound calls are placed through the official SDKs ([`api`]); what the
+//! bridge reports is read back with [`observe`]. Tests get the bed with [`Bed::get`]. Outside
+//! CI a test without a bed is skipped with a printed reason; with `CI=true` it fails, because
+//! CI must run everything.
 
 #![allow(clippy::unwrap_used)] // test support: a failed expectation should panic
 
+pub mod api;
 mod bed;
 mod member;
 pub mod observe;
 mod own_bridge;
 mod own_livekit;
 pub mod sipp;
+pub mod sipp_uas;
 mod tcp_proxy;
 
 pub use bed::Bed;

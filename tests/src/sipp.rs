@@ -1,8 +1,9 @@
 //! SIPp as a phone calling the bridge: runs a scenario of `tests/sipp/` (with the test's
-//! substitutions) for one call and reports how it went, with SIPp's message trace.
+//! substitutions) for one call and reports how it went, with SIPp's message trace. SIPp as the
+//! carrier the bridge calls is [`crate::sipp_uas`].
 
-use std::net::UdpSocket;
-use std::path::PathBuf;
+use std::net::{TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,10 +14,115 @@ use crate::Bed;
 pub struct SippRun {
     /// SIPp's exit status was 0: every message of the scenario was exchanged as written.
     pub passed: bool,
-    /// The Call-ID SIPp used for the (first) call, for finding the call detail record.
+    /// The Call-ID of the (first) call, for finding the call detail record: the one SIPp used
+    /// as a phone, or the one of the first INVITE it received as a carrier ("" if none came).
     pub call_id: String,
     /// SIPp's trace of every message sent and received, and its error log.
     pub trace: String,
+}
+
+/// What separates the message trace from the error log in [`SippRun::trace`].
+const ERRORS_MARK: &str = "\n--- errors ---\n";
+
+impl SippRun {
+    /// The messages SIPp received whose first line starts with `start` (e.g. `"INVITE"`,
+    /// `"BYE"`, `"SIP/2.0 200"`), in the order they came, retransmissions included.
+    pub fn received(&self, start: &str) -> Vec<&str> {
+        traced_messages(&self.trace)
+            .filter(|(received, message)| *received && message.starts_with(start))
+            .map(|(_, message)| message)
+            .collect()
+    }
+}
+
+/// The messages of a SIPp message trace (`-trace_msg`), each with whether it was received
+/// (else sent). SIPp writes each one as a line of dashes and a time stamp, a line such as
+/// "UDP message received [513] bytes :" or "UDP message sent (228 bytes):", an empty line,
+/// then the message.
+fn traced_messages(trace: &str) -> impl Iterator<Item = (bool, &str)> {
+    let messages = trace.split(ERRORS_MARK).next().unwrap_or_default();
+    messages
+        .split("-----------------------------------------------")
+        .filter_map(|block| {
+            let (_, rest) = block.split_once('\n')?; // the time stamp
+            let (what, message) = rest.split_once('\n')?;
+            let received = what.contains("message received");
+            (received || what.contains("message sent"))
+                .then(|| (received, message.trim_matches(['\r', '\n'])))
+        })
+}
+
+/// The value of the first `name` header of a SIP `message`, trimmed: the name matched without
+/// regard to case, and in its compact form too if it has one (RFC 3261 §7.3.3).
+pub fn header<'a>(message: &'a str, name: &str) -> Option<&'a str> {
+    let compact = match name.to_ascii_lowercase().as_str() {
+        "call-id" => "i",
+        "from" => "f",
+        "to" => "t",
+        "via" => "v",
+        "contact" => "m",
+        "content-type" => "c",
+        "content-length" => "l",
+        _ => "",
+    };
+    message
+        .lines()
+        .skip(1)
+        .take_while(|line| !line.trim().is_empty())
+        .find_map(|line| {
+            let (field, value) = line.split_once(':')?;
+            let field = field.trim();
+            (field.eq_ignore_ascii_case(name)
+                || (!compact.is_empty() && field.eq_ignore_ascii_case(compact)))
+            .then(|| value.trim())
+        })
+}
+
+/// SIPp's files of one run: its scenario, message trace and error log, in `dir`, named after
+/// `label`, this process and a port free now (so concurrent runs never share them).
+#[derive(Debug)]
+pub(crate) struct SippFiles {
+    pub(crate) unique: String,
+    pub(crate) scenario: PathBuf,
+    pub(crate) messages: PathBuf,
+    pub(crate) errors: PathBuf,
+}
+
+impl SippFiles {
+    pub(crate) fn new(dir: &Path, label: &str, scenario_text: &str) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
+        let unique = format!("{label}-{}-{}", std::process::id(), free_port(false));
+        let scenario = dir.join(format!("{unique}.xml"));
+        std::fs::write(&scenario, scenario_text).unwrap();
+        Self {
+            messages: dir.join(format!("{unique}.messages.log")),
+            errors: dir.join(format!("{unique}.errors.log")),
+            scenario,
+            unique,
+        }
+    }
+
+    /// The arguments that make SIPp write the message trace and the error log.
+    pub(crate) fn trace_args(&self) -> Vec<&std::ffi::OsStr> {
+        vec![
+            "-trace_msg".as_ref(),
+            "-message_file".as_ref(),
+            self.messages.as_os_str(),
+            "-trace_err".as_ref(),
+            "-error_file".as_ref(),
+            self.errors.as_os_str(),
+        ]
+    }
+
+    /// The message trace, then the error log.
+    pub(crate) fn trace(&self) -> String {
+        let read = |path: &PathBuf| std::fs::read_to_string(path).unwrap_or_default();
+        format!(
+            "{}{ERRORS_MARK}{}",
+            read(&self.messages),
+            read(&self.errors)
+        )
+    }
 }
 
 /// A scenario of `tests/sipp/`, with `replacements` applied to its text.
@@ -30,12 +136,25 @@ pub fn scenario(name: &str, replacements: &[(&str, &str)]) -> String {
     text
 }
 
-/// A UDP port free right now on 127.0.0.1 (and the one above it, for RTCP, when `pair`).
-fn free_port(pair: bool) -> u16 {
+/// A port free right now on 127.0.0.1 for UDP and TCP; with `media`, an even one whose three
+/// successors are free too: SIPp binds the audio RTP port and the one two above it (video),
+/// and RTCP would take the odd ones.
+pub(crate) fn free_port(media: bool) -> u16 {
     loop {
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
         let port = socket.local_addr().unwrap().port();
-        if !pair || (port.is_multiple_of(2) && UdpSocket::bind(("127.0.0.1", port + 1)).is_ok()) {
+        let tcp = TcpListener::bind(("127.0.0.1", port));
+        if !media {
+            if tcp.is_ok() {
+                return port;
+            }
+            continue;
+        }
+        let others: Vec<_> = (1..=3)
+            .filter_map(|n| port.checked_add(n))
+            .filter_map(|other| UdpSocket::bind(("127.0.0.1", other)).ok())
+            .collect();
+        if port.is_multiple_of(2) && others.len() == 3 {
             return port;
         }
     }
@@ -51,21 +170,38 @@ pub fn run_uac(
     extra: &[&str],
     limit: Duration,
 ) -> SippRun {
-    let dir: PathBuf = bed.dir.join("sipp");
-    std::fs::create_dir_all(&dir).unwrap();
-    let unique = format!("{label}-{}-{}", std::process::id(), free_port(false));
-    let scenario_file = dir.join(format!("{unique}.xml"));
-    std::fs::write(&scenario_file, scenario_text).unwrap();
-    let messages = dir.join(format!("{unique}.messages.log"));
-    let errors = dir.join(format!("{unique}.errors.log"));
+    let dir = bed.dir.join("sipp");
+    run_uac_to(
+        &dir,
+        &bed.sip_addr,
+        label,
+        scenario_text,
+        number,
+        extra,
+        limit,
+    )
+}
+
+/// [`run_uac`] against any SIP address `target` (e.g. a [`crate::sipp_uas::SippUas`] in a
+/// self-test), with SIPp's files in `dir`.
+pub fn run_uac_to(
+    dir: &Path,
+    target: &str,
+    label: &str,
+    scenario_text: &str,
+    number: &str,
+    extra: &[&str],
+    limit: Duration,
+) -> SippRun {
+    let files = SippFiles::new(dir, label, scenario_text);
     let (port, media_port) = (free_port(false), free_port(true));
     // `%u` is SIPp's call number: one Call-ID per call when a run places several.
-    let call_id_format = format!("{unique}-%u@127.0.0.1");
-    let call_id = format!("{unique}-1@127.0.0.1");
+    let call_id_format = format!("{}-%u@127.0.0.1", files.unique);
+    let call_id = format!("{}-1@127.0.0.1", files.unique);
     let mut child = Command::new("sipp")
         .arg("-sf")
-        .arg(&scenario_file)
-        .arg(&bed.sip_addr)
+        .arg(&files.scenario)
+        .arg(target)
         .args([
             "-s",
             number,
@@ -79,12 +215,7 @@ pub fn run_uac(
         .args(["-p", &port.to_string(), "-mp", &media_port.to_string()])
         .args(["-cid_str", &call_id_format])
         .args(["-timeout", &format!("{}s", limit.as_secs().max(1))])
-        .arg("-trace_msg")
-        .arg("-message_file")
-        .arg(&messages)
-        .arg("-trace_err")
-        .arg("-error_file")
-        .arg(&errors)
+        .args(files.trace_args())
         .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -102,12 +233,30 @@ pub fn run_uac(
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    let read = |path: &PathBuf| std::fs::read_to_string(path).unwrap_or_default();
     SippRun {
         passed: status.is_some_and(|s| s.success()),
         call_id,
-        trace: format!("{}\n--- errors ---\n{}", read(&messages), read(&errors)),
+        trace: files.trace(),
     }
+}
+
+/// Whether SIPp can be run here. When it cannot, prints why `test` is skipped, or panics
+/// with `CI=true`, where nothing may be skipped.
+pub fn available(test: &str) -> bool {
+    let found = Command::new("sipp")
+        .arg("-v")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !found {
+        let reason = "SIPp is not installed (tests/bed/setup installs it)";
+        if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+            panic!("{test}: {reason}");
+        }
+        eprintln!("SKIPPED {test}: {reason}");
+    }
+    found
 }
 
 /// The scenario's BYE from the phone after `-d` milliseconds, then its 200.
