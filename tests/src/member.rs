@@ -117,6 +117,16 @@ impl RoomMember {
         }
     }
 
+    /// The events named `name` that `matches` accepts and that arrived before the last one
+    /// an `expect` returned, in order, removed from the queue.
+    pub fn take_earlier(&mut self, name: &str, matches: impl Fn(&Event) -> bool) -> Vec<Event> {
+        let (taken, kept) = std::mem::take(&mut self.backlog)
+            .into_iter()
+            .partition(|event| event["event"] == name && matches(event));
+        self.backlog = kept;
+        taken
+    }
+
     /// Sends a stdin command (the member must run with `--commands`) and waits for its "done".
     pub fn command(&mut self, command: serde_json::Value) {
         let name = command["cmd"].as_str().unwrap_or_default().to_owned();

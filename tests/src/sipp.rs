@@ -139,7 +139,7 @@ pub fn scenario(name: &str, replacements: &[(&str, &str)]) -> String {
 /// A port free right now on 127.0.0.1 for UDP and TCP; with `media`, an even one whose three
 /// successors are free too: SIPp binds the audio RTP port and the one two above it (video),
 /// and RTCP would take the odd ones.
-pub(crate) fn free_port(media: bool) -> u16 {
+pub fn free_port(media: bool) -> u16 {
     loop {
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
         let port = socket.local_addr().unwrap().port();
