@@ -8,6 +8,8 @@
 //! "no response" and "media timeout" take seconds, and a metrics registry nobody else
 //! counts in).
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
