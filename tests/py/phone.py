@@ -102,7 +102,7 @@ class Phone(pj.Call):
             emit("media", active=active)
 
     def onDtmfDigit(self, prm):
-        emit("dtmf", digit=prm.digit)
+        emit("dtmf", digit=prm.digit, unix_ms=unix_ms())
 
 
 class Answering(pj.Account):

@@ -46,7 +46,7 @@ pub struct ApiReply {
 }
 
 /// An error the SDK raised.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ApiFailure {
     /// `SipCallError` (a Twirp error whose meta has `sip_status_code`), `ServerError` (another
     /// Twirp error; `TwirpError` is the same class in both SDKs), `TimeoutError` (the SDK's

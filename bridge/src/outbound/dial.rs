@@ -201,11 +201,13 @@ impl Dialing<'_> {
                 tracing::info!(?ringing_timeout, "no answer: cancelling the call");
                 cancel = Some(CancelCause::RingingTimeout);
             }
-            if let Some(cause) = cancel
-                && let Some(request) = dialer.cancel(cause)
-            {
-                sip.send_request(request).await;
-                give_up_at = Some(now + cancel_wait);
+            if let Some(cause) = cancel {
+                // The call is being withdrawn: the room stops hearing it ring.
+                ringback = None;
+                if let Some(request) = dialer.cancel(cause) {
+                    sip.send_request(request).await;
+                    give_up_at = Some(now + cancel_wait);
+                }
             }
             if give_up_at.is_some_and(|at| now >= at)
                 && let Some(end) = dialer.give_up()

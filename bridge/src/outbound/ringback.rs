@@ -55,3 +55,36 @@ impl Ringback {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use sipbridge_media::analysis::tone_purity;
+    use sipbridge_media::opus::{EncoderSettings, OpusDecoder, OpusEncoder};
+    use sipbridge_media::tone::{Country, Progress, ProgressTone};
+
+    /// What the room decodes (48 kHz) carries both ringback frequencies, 440 and 480 Hz,
+    /// in about equal measure: half the power each.
+    #[test]
+    fn ringback_survives_opus() {
+        let mut tone = ProgressTone::new(Country::Us, Progress::Ringback, super::RATE);
+        let mut encoder = OpusEncoder::new(super::RATE, EncoderSettings::default()).unwrap();
+        let mut decoder = OpusDecoder::new(48_000).unwrap();
+        let mut pcm = vec![0i16; encoder.frame_samples()];
+        let mut heard = Vec::new();
+        for _ in 0..75 {
+            tone.fill(&mut pcm);
+            let packet = encoder.encode(&pcm).unwrap().to_vec();
+            heard.extend_from_slice(decoder.decode(&packet).unwrap());
+        }
+        // One second of the cadence's 2 s "on", after the codec settled.
+        let second = &heard[48_000 / 5..48_000 * 6 / 5];
+        for hz in [440.0, 480.0] {
+            let share = tone_purity(second, 48_000, hz);
+            assert!(
+                (0.35..0.65).contains(&share),
+                "{hz} Hz: {share:.2} of the power"
+            );
+        }
+    }
+}
