@@ -65,6 +65,10 @@ pub struct OutboundTrunk {
     /// Extra SIP headers put on every INVITE: header name → value.
     #[serde(default)]
     pub headers: BTreeMap<HeaderName, String>,
+    /// SIP headers of the callee's 200 OK copied into participant attributes: header name →
+    /// attribute.
+    #[serde(default)]
+    pub headers_to_attributes: BTreeMap<HeaderName, String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -240,7 +240,8 @@ fn request_options_shape_the_invite_and_the_participant() {
     // A YAML trunk (over TCP, with its own header) in a bridge of the test's own.
     let yaml = format!(
         "outbound_trunks:\n  - id: carrier-tcp\n    address: {}\n    transport: tcp\n    \
-         numbers: [\"+15550199\", \"+15550198\"]\n    headers: {{ X-Trunk: \"yes\" }}\n",
+         numbers: [\"+15550199\", \"+15550198\"]\n    headers: {{ X-Trunk: \"yes\" }}\n    \
+         headers_to_attributes: {{ X-Carrier-Ref: carrier.ref }}\n",
         carrier.addr()
     );
     let bridge = OwnBridge::start(&bed, "options", &yaml);
@@ -268,6 +269,7 @@ fn request_options_shape_the_invite_and_the_participant() {
     });
     let attributes = &active["attributes"];
     assert_eq!(attributes["sip.h.x-carrier-ref"], "abc123", "{active}");
+    assert_eq!(attributes["carrier.ref"], "abc123", "{active}");
     assert_eq!(attributes["team"], "sales", "{active}");
     assert_eq!(attributes["sip.trunkID"], "carrier-tcp", "{active}");
     assert!(

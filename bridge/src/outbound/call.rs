@@ -357,8 +357,8 @@ impl OutboundCall {
         }
     }
 
-    /// `sip.callStatus=active` (only now: never before the 200), with the 200's headers
-    /// when the request asked for them.
+    /// `sip.callStatus=active` (only now: never before the 200), with the 200's headers the
+    /// trunk maps and those the request asked for (`include_headers`).
     async fn go_active(&self, room: &RoomHandle, response: &Response) {
         let mut attributes = HashMap::from([("sip.callStatus".to_owned(), "active".to_owned())]);
         let wanted = |name: &str| match self.plan.include_headers {
@@ -366,6 +366,11 @@ impl OutboundCall {
             SipHeaderOptions::SipXHeaders => name.len() > 2 && name[..2].eq_ignore_ascii_case("x-"),
             SipHeaderOptions::SipAllHeaders => true,
         };
+        for (header, attribute) in &self.plan.trunk.headers_to_attributes {
+            if let Some(value) = response.head.other.get(header) {
+                attributes.insert(attribute.clone(), value.to_owned());
+            }
+        }
         for (name, value) in response.head.other.iter() {
             if wanted(name) {
                 attributes.insert(

@@ -50,6 +50,8 @@ pub struct TrunkPlan {
     pub credentials: Option<(String, String)>,
     /// The trunk's own headers, then the request's.
     pub headers: Vec<(String, String)>,
+    /// Headers of the 200 OK copied into participant attributes: (header, attribute).
+    pub headers_to_attributes: Vec<(String, String)>,
 }
 
 /// Everything an outbound call is made of.
@@ -191,6 +193,11 @@ fn trunk_plan(
                     .iter()
                     .map(|(name, value)| (name.as_str().to_owned(), value.clone()))
                     .collect(),
+                headers_to_attributes: trunk
+                    .headers_to_attributes
+                    .iter()
+                    .map(|(name, attribute)| (name.as_str().to_owned(), attribute.clone()))
+                    .collect(),
             })
         }
         (Some(inline), _) => {
@@ -219,6 +226,10 @@ fn trunk_plan(
                 transport,
                 credentials,
                 headers: Vec::new(),
+                headers_to_attributes: sorted(&inline.headers_to_attributes)
+                    .into_iter()
+                    .map(|(name, attribute)| (name.clone(), attribute.clone()))
+                    .collect(),
             })
         }
     }
