@@ -5,7 +5,7 @@
 //! `ringing_timeout_s` / `max_call_duration_s` seconds, and `request_timeout_s` for the SDK's
 //! own timeout) and print one JSON line, parsed here into an [`ApiReply`].
 //!
-//! ```ignore
+//! ```text
 //! let request = json!({"sip_trunk_id": bed.outbound_trunk, "sip_call_to": "+15550123",
 //!     "room_name": room, "wait_until_answered": true,
 //!     "trunk": {"hostname": carrier.addr(), "transport": "udp"}});

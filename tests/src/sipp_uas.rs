@@ -2,7 +2,7 @@
 //! 127.0.0.1 on a port of its own, which a test puts in the outbound trunk (an inline `trunk`
 //! of CreateSIPParticipant, or an [`crate::OwnBridge`]'s config) before making the call.
 //!
-//! ```ignore
+//! ```text
 //! let text = scenario("uas_reject", &[("RINGING", RING_180), ("FINAL_CODE", "486"),
 //!     ("FINAL_PHRASE", "Busy Here"), ("EXTRA_HEADERS", NO_HEADERS)]);
 //! let carrier = SippUas::start(&bed, "busy", &text, 1, &[]);
@@ -126,20 +126,8 @@ pub fn carrier_hangs_up_after(milliseconds: u64) -> String {
     )
 }
 
-/// HANGUP: the scenario waits for the bridge's BYE and answers it 200.
-pub const BRIDGE_HANGS_UP: &str = r#"  <recv request="BYE"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]>
-  </send>
-"#;
+/// HANGUP: the scenario waits for the bridge's BYE and answers it 200 (as a phone does).
+pub use crate::sipp::ROOM_HANGS_UP as BRIDGE_HANGS_UP;
 
 /// How `uas_auth_reject.xml` challenges: CHALLENGE_STATUS, CHALLENGE_HEADER and the
 /// CREDENTIALS_HEADER the answer must come in (RFC 3261 §22.2, §22.3).

@@ -334,6 +334,11 @@ fn digest_challenges_are_answered_with_md5_and_sha256() {
     assert!(reply.ok.is_some(), "{reply:?}");
     let run = carrier.finish(WAIT);
     assert!(run.passed, "SIPp verified the MD5 answer: {}", run.trace);
+    // The retry is a new INVITE (CSeq 2); the dialog it formed goes on from there.
+    let invites = run.received("INVITE");
+    assert_eq!(header(invites[1], "CSeq"), Some("2 INVITE"), "{}", invites[1]);
+    let bye = run.received("BYE")[0];
+    assert_eq!(header(bye, "CSeq"), Some("3 BYE"), "{bye}");
 
     // SHA-256, verified by the bridge's own inbound side: it calls itself through a trunk
     // whose 407 offers SHA-256 only.

@@ -9,17 +9,17 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use livekit_protocol::{SipHeaderOptions, SipParticipantInfo};
-use sipbridge_signaling::dial::{Dialer, InviteParams};
+use sipbridge_signaling::dial::Dialer;
 use sipbridge_signaling::dialog::{Dialog, TimerConfig};
-use sipbridge_signaling::message::{CallId, Host, NameAddr, Response, SipUri, Uri, sdp_body};
+use sipbridge_signaling::message::{Response, sdp_body};
 use sipbridge_signaling::outcome::{DisconnectReason, OutboundEnd, Outcome, SipStatus};
-use sipbridge_signaling::screen::{ALLOWED_METHODS, SUPPORTED};
 use sipbridge_signaling::sdp::{LocalSession, parse as parse_sdp};
 use sipbridge_signaling::transaction::Transport;
 use tokio::sync::mpsc;
 
 use super::dial::{Dialed, Dialing, start_media};
 use super::identity::{call_info, participant};
+use super::invite::invite_params;
 use super::{CreateError, Plan, Reply};
 use crate::call::context::CallContext;
 use crate::call::leg::MediaLeg;
@@ -118,11 +118,15 @@ impl OutboundCall {
             codec_preferences(&context.config.rtp),
         );
         let offer = Bytes::from(session.offer());
-        let dialer = Dialer::new(
-            self.invite_params(&local_tag, transport, offer),
-            rand::random(),
+        let params = invite_params(
+            &context,
+            &self.plan,
+            &self.sip_call_id,
+            &local_tag,
+            transport,
+            offer,
         );
-        let invite = dialer.invite().clone();
+        let dialer = Dialer::new(params, rand::random());
         if !self.plan.wait_until_answered {
             // The call is dialling: that is all the API caller waits for.
             self.answer_api(Ok(info.clone()));
@@ -140,13 +144,18 @@ impl OutboundCall {
             play_dialtone: self.plan.play_dialtone,
         };
         let dialed = dialing.run(dialer, sockets).await;
-        let (response, leg, sockets) = match dialed {
+        let (invite, response, leg, sockets) = match dialed {
             Dialed::Answered {
+                invite,
                 response,
                 leg,
                 sockets,
-            } => (response, leg, sockets),
-            Dialed::TooLate { response, outcome } => {
+            } => (invite, response, leg, sockets),
+            Dialed::TooLate {
+                invite,
+                response,
+                outcome,
+            } => {
                 // RFC 3261 §15: a 2xx is acknowledged even when we no longer want the call.
                 if let Some(mut dialog) = self.acknowledge(&sip, &invite, &response).await {
                     sip.send_bye(&mut dialog, &context.local).await;
@@ -226,63 +235,6 @@ impl OutboundCall {
             .or(addresses.first())
             .copied()
             .ok_or_else(|| format!("DNS: no address for {}", trunk.host))
-    }
-
-    fn invite_params(&self, local_tag: &str, transport: Transport, offer: Bytes) -> InviteParams {
-        let plan = &self.plan;
-        let local = &self.context.local;
-        let host = Host::Name(plan.trunk.host.clone());
-        let transport_param: Vec<_> = match transport {
-            Transport::Udp => Vec::new(),
-            other => vec![sipbridge_signaling::message::Param {
-                name: "transport".into(),
-                value: Some(other.via_name().to_ascii_lowercase()),
-            }],
-        };
-        let request_uri = SipUri::build(
-            Some(&plan.to_number),
-            &host,
-            Some(plan.trunk.port),
-            &transport_param,
-        );
-        let to = NameAddr::new(Uri::Sip(SipUri::build(
-            Some(&plan.to_number),
-            &host,
-            None,
-            &[],
-        )));
-        let our_host = local
-            .hostname
-            .clone()
-            .map_or(Host::Ip(local.sip_ip), Host::Name);
-        let mut from = NameAddr::new(Uri::Sip(SipUri::build(
-            Some(&plan.from_number),
-            &our_host,
-            None,
-            &[],
-        )));
-        from.display_name = plan.display_name.as_deref().map(quoted);
-        from.params.set("tag", Some(local_tag.to_owned()));
-        let mut headers = vec![
-            (
-                "User-Agent".to_owned(),
-                self.context.config.sip.user_agent.clone(),
-            ),
-            ("Allow".to_owned(), ALLOWED_METHODS.to_owned()),
-            ("Supported".to_owned(), SUPPORTED.join(", ")),
-        ];
-        headers.extend(plan.trunk.headers.iter().cloned());
-        InviteParams {
-            request_uri: Uri::Sip(request_uri),
-            from,
-            to,
-            call_id: CallId(self.sip_call_id.clone()),
-            contact: local.contact(transport),
-            via: local.via(transport),
-            sdp_offer: offer,
-            headers,
-            credentials: plan.trunk.credentials.clone(),
-        }
     }
 
     /// ACKs a 2xx and forms the dialog (`None` when the 2xx cannot form one).
@@ -417,18 +369,4 @@ impl OutboundCall {
         self.context
             .finish("outbound", self.record, &outcome, error);
     }
-}
-
-/// A display name as a quoted string (RFC 3261 §25.1: `"` and `\` escaped).
-fn quoted(name: &str) -> String {
-    let mut out = String::with_capacity(name.len() + 2);
-    out.push('"');
-    for c in name.chars().filter(|c| !c.is_control()) {
-        if c == '"' || c == '\\' {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('"');
-    out
 }

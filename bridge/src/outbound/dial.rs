@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use sipbridge_media::leg::Negotiated;
 use sipbridge_signaling::dial::{CancelCause, DialStep, Dialer};
-use sipbridge_signaling::message::{Method, Response};
+use sipbridge_signaling::message::{Method, Request, Response};
 use sipbridge_signaling::outcome::{EstablishedEnd, OutboundEnd, Outcome};
 use sipbridge_signaling::sdp::{LocalSession, parse as parse_sdp};
 use tokio::sync::mpsc;
@@ -27,14 +27,17 @@ use crate::sip::link::CallInput;
 /// How dialling ended.
 #[derive(Debug)]
 pub(super) enum Dialed {
-    /// A 2xx: ACK it and start the call. `leg` is running when early media came first.
+    /// A 2xx to `invite` (the last attempt, after any digest retry): ACK it and start the
+    /// call. `leg` is running when early media came first.
     Answered {
+        invite: Box<Request>,
         response: Response,
         leg: Option<Box<MediaLeg>>,
         sockets: Option<RtpSockets>,
     },
     /// A 2xx after we had withdrawn the INVITE: ACK it and hang up at once.
     TooLate {
+        invite: Box<Request>,
         response: Response,
         outcome: Outcome,
     },
@@ -168,11 +171,13 @@ impl Dialing<'_> {
                                 }
                             }
                             DialStep::Answered => {
-                                return Dialed::Answered { response, leg: leg.map(Box::new), sockets };
+                                let invite = Box::new(dialer.invite().clone());
+                                return Dialed::Answered { invite, response, leg: leg.map(Box::new), sockets };
                             }
                             DialStep::AnsweredTooLate(end) => {
                                 let outcome = outcome_of(end, &overriding);
-                                return Dialed::TooLate { response, outcome };
+                                let invite = Box::new(dialer.invite().clone());
+                                return Dialed::TooLate { invite, response, outcome };
                             }
                             DialStep::Ended(end) => return ended(outcome_of(end, &overriding), room_ended),
                         }

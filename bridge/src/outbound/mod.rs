@@ -5,6 +5,7 @@
 mod call;
 mod dial;
 mod identity;
+mod invite;
 mod plan;
 mod ringback;
 

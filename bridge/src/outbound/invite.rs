@@ -1,0 +1,89 @@
+//! The INVITE of a call we place: Request-URI and To from the number dialled and the trunk,
+//! From with our number, display name and tag, our Contact and Via, and the headers the bridge,
+//! the trunk and the API caller add.
+
+use bytes::Bytes;
+use sipbridge_signaling::dial::InviteParams;
+use sipbridge_signaling::message::{CallId, Host, NameAddr, Param, SipUri, Uri};
+use sipbridge_signaling::screen::{ALLOWED_METHODS, SUPPORTED};
+use sipbridge_signaling::transaction::Transport;
+
+use super::Plan;
+use crate::call::context::CallContext;
+
+pub(super) fn invite_params(
+    context: &CallContext,
+    plan: &Plan,
+    sip_call_id: &str,
+    local_tag: &str,
+    transport: Transport,
+    offer: Bytes,
+) -> InviteParams {
+    let local = &context.local;
+    let host = Host::Name(plan.trunk.host.clone());
+    let transport_param: Vec<_> = match transport {
+        Transport::Udp => Vec::new(),
+        other => vec![Param {
+            name: "transport".into(),
+            value: Some(other.via_name().to_ascii_lowercase()),
+        }],
+    };
+    let request_uri = SipUri::build(
+        Some(&plan.to_number),
+        &host,
+        Some(plan.trunk.port),
+        &transport_param,
+    );
+    let to = NameAddr::new(Uri::Sip(SipUri::build(
+        Some(&plan.to_number),
+        &host,
+        None,
+        &[],
+    )));
+    let our_host = local
+        .hostname
+        .clone()
+        .map_or(Host::Ip(local.sip_ip), Host::Name);
+    let mut from = NameAddr::new(Uri::Sip(SipUri::build(
+        Some(&plan.from_number),
+        &our_host,
+        None,
+        &[],
+    )));
+    from.display_name = plan.display_name.as_deref().map(quoted);
+    from.params.set("tag", Some(local_tag.to_owned()));
+    let mut headers = vec![
+        (
+            "User-Agent".to_owned(),
+            context.config.sip.user_agent.clone(),
+        ),
+        ("Allow".to_owned(), ALLOWED_METHODS.to_owned()),
+        ("Supported".to_owned(), SUPPORTED.join(", ")),
+    ];
+    headers.extend(plan.trunk.headers.iter().cloned());
+    InviteParams {
+        request_uri: Uri::Sip(request_uri),
+        from,
+        to,
+        call_id: CallId(sip_call_id.to_owned()),
+        contact: local.contact(transport),
+        via: local.via(transport),
+        sdp_offer: offer,
+        headers,
+        credentials: plan.trunk.credentials.clone(),
+    }
+}
+
+/// A display name as a quoted string (RFC 3261 §25.1: `"` and `\` escaped).
+fn quoted(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 2);
+    out.push('"');
+    for c in name.chars().filter(|c| !c.is_control()) {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
