@@ -336,7 +336,12 @@ fn digest_challenges_are_answered_with_md5_and_sha256() {
     assert!(run.passed, "SIPp verified the MD5 answer: {}", run.trace);
     // The retry is a new INVITE (CSeq 2); the dialog it formed goes on from there.
     let invites = run.received("INVITE");
-    assert_eq!(header(invites[1], "CSeq"), Some("2 INVITE"), "{}", invites[1]);
+    assert_eq!(
+        header(invites[1], "CSeq"),
+        Some("2 INVITE"),
+        "{}",
+        invites[1]
+    );
     let bye = run.received("BYE")[0];
     assert_eq!(header(bye, "CSeq"), Some("3 BYE"), "{bye}");
 

@@ -24,6 +24,9 @@ use crate::call::sip::CallSip;
 use crate::room::{RoomEvent, RoomHandle};
 use crate::sip::link::CallInput;
 
+/// The longest the dialling loop sleeps with nothing due.
+const IDLE_WAKE: Duration = Duration::from_secs(1);
+
 /// How dialling ended.
 #[derive(Debug)]
 pub(super) enum Dialed {
@@ -97,9 +100,10 @@ impl Dialing<'_> {
         };
 
         loop {
-            let mut wake = leg
-                .as_ref()
-                .map_or(ringing_deadline, MediaLeg::poll_timeout);
+            // Nothing else due: wake for the ringing deadline while it still matters, and
+            // otherwise only for what arrives.
+            let idle = Instant::now() + IDLE_WAKE;
+            let mut wake = leg.as_ref().map_or(idle, MediaLeg::poll_timeout);
             if dialer.cancelling().is_none() {
                 wake = wake.min(ringing_deadline);
             }
