@@ -20,7 +20,12 @@ pub(super) fn invite_params(
     offer: Bytes,
 ) -> InviteParams {
     let local = &context.local;
-    let host = Host::Name(plan.trunk.host.clone());
+    // An address literal is an IP host (IPv6 bracketed in the URI), anything else a name.
+    let host = plan
+        .trunk
+        .host
+        .parse()
+        .map_or_else(|_| Host::Name(plan.trunk.host.clone()), Host::Ip);
     let transport_param: Vec<_> = match transport {
         Transport::Udp => Vec::new(),
         other => vec![Param {

@@ -80,7 +80,7 @@ pub struct Plan {
 
 impl Plan {
     pub fn new(config: &Config, request: CreateSipParticipantRequest) -> Result<Self, CreateError> {
-        let to_number = required("sip_call_to", &request.sip_call_to)?;
+        let to_number = uri_user("sip_call_to", &request.sip_call_to)?;
         let room = required("room_name", &request.room_name)?;
         let mut trunk = trunk_plan(config, &request)?;
         let from_number = from_number(config, &trunk, &request.sip_number)?;
@@ -153,6 +153,21 @@ fn required(field: &str, value: &str) -> Result<String, CreateError> {
         )));
     }
     Ok(value.to_owned())
+}
+
+/// A number as the user part of a SIP URI goes unescaped (RFC 3261 §25.1 `user`): digits,
+/// letters, `+` and the marks a dial string uses; `#`, `;`, `@` and the like are refused.
+fn uri_user(field: &str, value: &str) -> Result<String, CreateError> {
+    let value = required(field, value)?;
+    match value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "+-_.!~*'()&=$,?/".contains(*c)))
+    {
+        None => Ok(value),
+        Some(c) => Err(CreateError::Invalid(format!(
+            "{field}: {c:?} cannot be dialled in a SIP URI"
+        ))),
+    }
 }
 
 fn sorted(map: &HashMap<String, String>) -> Vec<(&String, &String)> {
@@ -248,7 +263,7 @@ fn from_number(config: &Config, trunk: &TrunkPlan, requested: &str) -> Result<St
         "" => numbers.first().map(|n| (*n).to_owned()).ok_or_else(|| {
             CreateError::Invalid("sip_number is required with an inline trunk".into())
         }),
-        number if numbers.is_empty() || numbers.contains(&number) => required("sip_number", number),
+        number if numbers.is_empty() || numbers.contains(&number) => uri_user("sip_number", number),
         number => Err(CreateError::Invalid(format!(
             "sip_number {number:?} is not a number of trunk {:?}",
             trunk.id

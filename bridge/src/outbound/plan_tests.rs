@@ -123,6 +123,14 @@ fn mistakes_are_refused_with_what_was_wrong() {
         (|r| r.sip_number = "+19999".into(), "not a number of trunk"),
         (|r| r.dtmf = "12x".into(), "'x' is not a DTMF digit"),
         (
+            |r| r.sip_call_to = "+1555;x=1".into(),
+            "';' cannot be dialled",
+        ),
+        (
+            |r| r.sip_call_to = "bob@evil".into(),
+            "'@' cannot be dialled",
+        ),
+        (
             |r| r.headers = HashMap::from([("Via".into(), "x".into())]),
             "Via is set by the bridge",
         ),
