@@ -178,8 +178,8 @@ async fn drain(calls: &CallContext, timeout: Duration) {
     }
 }
 
-/// What inbound calls share: the room settings, RTP ports, the digest challenger and the
-/// addresses we advertise.
+/// What calls share, inbound and outbound: the room settings, RTP ports, the digest challenger,
+/// the addresses we advertise and the SIP endpoint.
 fn call_context(
     config: &Arc<Config>,
     addrs: &sockets::LocalAddrs,
