@@ -96,6 +96,12 @@ fn close(info: &mut SipCallInfo, reason: DisconnectReason, code: u16, status: &s
 }
 
 /// Nanoseconds since the Unix epoch.
+/// A new call's id, `SCL_` and 12 hex digits as LiveKit writes them (`sip.callID`, the
+/// record's `call_id`, the API's `sip_call_id`).
+pub fn new_call_id() -> String {
+    format!("SCL_{:012x}", rand::random::<u64>() >> 16)
+}
+
 pub fn now_ns() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -26,6 +26,17 @@ pub struct StreamStart {
     pub timestamp: u32,
 }
 
+impl StreamStart {
+    /// Fresh random values for a new stream.
+    pub fn random() -> Self {
+        Self {
+            ssrc: rand::random(),
+            sequence: rand::random(),
+            timestamp: rand::random(),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct CallMedia {
     receiver: PhoneReceiver,
@@ -73,6 +84,18 @@ impl CallMedia {
             prompt: None,
             prompt_frame: vec![0; sipbridge_media::samples_per_frame(rate)],
         })
+    }
+
+    /// The pipeline for a negotiated leg with the configured `rtp:` settings and a new
+    /// random stream toward the phone.
+    pub fn for_leg(
+        now: Instant,
+        negotiated: &Negotiated,
+        rtp: &sipbridge_config::Rtp,
+        cname: &str,
+    ) -> Result<Self, Error> {
+        let settings = super::settings::leg_settings(rtp);
+        Self::new(now, negotiated, &settings, StreamStart::random(), cname)
     }
 
     pub fn handle_rtp(&mut self, now: Instant, source: SocketAddr, datagram: &[u8]) {

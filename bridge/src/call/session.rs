@@ -222,11 +222,7 @@ impl Established {
         let answered = parse_sdp(offer).and_then(|offer| self.session.answer(&offer));
         match answered {
             Ok((answer, negotiated)) => {
-                let start = StreamStart {
-                    ssrc: rand::random(),
-                    sequence: rand::random(),
-                    timestamp: rand::random(),
-                };
+                let start = StreamStart::random();
                 if let Err(error) = self.leg.media.renegotiate(now, &negotiated, start) {
                     tracing::warn!(%error, "re-INVITE media not applied");
                     return Response::to(request, 488, Some("Not Acceptable Here"));

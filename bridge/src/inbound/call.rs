@@ -24,9 +24,9 @@ use super::pin::{PinResult, collect_pin};
 use super::routing::{CallAddress, pin, room_name};
 use crate::call::context::CallContext;
 use crate::call::leg::MediaLeg;
-use crate::call::media::{CallMedia, StreamStart};
+use crate::call::media::CallMedia;
 use crate::call::session::Established;
-use crate::call::settings::{codec_preferences, leg_settings};
+use crate::call::settings::codec_preferences;
 use crate::call::sip::CallSip;
 use crate::cdr::{CallRecord, now_ns};
 use crate::room::{JoinRequest, RoomEvent, RoomHandle, join};
@@ -231,13 +231,8 @@ impl InboundCall {
                     .await;
             }
         };
-        let start = StreamStart {
-            ssrc: rand::random(),
-            sequence: rand::random(),
-            timestamp: rand::random(),
-        };
-        let settings = leg_settings(&context.config.rtp);
-        let mut media = match CallMedia::new(Instant::now(), &negotiated, &settings, start, &room) {
+        let media = CallMedia::for_leg(Instant::now(), &negotiated, &context.config.rtp, &room);
+        let mut media = match media {
             Ok(media) => media,
             Err(error) => {
                 tracing::error!(%error, "media set-up failed");

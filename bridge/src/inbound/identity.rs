@@ -7,7 +7,7 @@ use livekit_protocol::{SipCallDirection, SipCallInfo};
 use sipbridge_signaling::message::Request;
 
 use super::admit::Admitted;
-use crate::cdr::{CallRecord, now_ns};
+use crate::cdr::{CallRecord, new_call_id, now_ns};
 use crate::room::Identity;
 
 /// The record's fields known when the call arrives.
@@ -18,7 +18,7 @@ pub(super) fn call_info(
 ) -> SipCallInfo {
     let now = now_ns();
     SipCallInfo {
-        call_id: format!("SCL_{:012x}", rand::random::<u64>() >> 16),
+        call_id: new_call_id(),
         sip_call_id: invite.head.call_id.0.clone(),
         trunk_id: admitted
             .map(|a| a.trunk.id.as_str().to_owned())

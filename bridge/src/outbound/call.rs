@@ -157,7 +157,7 @@ impl OutboundCall {
                 outcome,
             } => {
                 // RFC 3261 §15: a 2xx is acknowledged even when we no longer want the call.
-                if let Some(mut dialog) = self.acknowledge(&sip, &invite, &response).await {
+                if let Some((mut dialog, _)) = self.acknowledge(&sip, &invite, &response).await {
                     sip.send_bye(&mut dialog, &context.local).await;
                 }
                 sip.forget().await;
@@ -173,7 +173,7 @@ impl OutboundCall {
             }
         };
 
-        let Some((mut dialog, ack)) = self.acknowledge_with(&sip, &invite, &response).await else {
+        let Some((mut dialog, ack)) = self.acknowledge(&sip, &invite, &response).await else {
             sip.forget().await;
             let outcome = Outcome::new(
                 DisconnectReason::SipTrunkFailure,
@@ -237,19 +237,9 @@ impl OutboundCall {
             .ok_or_else(|| format!("DNS: no address for {}", trunk.host))
     }
 
-    /// ACKs a 2xx and forms the dialog (`None` when the 2xx cannot form one).
+    /// ACKs a 2xx and forms the dialog; the ACK is kept for retransmitted 2xx. `None`
+    /// when the 2xx cannot form a dialog.
     async fn acknowledge(
-        &self,
-        sip: &CallSip,
-        invite: &sipbridge_signaling::message::Request,
-        response: &Response,
-    ) -> Option<Dialog> {
-        self.acknowledge_with(sip, invite, response)
-            .await
-            .map(|(dialog, _)| dialog)
-    }
-
-    async fn acknowledge_with(
         &self,
         sip: &CallSip,
         invite: &sipbridge_signaling::message::Request,
@@ -285,11 +275,7 @@ impl OutboundCall {
             .map(|sdp| parse_sdp(sdp).and_then(|answer| session.handle_answer(&answer)));
         match (answer, leg) {
             (Some(Ok(negotiated)), Some(mut leg)) => {
-                let start = StreamStart {
-                    ssrc: rand::random(),
-                    sequence: rand::random(),
-                    timestamp: rand::random(),
-                };
+                let start = StreamStart::random();
                 leg.media
                     .renegotiate(now, &negotiated, start)
                     .inspect_err(|error| tracing::warn!(%error, "answer media not applied"))

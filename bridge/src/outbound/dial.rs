@@ -17,7 +17,7 @@ use super::Reply;
 use super::ringback::Ringback;
 use crate::call::context::CallContext;
 use crate::call::leg::MediaLeg;
-use crate::call::media::{CallMedia, StreamStart};
+use crate::call::media::CallMedia;
 use crate::call::ports::RtpSockets;
 use crate::call::settings::leg_settings;
 use crate::call::sip::CallSip;
@@ -123,12 +123,8 @@ impl Dialing<'_> {
                     cancel = Some(CancelCause::Caller);
                 }
                 event = room_events.recv(), if !room_ended => match event {
-                    Some(RoomEvent::Ended(end)) => {
-                        tracing::info!(?end, "the participant left before the answer: cancelling the call");
-                        room_ended = true;
-                        cancel = Some(CancelCause::Caller);
-                    }
-                    None => {
+                    Some(RoomEvent::Ended(_)) | None => {
+                        tracing::info!("the participant left before the answer: cancelling the call");
                         room_ended = true;
                         cancel = Some(CancelCause::Caller);
                     }
@@ -280,20 +276,14 @@ fn early_media(
     Some(MediaLeg::new(media, sockets.take()?, now))
 }
 
-/// The media pipeline for a negotiated SIP leg.
+/// The media pipeline for a negotiated SIP leg (`None`, logged, if it cannot be made).
 pub(super) fn start_media(
     context: &CallContext,
     negotiated: &Negotiated,
     room_name: &str,
     now: Instant,
 ) -> Option<CallMedia> {
-    let start = StreamStart {
-        ssrc: rand::random(),
-        sequence: rand::random(),
-        timestamp: rand::random(),
-    };
-    let settings = leg_settings(&context.config.rtp);
-    CallMedia::new(now, negotiated, &settings, start, room_name)
+    CallMedia::for_leg(now, negotiated, &context.config.rtp, room_name)
         .inspect_err(|error| tracing::warn!(%error, "media set-up failed"))
         .ok()
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use livekit_protocol::{SipCallDirection, SipCallInfo, SipUri as ProtoSipUri};
 
 use super::Plan;
-use crate::cdr::now_ns;
+use crate::cdr::{new_call_id, now_ns};
 use crate::room::Identity;
 
 /// The record's fields known before dialling.
@@ -18,7 +18,7 @@ pub(super) fn call_info(plan: &Plan, sip_call_id: &str) -> SipCallInfo {
         ..ProtoSipUri::default()
     };
     SipCallInfo {
-        call_id: format!("SCL_{:012x}", rand::random::<u64>() >> 16),
+        call_id: new_call_id(),
         sip_call_id: sip_call_id.to_owned(),
         trunk_id: plan.trunk.id.clone(),
         room_name: plan.room.clone(),
