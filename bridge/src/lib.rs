@@ -16,9 +16,11 @@ pub mod metrics;
 pub mod outbound;
 mod process_metrics;
 pub mod room;
+mod service;
 pub mod sip;
 pub mod sockets;
 pub mod summary;
+pub mod transfer;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -99,7 +101,7 @@ pub async fn run(
         ),
         // Weak: the HTTP server outlives the calls at shutdown, and must not keep the
         // record sink open while the records are flushed.
-        sip: Some(Arc::new(outbound::OutboundService::new(Arc::downgrade(
+        sip: Some(Arc::new(service::BridgeService::new(Arc::downgrade(
             &calls,
         )))),
     });
@@ -228,6 +230,7 @@ fn call_context(
         draining: std::sync::atomic::AtomicBool::new(false),
         in_progress: std::sync::atomic::AtomicUsize::new(0),
         endpoint,
+        directory: call::directory::CallDirectory::default(),
         local: LocalAddresses {
             sip_ip,
             hostname: config.sip.hostname.clone(),

@@ -42,6 +42,8 @@ pub struct Metrics {
     pub rtp_lost: Counter,
     /// Interarrival jitter of the phone's stream at the end of each call (RFC 3550 A.8).
     pub rtp_jitter: Histogram,
+    /// Transfers (TransferSIPParticipant) by outcome; see [`Metrics::transfer_ended`].
+    pub transfers: Family<Labels<&'static str>, Counter>,
 }
 
 fn duration_histogram() -> Histogram {
@@ -72,6 +74,7 @@ impl Metrics {
             rtp_lost: Counter::default(),
             // 1 ms to about 1 s.
             rtp_jitter: Histogram::new(exponential_buckets(0.001, 2.0, 11)),
+            transfers: Family::default(),
             registry: Registry::default(),
         };
         ours.register(
@@ -129,6 +132,11 @@ impl Metrics {
             "Interarrival jitter of the phone's RTP at the end of each call",
             metrics.rtp_jitter.clone(),
         );
+        ours.register(
+            "transfers",
+            "Transfers requested through the API, by outcome",
+            metrics.transfers.clone(),
+        );
         Self {
             registry,
             ..metrics
@@ -145,6 +153,16 @@ impl Metrics {
             ("status_class", class),
         ];
         self.calls_ended.get_or_create(&labels).inc();
+    }
+
+    /// Counts one transfer's outcome: `completed`, `call_ended` (the peer hung up first),
+    /// `refer_rejected` (the REFER got a failure response), `failed` (a 3xx–6xx sipfrag),
+    /// `subscription_terminated`, `timeout`, `abandoned` (the call ended otherwise) or
+    /// `in_progress` (refused: another transfer was running).
+    pub fn transfer_ended(&self, outcome: &'static str) {
+        self.transfers
+            .get_or_create(&vec![("outcome", outcome)])
+            .inc();
     }
 
     /// Counts the final status of a new inbound INVITE.

@@ -12,6 +12,7 @@ pub mod dialog;
 mod error;
 pub mod message;
 pub mod outcome;
+pub mod refer;
 pub mod screen;
 pub mod sdp;
 pub mod sipfrag;

@@ -54,6 +54,28 @@ pub(crate) fn require_sip_call(claims: &Claims, method: &str) -> Result<(), ApiE
     }
 }
 
+/// `permission_denied` unless the token grants `roomAdmin` for `room`, which livekit-server
+/// requires for TransferSIPParticipant (the SDKs mint it so).
+pub(crate) fn require_room_admin(
+    claims: &Claims,
+    room: &str,
+    method: &str,
+) -> Result<(), ApiError> {
+    let video = &claims.video;
+    if video.room_admin && video.room == room {
+        return Ok(());
+    }
+    let why = if video.room_admin {
+        format!(
+            "{method} requires the roomAdmin grant for room {room:?}; the token's is for {:?}",
+            video.room
+        )
+    } else {
+        format!("{method} requires the roomAdmin grant for room {room:?}")
+    };
+    Err(ApiError::new(TwirpCode::PermissionDenied, why))
+}
+
 /// The token of an `Authorization: Bearer …` header. The scheme is case-insensitive
 /// (RFC 9110 §11.1).
 fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {

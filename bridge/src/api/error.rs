@@ -131,6 +131,8 @@ pub struct ApiError {
     pub code: TwirpCode,
     pub msg: String,
     pub sip: Option<SipStatus>,
+    /// More `meta` entries (a failed transfer's `sip_transfer_reason`, `sip_transfer_id`).
+    pub extra_meta: Vec<(&'static str, String)>,
 }
 
 impl ApiError {
@@ -140,6 +142,7 @@ impl ApiError {
             code,
             msg: msg.into(),
             sip: None,
+            extra_meta: Vec::new(),
         }
     }
 
@@ -150,7 +153,14 @@ impl ApiError {
             code: twirp_code_for_sip(status.code),
             msg: msg.into(),
             sip: Some(status.clone()),
+            extra_meta: Vec::new(),
         }
+    }
+
+    /// The error with one more `meta` entry.
+    pub fn with_meta(mut self, key: &'static str, value: impl Into<String>) -> Self {
+        self.extra_meta.push((key, value.into()));
+        self
     }
 
     /// The `meta` object. Twirp meta values are strings, so the code is its decimal text
@@ -168,6 +178,9 @@ impl ApiError {
             };
             meta.insert("sip_status_code", status.code.to_string());
             meta.insert("sip_status", phrase);
+        }
+        for (key, value) in &self.extra_meta {
+            meta.insert(key, value.clone());
         }
         meta
     }

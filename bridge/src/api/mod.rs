@@ -9,12 +9,16 @@
 mod auth;
 pub(crate) mod codec;
 mod error;
+pub(crate) mod fields;
 mod twirp;
 
 use std::future::Future;
 use std::pin::Pin;
 
-use livekit_protocol::{CreateSipParticipantRequest, SipParticipantInfo};
+use livekit_protocol::{
+    CreateSipParticipantRequest, SipParticipantInfo, TransferSipParticipantRequest,
+    TransferSipParticipantResponse,
+};
 
 pub use error::{ApiError, TwirpCode, twirp_code_for_sip};
 pub(crate) use twirp::handle;
@@ -35,6 +39,14 @@ pub trait SipService: Send + Sync + 'static {
         &self,
         request: CreateSipParticipantRequest,
     ) -> ServiceFuture<SipParticipantInfo>;
+
+    /// Transfers a participant's call with a REFER (TransferSIPParticipant); returns once
+    /// the transfer's outcome is known. A failed transfer is [`ApiError::from_sip`] with
+    /// the status that decided it.
+    fn transfer_sip_participant(
+        &self,
+        request: TransferSipParticipantRequest,
+    ) -> ServiceFuture<TransferSipParticipantResponse>;
 }
 
 #[cfg(test)]

@@ -6,7 +6,11 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use livekit_api::access_token::SIPGrants;
-use livekit_protocol::{CreateSipParticipantRequest, SipParticipantInfo};
+use livekit_api::access_token::{AccessToken, VideoGrants};
+use livekit_protocol::{
+    CreateSipParticipantRequest, SipParticipantInfo, TransferSipParticipantRequest,
+    TransferSipParticipantResponse,
+};
 use prost::Message;
 use sipbridge_signaling::outcome::SipStatus;
 use tokio::sync::oneshot;
@@ -19,6 +23,7 @@ use crate::http::{HttpState, router};
 use crate::metrics::Metrics;
 
 const CREATE: &str = "/twirp/livekit.SIP/CreateSIPParticipant";
+const TRANSFER: &str = "/twirp/livekit.SIP/TransferSIPParticipant";
 
 /// What the fake does with a call.
 enum Fake {
@@ -77,6 +82,23 @@ impl SipService for Fake {
                 })
             }
         }
+    }
+
+    fn transfer_sip_participant(
+        &self,
+        request: TransferSipParticipantRequest,
+    ) -> ServiceFuture<TransferSipParticipantResponse> {
+        let result = match self {
+            Fake::Refuse(status) => Err(ApiError::from_sip(status, "transfer failed")
+                .with_meta("sip_transfer_reason", "STR_REJECTED")),
+            _ => Ok(TransferSipParticipantResponse {
+                transfer_id: format!("STF_{}", request.participant_identity),
+                status: 2,
+                reason: 1,
+                sip_status: None,
+            }),
+        };
+        Box::pin(async move { result })
     }
 }
 
@@ -281,11 +303,7 @@ async fn routes_outside_livekit_sip_are_bad_route() {
 
 #[tokio::test]
 async fn other_sip_methods_are_unimplemented_by_name() {
-    for method in [
-        "TransferSIPParticipant",
-        "ListSIPInboundTrunk",
-        "CreateSIPDispatchRule",
-    ] {
+    for method in ["ListSIPInboundTrunk", "CreateSIPDispatchRule"] {
         let path = format!("/twirp/livekit.SIP/{method}");
         let headers = [("content-type", "application/json")];
         let answer = send(
@@ -386,4 +404,70 @@ async fn a_client_that_disconnects_drops_the_service_future() {
         .expect("the service future outlived its client")
         .unwrap();
     server.abort();
+}
+
+/// A token as the SDKs mint for TransferSIPParticipant: `sip.call` and `roomAdmin` for
+/// `room` (or no room grant with `None`).
+fn transfer_token(room: Option<&str>) -> String {
+    let video = VideoGrants {
+        room_admin: room.is_some(),
+        room: room.unwrap_or_default().to_owned(),
+        ..VideoGrants::default()
+    };
+    let sip = SIPGrants {
+        admin: false,
+        call: true,
+    };
+    AccessToken::with_api_key(KEY, SECRET)
+        .with_grants(video)
+        .with_sip_grants(sip)
+        .to_jwt()
+        .unwrap()
+}
+
+async fn transfer_json(fake: Fake, token: &str) -> Answer {
+    let request = TransferSipParticipantRequest {
+        room_name: "room-1".into(),
+        participant_identity: "sip-1".into(),
+        transfer_to: "+15550199".into(),
+        ..Default::default()
+    };
+    let auth = format!("Bearer {token}");
+    let headers = [
+        ("content-type", "application/json"),
+        ("authorization", auth.as_str()),
+    ];
+    let body = serde_json::to_vec(&request).unwrap();
+    send(state(Some(fake)), "POST", TRANSFER, &headers, body).await
+}
+
+#[tokio::test]
+async fn transfers_need_room_admin_for_that_room() {
+    let answer = transfer_json(Fake::Answer, &transfer_token(Some("room-1"))).await;
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    let json = answer.json();
+    assert_eq!(json["transferId"], "STF_sip-1");
+    assert_eq!(json["reason"], "STR_COMPLETED");
+
+    let answer = transfer_json(Fake::Answer, &transfer_token(None)).await;
+    answer.assert_error(
+        403,
+        "permission_denied",
+        "roomAdmin grant for room \"room-1\"",
+    );
+    let answer = transfer_json(Fake::Answer, &transfer_token(Some("room-2"))).await;
+    answer.assert_error(403, "permission_denied", "the token's is for \"room-2\"");
+    let answer = transfer_json(Fake::Answer, &call_token()).await;
+    answer.assert_error(403, "permission_denied", "roomAdmin");
+}
+
+#[tokio::test]
+async fn a_failed_transfer_carries_its_sip_status_and_reason_in_meta() {
+    let busy = Fake::Refuse(SipStatus::new(486, "Busy Here"));
+    let answer = transfer_json(busy, &transfer_token(Some("room-1"))).await;
+    answer.assert_error(429, "resource_exhausted", "transfer failed");
+    let meta = &answer.json()["meta"];
+    assert_eq!(meta["sip_status_code"], "486");
+    assert_eq!(meta["sip_status"], "Busy Here");
+    assert_eq!(meta["sip_transfer_reason"], "STR_REJECTED");
 }

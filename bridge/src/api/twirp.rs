@@ -9,7 +9,7 @@ use axum::extract::Request;
 use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use livekit_api::access_token::TokenVerifier;
-use livekit_protocol::CreateSipParticipantRequest;
+use livekit_protocol::{CreateSipParticipantRequest, TransferSipParticipantRequest};
 
 use super::codec::Encoding;
 use super::error::{ApiError, TwirpCode};
@@ -51,12 +51,16 @@ const BODY_LIMIT: usize = 1 << 20;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Route {
     CreateSipParticipant,
+    TransferSipParticipant,
 }
 
 impl Route {
+    const SERVED: [Self; 2] = [Self::CreateSipParticipant, Self::TransferSipParticipant];
+
     const fn name(self) -> &'static str {
         match self {
             Self::CreateSipParticipant => "CreateSIPParticipant",
+            Self::TransferSipParticipant => "TransferSIPParticipant",
         }
     }
 }
@@ -107,6 +111,15 @@ async fn serve(
             let info = service.create_sip_participant(request).await?;
             encoding.respond(&info)
         }
+        Route::TransferSipParticipant => {
+            auth::require_sip_call(&claims, route.name())?;
+            let service = available(sip, route)?;
+            let request: TransferSipParticipantRequest = encoding.decode(&read(body).await?)?;
+            // The room is in the body, so this grant is checked after decoding it.
+            auth::require_room_admin(&claims, &request.room_name, route.name())?;
+            let response = service.transfer_sip_participant(request).await?;
+            encoding.respond(&response)
+        }
     }
 }
 
@@ -120,14 +133,15 @@ fn route(path: &str) -> Result<Route, ApiError> {
     if service != SERVICE || !SIP_METHODS.contains(&method) {
         return Err(no_handler());
     }
-    if method == Route::CreateSipParticipant.name() {
-        Ok(Route::CreateSipParticipant)
-    } else {
-        Err(ApiError::new(
-            TwirpCode::Unimplemented,
-            format!("{SERVICE}/{method} is not implemented by this bridge"),
-        ))
-    }
+    Route::SERVED
+        .into_iter()
+        .find(|route| route.name() == method)
+        .ok_or_else(|| {
+            ApiError::new(
+                TwirpCode::Unimplemented,
+                format!("{SERVICE}/{method} is not implemented by this bridge"),
+            )
+        })
 }
 
 /// The service, or `unavailable` when this bridge was started without one.

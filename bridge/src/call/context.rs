@@ -10,6 +10,7 @@ use sipbridge_signaling::auth::Challenger;
 use sipbridge_signaling::outcome::Outcome;
 use tokio::sync::mpsc;
 
+use super::directory::CallDirectory;
 use super::ports::RtpPorts;
 use crate::cdr::{CallRecord, CdrSink};
 use crate::metrics::Metrics;
@@ -36,6 +37,8 @@ pub struct CallContext {
     pub in_progress: AtomicUsize,
     /// The SIP endpoint task, for calls we place.
     pub endpoint: mpsc::Sender<Command>,
+    /// Answered calls by participant, for the API's transfers.
+    pub directory: CallDirectory,
 }
 
 impl CallContext {

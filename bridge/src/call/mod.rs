@@ -1,6 +1,7 @@
 //! One call: its RTP sockets, its media pipeline, its room participant and its dialog.
 
 pub mod context;
+pub mod directory;
 pub mod leg;
 pub mod media;
 pub mod ports;
@@ -8,3 +9,4 @@ pub mod session;
 pub mod settings;
 pub mod sip;
 pub mod tally;
+pub mod transfer;

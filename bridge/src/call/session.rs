@@ -14,9 +14,12 @@ use sipbridge_signaling::sdp::{LocalSession, parse as parse_sdp};
 use sipbridge_signaling::transaction::ServerTxId;
 use tokio::sync::mpsc;
 
+use super::context::CallContext;
 use super::leg::MediaLeg;
 use super::media::StreamStart;
 use super::sip::{CallSip, departure, outcome_reason};
+use super::transfer::Transfers;
+use crate::cdr::CallRecord;
 use crate::inbound::LocalAddresses;
 use crate::metrics::Metrics;
 use crate::room::{Delivery, Payload, RoomEnd, RoomEvent, RoomHandle};
@@ -37,26 +40,53 @@ pub struct Established {
     /// For a call we placed: the ACK of the answer, repeated for each retransmitted 2xx
     /// (RFC 3261 §13.2.2.4).
     pub ack: Option<OutgoingRequest>,
+    /// Transfers the API asks for (`call/transfer.rs`).
+    pub transfers: Transfers,
 }
 
 /// How the loop ended, before the BYE and the departure.
 enum Ending {
     End(EstablishedEnd),
+    /// A transfer succeeded (with this final sipfrag status) and the peer did not hang up
+    /// within the grace.
+    Transferred(SipStatus),
     /// An ending the outcome table has no row for (no ACK, session timer): ended by us.
     Other(Outcome),
 }
 
 impl Established {
-    pub async fn run(mut self) -> Outcome {
+    /// Runs the answered call to its end: counted in `active_calls` meanwhile, its
+    /// duration observed, its record written with the outcome.
+    pub async fn run_to_end(
+        self,
+        context: &CallContext,
+        direction: &'static str,
+        record: CallRecord,
+    ) {
+        let answered = Instant::now();
+        context.metrics.active_calls.inc();
+        let outcome = self.run().await;
+        context.metrics.active_calls.dec();
+        context
+            .metrics
+            .call_duration
+            .get_or_create(&vec![("direction", direction)])
+            .observe(answered.elapsed().as_secs_f64());
+        context.finish(direction, record, &outcome, "");
+    }
+
+    async fn run(mut self) -> Outcome {
         let started = Instant::now();
         let deadline = self.max_duration.map(|max| started + max);
         let ending = loop {
             let mut wake = self.leg.poll_timeout();
-            if let Some(dialog) = self.dialog.poll_timeout() {
-                wake = wake.min(dialog);
-            }
-            if let Some(deadline) = deadline {
-                wake = wake.min(deadline);
+            let timers = [
+                self.dialog.poll_timeout(),
+                deadline,
+                self.transfers.poll_timeout(),
+            ];
+            for timer in timers.into_iter().flatten() {
+                wake = wake.min(timer);
             }
             tokio::select! {
                 () = self.leg.receive() => {}
@@ -71,10 +101,17 @@ impl Established {
                         break ending;
                     }
                 }
+                command = self.transfers.command() => {
+                    self.handle_command(command, Instant::now()).await;
+                }
             }
             let now = Instant::now();
             if deadline.is_some_and(|deadline| now >= deadline) {
                 break Ending::End(EstablishedEnd::MaxDuration);
+            }
+            self.transfer_timers(now);
+            if let Some(status) = self.transfers.leaving(now) {
+                break Ending::Transferred(status);
             }
             if let Some(ending) = self.run_media(now).await {
                 break ending;
@@ -164,13 +201,24 @@ impl Established {
                 }
                 None
             }
-            // The ACK confirms what we already treat as answered; responses to our own
-            // in-dialog requests change nothing here.
-            CallInput::AckReceived { .. }
-            | CallInput::Cancelled { .. }
-            | CallInput::Response { .. }
-            | CallInput::Timeout { .. }
-            | CallInput::TransportError { .. } => None,
+            // Responses to our other in-dialog requests: only the REFER's matter.
+            CallInput::Response { id, response } => {
+                let status = SipStatus::new(response.code, response.reason.clone());
+                self.transfer_response(id, status, Instant::now());
+                None
+            }
+            CallInput::Timeout { id } => {
+                let status = SipStatus::new(408, "No response");
+                self.transfer_response(id, status, Instant::now());
+                None
+            }
+            CallInput::TransportError { id, detail } => {
+                let status = SipStatus::new(503, format!("Transport failure: {detail}"));
+                self.transfer_response(id, status, Instant::now());
+                None
+            }
+            // The ACK confirms what we already treat as answered.
+            CallInput::AckReceived { .. } | CallInput::Cancelled { .. } => None,
         }
     }
 
@@ -195,16 +243,20 @@ impl Established {
             Method::Invite | Method::Update => self.renegotiate(now, &request),
             Method::Info => self.dtmf_info(&request).await,
             Method::Options => Response::to(&request, 200, None),
-            // Transfers requested by the phone, and NOTIFYs without a subscription.
+            // Transfers requested by the phone are not taken up.
             Method::Refer => Response::to(&request, 603, Some("Decline")),
-            Method::Notify => Response::to(&request, 481, None),
+            Method::Notify => self.notify(&request, now),
             _ => Response::to(&request, 501, None),
         };
         if let Err(error) = self.dialog.respond(&request, &mut response, now) {
             tracing::debug!(%error, "in-dialog response not applied to the dialog");
         }
         self.sip.respond(id, response).await;
-        (request.method == Method::Bye).then_some(Ending::End(EstablishedEnd::RemoteBye))
+        if request.method != Method::Bye {
+            return None;
+        }
+        self.transfer_peer_bye(now);
+        Some(Ending::End(EstablishedEnd::RemoteBye))
     }
 
     /// A re-INVITE or UPDATE: answer its offer (hold, unhold, a new address) or, without
@@ -278,16 +330,24 @@ impl Established {
         None
     }
 
-    /// BYE unless the phone hung up, then the room departure with the outcome.
+    /// BYE unless the phone hung up, then the room departure with the outcome. After a
+    /// successful transfer the outcome is the transfer's, whoever hangs up.
     async fn hang_up(mut self, ending: Ending) -> Outcome {
-        let (outcome, send_bye, leave_room) = match ending {
+        self.abandon_transfer(Instant::now());
+        let (mut outcome, send_bye, leave_room) = match ending {
             Ending::End(end) => {
                 let send_bye = !matches!(end, EstablishedEnd::RemoteBye);
                 let leave_room = !matches!(end, EstablishedEnd::RoomEnded(_));
                 (end.outcome(), send_bye, leave_room)
             }
+            Ending::Transferred(status) => {
+                (EstablishedEnd::Transferred(status).outcome(), true, true)
+            }
             Ending::Other(outcome) => (outcome, true, true),
         };
+        if let Some(status) = self.transfers.completed() {
+            outcome = EstablishedEnd::Transferred(status).outcome();
+        }
         if send_bye {
             self.sip.send_bye(&mut self.dialog, &self.local).await;
         }

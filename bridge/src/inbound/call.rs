@@ -28,6 +28,7 @@ use crate::call::media::CallMedia;
 use crate::call::session::Established;
 use crate::call::settings::codec_preferences;
 use crate::call::sip::CallSip;
+use crate::call::transfer::Transfers;
 use crate::cdr::{CallRecord, now_ns};
 use crate::room::{JoinRequest, RoomEvent, RoomHandle, join};
 use crate::sip::link::{CallInput, DialogKey, NewCall};
@@ -308,28 +309,21 @@ impl InboundCall {
                 "active".to_owned(),
             )]))
             .await;
-        let answered = Instant::now();
-        context.metrics.active_calls.inc();
+        let transfers = Transfers::list(&context, &record);
         let established = Established {
             sip: self.sip,
             dialog,
             local: context.local.clone(),
             session,
-            leg: MediaLeg::new(media, sockets, answered),
+            leg: MediaLeg::new(media, sockets, Instant::now()),
             room: room_handle,
             room_events,
             max_duration: admitted.rule.max_call_duration.map(|d| d.0),
             metrics: context.metrics.clone(),
             ack: None,
+            transfers,
         };
-        let outcome = established.run().await;
-        context.metrics.active_calls.dec();
-        let duration = context
-            .metrics
-            .call_duration
-            .get_or_create(&vec![("direction", "inbound")]);
-        duration.observe(answered.elapsed().as_secs_f64());
-        context.finish("inbound", record, &outcome, "");
+        established.run_to_end(&context, "inbound", record).await;
     }
 
     /// The 200 OK with our SDP answer and what we support.

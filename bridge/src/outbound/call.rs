@@ -28,6 +28,7 @@ use crate::call::ports::RtpSockets;
 use crate::call::session::Established;
 use crate::call::settings::codec_preferences;
 use crate::call::sip::{CallSip, departure};
+use crate::call::transfer::Transfers;
 use crate::cdr::{CallRecord, now_ns};
 use crate::room::{JoinRequest, RoomHandle, join};
 use crate::sip::link::{Command, DialogKey};
@@ -198,8 +199,7 @@ impl OutboundCall {
             tracing::warn!("the dtmf digits could not be queued");
         }
         self.record.update(|info| info.started_at_ns = now_ns());
-        let answered = Instant::now();
-        context.metrics.active_calls.inc();
+        let transfers = Transfers::list(&context, &self.record);
         let established = Established {
             sip,
             dialog,
@@ -211,15 +211,11 @@ impl OutboundCall {
             max_duration: self.plan.max_call_duration,
             metrics: context.metrics.clone(),
             ack: Some(ack),
+            transfers,
         };
-        let outcome = established.run().await;
-        context.metrics.active_calls.dec();
-        context
-            .metrics
-            .call_duration
-            .get_or_create(&vec![("direction", "outbound")])
-            .observe(answered.elapsed().as_secs_f64());
-        context.finish("outbound", self.record, &outcome, "");
+        established
+            .run_to_end(&context, "outbound", self.record)
+            .await;
     }
 
     /// The trunk's address; DNS failures are the table's transport failures.

@@ -9,13 +9,13 @@ mod invite;
 mod plan;
 mod ringback;
 
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 use livekit_protocol::{CreateSipParticipantRequest, SipParticipantInfo};
 use sipbridge_signaling::outcome::Outcome;
 use tokio::sync::oneshot;
 
-use crate::api::{ApiError, ServiceFuture, SipService, TwirpCode};
+use crate::api::{ApiError, TwirpCode};
 use crate::call::context::{CallContext, InProgress};
 pub use plan::Plan;
 
@@ -65,38 +65,9 @@ pub async fn create_sip_participant(
     })
 }
 
-/// CreateSIPParticipant as the Twirp API serves it.
-#[derive(Debug)]
-pub struct OutboundService {
-    context: Weak<CallContext>,
-}
-
-impl OutboundService {
-    pub fn new(context: Weak<CallContext>) -> Self {
-        Self { context }
-    }
-}
-
-impl SipService for OutboundService {
-    fn create_sip_participant(
-        &self,
-        request: CreateSipParticipantRequest,
-    ) -> ServiceFuture<SipParticipantInfo> {
-        let context = self.context.upgrade();
-        Box::pin(async move {
-            let context = context.ok_or_else(|| {
-                ApiError::new(TwirpCode::Unavailable, "the bridge is shutting down")
-            })?;
-            create_sip_participant(context, request)
-                .await
-                .map_err(api_error)
-        })
-    }
-}
-
 /// How each refusal reaches the API caller; a call's outcome carries its SIP status, which
 /// the SDKs raise as `SipCallError`.
-fn api_error(error: CreateError) -> ApiError {
+pub(crate) fn api_error(error: CreateError) -> ApiError {
     match error {
         CreateError::Invalid(message) => ApiError::new(TwirpCode::InvalidArgument, message),
         CreateError::NotFound(message) => ApiError::new(TwirpCode::NotFound, message),

@@ -11,33 +11,12 @@ use sipbridge_config::values::HostPort;
 use sipbridge_config::{Config, Transport};
 
 use super::CreateError;
+use crate::api::fields::{check_header, duration, required};
 
 /// Used when the request names no `ringing_timeout`.
 const DEFAULT_RINGING_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longer than any carrier lets a phone ring; a bigger value is a mistake in the request.
 const MAX_RINGING_TIMEOUT: Duration = Duration::from_secs(300);
-
-/// Headers the bridge writes itself: an API caller setting them would corrupt the INVITE
-/// (RFC 3261 §8.1.1 header fields, routing, auth and body framing).
-const RESERVED_HEADERS: &[&str] = &[
-    "via",
-    "from",
-    "to",
-    "call-id",
-    "cseq",
-    "contact",
-    "max-forwards",
-    "content-length",
-    "content-type",
-    "route",
-    "record-route",
-    "authorization",
-    "proxy-authorization",
-    "allow",
-    "supported",
-    "require",
-    "user-agent",
-];
 
 /// The carrier side of the call.
 #[derive(Debug, Clone)]
@@ -81,22 +60,24 @@ pub struct Plan {
 impl Plan {
     pub fn new(config: &Config, request: CreateSipParticipantRequest) -> Result<Self, CreateError> {
         let to_number = uri_user("sip_call_to", &request.sip_call_to)?;
-        let room = required("room_name", &request.room_name)?;
+        let room = required("room_name", &request.room_name).map_err(CreateError::Invalid)?;
         let mut trunk = trunk_plan(config, &request)?;
         let from_number = from_number(config, &trunk, &request.sip_number)?;
         for (name, value) in sorted(&request.headers) {
-            check_header(name, value)?;
+            check_header(name, value, &[]).map_err(CreateError::Invalid)?;
             trunk.headers.push((name.clone(), value.clone()));
         }
         check_dtmf(&request.dtmf)?;
-        let ringing_timeout = duration("ringing_timeout", request.ringing_timeout.as_ref())?
+        let ringing_timeout = duration("ringing_timeout", request.ringing_timeout.as_ref())
+            .map_err(CreateError::Invalid)?
             .unwrap_or(DEFAULT_RINGING_TIMEOUT);
         if ringing_timeout > MAX_RINGING_TIMEOUT {
             return Err(CreateError::Invalid(format!(
                 "ringing_timeout {ringing_timeout:?} is over the {MAX_RINGING_TIMEOUT:?} maximum"
             )));
         }
-        let max_call_duration = duration("max_call_duration", request.max_call_duration.as_ref())?;
+        let max_call_duration = duration("max_call_duration", request.max_call_duration.as_ref())
+            .map_err(CreateError::Invalid)?;
         let hide = request.hide_phone_number;
         let identity = match request.participant_identity.as_str() {
             "" if hide => format!("sip_{:016x}", rand::random::<u64>()),
@@ -142,23 +123,10 @@ impl Plan {
     }
 }
 
-fn required(field: &str, value: &str) -> Result<String, CreateError> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(CreateError::Invalid(format!("{field} is required")));
-    }
-    if value.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(CreateError::Invalid(format!(
-            "{field} contains spaces or control characters"
-        )));
-    }
-    Ok(value.to_owned())
-}
-
 /// A number as the user part of a SIP URI goes unescaped (RFC 3261 §25.1 `user`): digits,
 /// letters, `+` and the marks a dial string uses; `#`, `;`, `@` and the like are refused.
 fn uri_user(field: &str, value: &str) -> Result<String, CreateError> {
-    let value = required(field, value)?;
+    let value = required(field, value).map_err(CreateError::Invalid)?;
     match value
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || "+-_.!~*'()&=$,?/".contains(*c)))
@@ -271,30 +239,6 @@ fn from_number(config: &Config, trunk: &TrunkPlan, requested: &str) -> Result<St
     }
 }
 
-/// A header name must be a token, its value one line; the bridge's own headers are refused.
-fn check_header(name: &str, value: &str) -> Result<(), CreateError> {
-    let token = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b));
-    if !token {
-        return Err(CreateError::Invalid(format!(
-            "headers: {name:?} is not a SIP header name"
-        )));
-    }
-    if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
-        return Err(CreateError::Invalid(format!(
-            "headers: {name} is set by the bridge"
-        )));
-    }
-    if value.chars().any(|c| c == '\r' || c == '\n' || c == '\0') {
-        return Err(CreateError::Invalid(format!(
-            "headers: the value of {name} spans lines"
-        )));
-    }
-    Ok(())
-}
-
 fn check_dtmf(digits: &str) -> Result<(), CreateError> {
     match digits
         .chars()
@@ -305,20 +249,6 @@ fn check_dtmf(digits: &str) -> Result<(), CreateError> {
             "dtmf: {c:?} is not a DTMF digit (0-9 * # A-D, w for a pause)"
         ))),
     }
-}
-
-fn duration(
-    field: &str,
-    value: Option<&pbjson_types::Duration>,
-) -> Result<Option<Duration>, CreateError> {
-    let Some(value) = value else {
-        return Ok(None);
-    };
-    if value.seconds < 0 || value.nanos < 0 {
-        return Err(CreateError::Invalid(format!("{field} is negative")));
-    }
-    let duration = Duration::new(value.seconds.unsigned_abs(), value.nanos.unsigned_abs());
-    Ok((!duration.is_zero()).then_some(duration))
 }
 
 #[cfg(test)]

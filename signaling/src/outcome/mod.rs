@@ -138,6 +138,7 @@ pub(crate) mod phrase {
     pub(crate) const SUBSCRIPTION_TERMINATED: &str = "Subscription terminated";
     pub(crate) const TRANSFER_TIMEOUT: &str = "Transfer timeout";
     pub(crate) const TRANSFER_IN_PROGRESS: &str = "Transfer in progress";
+    pub(crate) const TRANSFER_ABANDONED: &str = "Call ended during transfer";
 }
 
 #[cfg(test)]

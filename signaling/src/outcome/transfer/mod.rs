@@ -37,6 +37,9 @@ pub enum TransferEvent {
     PeerBye,
     /// The transfer's `ringing_timeout` passed without a final NOTIFY.
     Timeout,
+    /// The bridge is ending the call for another reason (the room ended it, media timeout,
+    /// max duration, shutdown) before the outcome was known: the transfer is abandoned.
+    CallEnding,
 }
 
 /// Mirror of `livekit.SIPTransferReason` (livekit/protocol, `livekit_sip.proto`), for the
@@ -187,6 +190,11 @@ impl Transfer {
                 TransferReason::RingingTimeout,
                 408,
                 phrase::TRANSFER_TIMEOUT,
+            )),
+            TransferEvent::CallEnding => TransferResult::Failed(TransferFailure::new(
+                TransferReason::Canceled,
+                487,
+                phrase::TRANSFER_ABANDONED,
             )),
         };
         self.state = match &result {

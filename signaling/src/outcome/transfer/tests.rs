@@ -322,3 +322,22 @@ fn bye_before_a_final_notify_ends_the_call_as_a_remote_hangup() {
     assert_eq!(outcome.reason, DisconnectReason::ClientInitiated);
     assert_eq!(outcome.status, s(200, "Remote hangup"));
 }
+
+#[test]
+fn a_call_ended_by_the_bridge_abandons_the_transfer() {
+    let (t, results) = run(vec![
+        refer(202, "Accepted"),
+        notify(100, "Trying", Active),
+        TransferEvent::CallEnding,
+    ]);
+    assert_eq!(
+        results.last(),
+        Some(&failed(
+            TransferReason::Canceled,
+            487,
+            "Call ended during transfer"
+        ))
+    );
+    assert!(!t.in_flight());
+    assert_eq!(t.completed(), None);
+}

@@ -1,20 +1,34 @@
 //! Call detail records: one JSON line per call, shaped exactly like `livekit.SIPCallInfo`
-//! (its protobuf JSON mapping), appended to `cdr.path` (shared/OUTCOMES.md, delivery 3).
+//! (its protobuf JSON mapping), appended to `cdr.path` (shared/OUTCOMES.md, delivery 3), and
+//! one line per transfer shaped like `livekit.SIPTransferInfo` ([`TransferRecord`]); a reader
+//! tells them apart by `transferId`, which only transfer lines have.
 //!
 //! Never lost: records go through an unbounded queue to one writer task that flushes and
 //! syncs each batch, and `run` waits for the writer before returning. A call's [`CallRecord`]
 //! writes itself when dropped unfinished (a call task that ended without an outcome), so a
 //! bug cannot swallow a record either. Never duplicated: [`CallRecord::finish`] consumes it.
 
+mod transfer;
+
 use std::path::PathBuf;
 
-use livekit_protocol::{DisconnectReason, SipCallInfo, SipStatus};
+use livekit_protocol::{DisconnectReason, SipCallInfo, SipStatus, SipTransferInfo};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
+pub use transfer::TransferRecord;
+
+/// One line of the file.
+#[derive(Debug)]
+enum Record {
+    // Boxed: records are queued by the thousand, and a call's is several times a transfer's.
+    Call(Box<SipCallInfo>),
+    Transfer(SipTransferInfo),
+}
+
 /// Where records are sent; cheap to clone, one per call.
 #[derive(Debug, Clone)]
-pub struct CdrSink(mpsc::UnboundedSender<SipCallInfo>);
+pub struct CdrSink(mpsc::UnboundedSender<Record>);
 
 impl CdrSink {
     /// The writer task for `path` and the sink feeding it. The task ends once every sink is
@@ -29,6 +43,14 @@ impl CdrSink {
         CallRecord {
             info: Some(info),
             sink: self.clone(),
+        }
+    }
+
+    fn send(&self, record: Record) {
+        // The writer outlives every sink (`run` waits for it), so this cannot fail in
+        // practice; if it ever did, the log keeps the record.
+        if let Err(error) = self.0.send(record) {
+            tracing::error!(record = ?error.0, "call detail record not queued");
         }
     }
 }
@@ -56,11 +78,22 @@ impl CallRecord {
             .unwrap_or_default()
     }
 
+    /// The call's room, participant identity and our id of the call, as recorded.
+    pub fn participant(&self) -> (String, String, String) {
+        self.info.as_ref().map_or_else(Default::default, |info| {
+            (
+                info.room_name.clone(),
+                info.participant_identity.clone(),
+                info.call_id.clone(),
+            )
+        })
+    }
+
     /// Writes the record with its outcome. `ended_at_ns` is now.
     pub fn finish(mut self, reason: DisconnectReason, code: u16, status: &str, error: &str) {
         if let Some(mut info) = self.info.take() {
             close(&mut info, reason, code, status, error);
-            let _ = self.sink.0.send(info);
+            self.sink.send(Record::Call(Box::new(info)));
         }
     }
 }
@@ -76,7 +109,7 @@ impl Drop for CallRecord {
                 "Internal error",
                 "call task ended without an outcome",
             );
-            let _ = self.sink.0.send(info);
+            self.sink.send(Record::Call(Box::new(info)));
         }
     }
 }
@@ -112,7 +145,12 @@ pub fn now_ns() -> i64 {
 /// integer the peer sent (the mapping would name it, `SIP_STATUS_GLOBAL_DECLINE`, which
 /// every reader would have to map back), and the disconnect reason is always present (the
 /// mapping leaves out `UNKNOWN_REASON`, its zero value).
-fn to_json(info: &SipCallInfo) -> Result<String, serde_json::Error> {
+/// A transfer line gets the same two changes ([`transfer::to_json`]).
+fn to_json(record: &Record) -> Result<String, serde_json::Error> {
+    let info = match record {
+        Record::Call(info) => info,
+        Record::Transfer(info) => return transfer::to_json(info),
+    };
     let mut value = serde_json::to_value(info)?;
     if let (Some(status), Some(json)) = (&info.call_status_code, value.get_mut("callStatusCode")) {
         json["code"] = status.code.into();
@@ -122,7 +160,7 @@ fn to_json(info: &SipCallInfo) -> Result<String, serde_json::Error> {
     serde_json::to_string(&value)
 }
 
-async fn write_records(path: PathBuf, mut queue: mpsc::UnboundedReceiver<SipCallInfo>) {
+async fn write_records(path: PathBuf, mut queue: mpsc::UnboundedReceiver<Record>) {
     let mut file = match tokio::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -138,14 +176,14 @@ async fn write_records(path: PathBuf, mut queue: mpsc::UnboundedReceiver<SipCall
     let mut batch = Vec::new();
     while queue.recv_many(&mut batch, 256).await > 0 {
         let mut lines = String::new();
-        for info in batch.drain(..) {
-            match to_json(&info) {
+        for record in batch.drain(..) {
+            match to_json(&record) {
                 Ok(json) => {
                     lines.push_str(&json);
                     lines.push('\n');
                 }
                 Err(error) => {
-                    tracing::error!(%error, call_id = %info.call_id, "call detail record not serializable")
+                    tracing::error!(%error, ?record, "call detail record not serializable")
                 }
             }
         }
