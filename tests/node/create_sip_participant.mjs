@@ -20,21 +20,12 @@
 // proto names (SIP_TRANSPORT_UDP, SIP_X_HEADERS), the short transport names (udp, tcp, tls)
 // or numbers. An unknown field is a bug of the test, and exits 2.
 //
-// "class" is the error's constructor name: SipCallError (a Twirp error whose meta has
-// sip_status_code), ServerError (any other Twirp error; TwirpError is the same class), or
-// what fetch threw (TypeError "fetch failed" for a refused connection, with the cause in the
-// message); a DOMException is named by its name instead (TimeoutError when the SDK's request
-// timeout fired). "meta" is the Twirp error's whole meta object. Exits 0 whatever the API
-// answered; non-zero only when this script cannot do its job.
+// The error object is made by report.mjs, which says what "class" and "meta" hold. Exits 0
+// whatever the API answered; non-zero only when this script cannot do its job.
 import { SipClient } from 'livekit-server-sdk';
+import { defined, fail, failure, readRequest, report, take } from './report.mjs';
 
 const started = performance.now();
-const elapsed = () => Math.round(performance.now() - started);
-
-function fail(message) {
-  process.stderr.write(`create_sip_participant.mjs: ${message}\n`);
-  process.exit(2);
-}
 
 const TRANSPORTS = { auto: 0, udp: 1, tcp: 2, tls: 3 };
 const HEADER_OPTIONS = { SIP_NO_HEADERS: 0, SIP_X_HEADERS: 1, SIP_ALL_HEADERS: 2 };
@@ -52,42 +43,17 @@ function headerOptions(value) {
   return HEADER_OPTIONS[value];
 }
 
-// Takes the named fields out of `object`; what is left over is a mistake.
-function take(object, names, what) {
-  const taken = {};
-  for (const name of names) {
-    if (name in object) taken[name] = object[name];
-  }
-  const unknown = Object.keys(object).filter((key) => !names.includes(key));
-  if (unknown.length) fail(`unknown ${what} field(s): ${unknown.join(', ')}`);
-  return taken;
-}
-
-if (process.argv.length !== 3) fail('usage: node create_sip_participant.mjs REQUEST_JSON');
-let input;
-try {
-  input = JSON.parse(process.argv[2]);
-} catch (e) {
-  fail(`the request is not JSON: ${e.message}`);
-}
-const r = take(
-  input,
-  [
-    'sip_trunk_id', 'trunk', 'sip_call_to', 'sip_number', 'room_name', 'participant_identity',
-    'participant_name', 'participant_metadata', 'participant_attributes', 'headers',
-    'include_headers', 'dtmf', 'play_dialtone', 'krisp_enabled', 'wait_until_answered',
-    'hide_phone_number', 'display_name', 'ringing_timeout_s', 'max_call_duration_s',
-    'request_timeout_s',
-  ],
-  'request',
-);
-for (const name of ['SIPBRIDGE_API_URL', 'LIVEKIT_API_KEY', 'LIVEKIT_API_SECRET']) {
-  if (!process.env[name]) fail(`${name} is not set`);
-}
+const r = readRequest([
+  'sip_trunk_id', 'trunk', 'sip_call_to', 'sip_number', 'room_name', 'participant_identity',
+  'participant_name', 'participant_metadata', 'participant_attributes', 'headers',
+  'include_headers', 'dtmf', 'play_dialtone', 'krisp_enabled', 'wait_until_answered',
+  'hide_phone_number', 'display_name', 'ringing_timeout_s', 'max_call_duration_s',
+  'request_timeout_s',
+]);
 
 // The SDK's positional arguments and options (CreateSipParticipantOptions); it copies them
 // into a CreateSIPParticipantRequest and sends its proto3 JSON (lowerCamelCase names).
-const opts = {
+const opts = defined({
   fromNumber: r.sip_number,
   participantIdentity: r.participant_identity,
   participantName: r.participant_name,
@@ -105,10 +71,7 @@ const opts = {
   ringingTimeout: r.ringing_timeout_s,
   maxCallDuration: r.max_call_duration_s,
   timeout: r.request_timeout_s,
-};
-for (const key of Object.keys(opts)) {
-  if (opts[key] === undefined) delete opts[key];
-}
+});
 // The SDK's fifth argument: an inline trunk (livekit.SIPOutboundConfig), instead of or with
 // sip_trunk_id.
 let trunk;
@@ -121,7 +84,7 @@ if (r.trunk !== undefined) {
     ],
     'trunk',
   );
-  trunk = {
+  trunk = defined({
     hostname: t.hostname,
     transport: transport(t.transport),
     authUsername: t.auth_username,
@@ -130,10 +93,7 @@ if (r.trunk !== undefined) {
     headersToAttributes: t.headers_to_attributes,
     attributesToHeaders: t.attributes_to_headers,
     fromHost: t.from_host,
-  };
-  for (const key of Object.keys(trunk)) {
-    if (trunk[key] === undefined) delete trunk[key];
-  }
+  });
 }
 
 const client = new SipClient(
@@ -159,22 +119,6 @@ try {
     },
   };
 } catch (e) {
-  const meta = e?.metadata ?? {};
-  const cause = e?.cause ? ` (${e.cause.code ?? e.cause.message ?? e.cause})` : '';
-  line = {
-    error: {
-      class: e instanceof DOMException ? e.name : (e?.constructor?.name ?? typeof e),
-      code: e?.code !== undefined && typeof e.code === 'string' ? e.code : '',
-      status: typeof e?.status === 'number' ? e.status : 0,
-      sip_status_code: meta.sip_status_code ?? null,
-      sip_status: meta.sip_status ?? '',
-      message: `${e?.message ?? e}${cause}`,
-      meta,
-    },
-  };
+  line = { error: failure(e) };
 }
-line.elapsed_ms = elapsed();
-// Writes to a pipe are synchronous on Linux, so exiting at once loses nothing, and no kept-alive
-// connection can hold the process open.
-process.stdout.write(`${JSON.stringify(line)}\n`);
-process.exit(0);
+report(line, started);

@@ -17,10 +17,7 @@ ringing_timeout_s and max_call_duration_s, and request_timeout_s, the SDK's own 
 timeout. Enums are proto names, numbers, or for trunk.transport udp/tcp/tls. An unknown field
 is a bug of the test, and exits 2.
 
-"class" is the exception's class name: SipCallError (a Twirp error whose meta has
-sip_status_code), ServerError (any other Twirp error; TwirpError is the same class), or what
-aiohttp raised (ClientConnectorError for a refused connection; TimeoutError when the SDK's
-request timeout fired). "meta" is the Twirp error's whole meta object.
+The error object is made by report.py, which says what "class" and "meta" hold.
 
 --cancel-after cancels the pending call after SECONDS, as an application that gives up would
 (the task is cancelled, which abandons the HTTP request and closes its connection, then the
@@ -30,30 +27,16 @@ can abort the interpreter's own exit.
 
 import argparse
 import asyncio
-import json
-import os
-import sys
 import time
-import warnings
 
 from google.protobuf import json_format
 from livekit import api
 
-# The bed uses livekit-server's well-known dev key ("secret"), which PyJWT finds too short.
-warnings.filterwarnings("ignore", message="The HMAC key is")
+from report import fail, failure, lkapi, report, request_fields, set_seconds
 
 started = time.monotonic()
 
 TRANSPORTS = {"auto": 0, "udp": 1, "tcp": 2, "tls": 3}
-
-
-def elapsed_ms() -> int:
-    return round((time.monotonic() - started) * 1000.0)
-
-
-def fail(message: str) -> None:
-    print(f"create_sip_participant.py: {message}", file=sys.stderr, flush=True)
-    os._exit(2)
 
 
 def build_request(fields: dict) -> "tuple[api.CreateSIPParticipantRequest, float | None]":
@@ -63,10 +46,7 @@ def build_request(fields: dict) -> "tuple[api.CreateSIPParticipantRequest, float
     for name, field in (("ringing_timeout_s", "ringing_timeout"),
                         ("max_call_duration_s", "max_call_duration")):
         if name in fields:
-            seconds = float(fields.pop(name))
-            value = getattr(message, field)
-            value.seconds = int(seconds)
-            value.nanos = round((seconds - int(seconds)) * 1e9)
+            set_seconds(getattr(message, field), float(fields.pop(name)))
     trunk = fields.get("trunk")
     if isinstance(trunk, dict) and isinstance(trunk.get("transport"), str):
         name = trunk["transport"].lower().removeprefix("sip_transport_")
@@ -81,30 +61,9 @@ def build_request(fields: dict) -> "tuple[api.CreateSIPParticipantRequest, float
     return message, timeout
 
 
-def failure(e: BaseException) -> dict:
-    meta = dict(getattr(e, "metadata", None) or {})
-    if isinstance(e, api.ServerError):
-        code, status, message = e.code, e.status, e.message
-    else:
-        code, status, message = "", 0, str(e) or repr(e)
-    return {
-        "class": type(e).__name__,
-        "code": code,
-        "status": status,
-        "sip_status_code": meta.get("sip_status_code"),
-        "sip_status": meta.get("sip_status", ""),
-        "message": message,
-        "meta": meta,
-    }
-
-
 async def main(request: "api.CreateSIPParticipantRequest", timeout, cancel_after) -> dict:
-    lkapi = api.LiveKitAPI(
-        url=os.environ["SIPBRIDGE_API_URL"],
-        api_key=os.environ["LIVEKIT_API_KEY"],
-        api_secret=os.environ["LIVEKIT_API_SECRET"],
-    )
-    call = asyncio.ensure_future(lkapi.sip.create_sip_participant(request, timeout=timeout))
+    client = lkapi()
+    call = asyncio.ensure_future(client.sip.create_sip_participant(request, timeout=timeout))
     try:
         done, _ = await asyncio.wait({call}, timeout=cancel_after)
         if not done:
@@ -127,7 +86,7 @@ async def main(request: "api.CreateSIPParticipantRequest", timeout, cancel_after
             }
         }
     finally:
-        await lkapi.aclose()
+        await client.aclose()
 
 
 def run() -> None:
@@ -135,20 +94,8 @@ def run() -> None:
     parser.add_argument("--cancel-after", type=float, default=None, metavar="SECONDS")
     parser.add_argument("request")
     args = parser.parse_args()
-    for name in ("SIPBRIDGE_API_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
-        if not os.environ.get(name):
-            fail(f"{name} is not set")
-    try:
-        fields = json.loads(args.request)
-    except json.JSONDecodeError as e:
-        fail(f"the request is not JSON: {e}")
-    if not isinstance(fields, dict):
-        fail("the request is not a JSON object")
-    request, timeout = build_request(fields)
-    line = asyncio.run(main(request, timeout, args.cancel_after))
-    line["elapsed_ms"] = elapsed_ms()
-    print(json.dumps(line), flush=True)
-    os._exit(0)
+    request, timeout = build_request(request_fields(args.request))
+    report(asyncio.run(main(request, timeout, args.cancel_after)), started)
 
 
 if __name__ == "__main__":

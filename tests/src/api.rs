@@ -1,9 +1,22 @@
-//! The bridge's Twirp API called the way applications call it: CreateSIPParticipant through
-//! the official Node SDK (`tests/node/create_sip_participant.mjs`, livekit-server-sdk) or the
-//! official Python SDK (`tests/py/create_sip_participant.py`, livekit-api). Both take the same
-//! JSON request (the snake_case fields of `livekit.CreateSIPParticipantRequest`, durations as
-//! `ringing_timeout_s` / `max_call_duration_s` seconds, and `request_timeout_s` for the SDK's
-//! own timeout) and print one JSON line, parsed here into an [`ApiReply`].
+//! The bridge's Twirp API called the way applications call it, through the official Node SDK
+//! (livekit-server-sdk, the scripts of `tests/node/`) or the official Python SDK (livekit-api,
+//! the scripts of `tests/py/`):
+//!
+//! - CreateSIPParticipant ([`create_sip_participant`], `create_sip_participant.{mjs,py}`): the
+//!   snake_case fields of `livekit.CreateSIPParticipantRequest`, durations as
+//!   `ringing_timeout_s` / `max_call_duration_s` seconds; `ok` is the `SIPParticipantInfo`.
+//! - TransferSIPParticipant ([`transfer_sip_participant`], `transfer_sip_participant.{mjs,py}`):
+//!   `room_name`, `participant_identity`, `transfer_to`, `play_dialtone`, `headers`, and
+//!   `ringing_timeout_s` in whole seconds. `ok` is `{}` from Node (its SDK returns nothing),
+//!   and from Python the `TransferSIPParticipantResponse`: `{"transfer_id", "status"
+//!   (e.g. "STS_TRANSFER_SUCCESSFUL"), "reason" (e.g. "STR_COMPLETED", "STR_CALL_ENDED"),
+//!   "sip_status": {"code", "status"} or null}`.
+//!
+//! Both take `request_timeout_s` too, the SDK's own request timeout (not a field of the
+//! request; both SDKs raise it to the ringing timeout plus 2 s), and refuse an unknown field.
+//! Each script prints one JSON line, parsed here into an [`ApiReply`]; its `error` is the
+//! same for both methods (a failed transfer's `meta` also holds `sip_transfer_reason` and
+//! `sip_transfer_id` when the bridge sends them).
 //!
 //! ```text
 //! let request = json!({"sip_trunk_id": bed.outbound_trunk, "sip_call_to": "+15550123",
@@ -12,6 +25,11 @@
 //! let reply = create_sip_participant(&bed, Sdk::Python, &request, Duration::from_secs(40));
 //! let failure = reply.error.expect("the call fails");
 //! assert_eq!((failure.class.as_str(), failure.sip_status_code), ("SipCallError", Some(486)));
+//!
+//! let request = json!({"room_name": room, "participant_identity": "callee",
+//!     "transfer_to": "sip:+15550999@127.0.0.1", "headers": {"X-Test": "1"}});
+//! let reply = transfer_sip_participant(&bed, Sdk::Python, &request, Duration::from_secs(40));
+//! assert_eq!(reply.ok.unwrap()["reason"], "STR_COMPLETED");
 //! ```
 
 use std::io::Read;
@@ -30,8 +48,9 @@ pub enum Sdk {
     Python,
 }
 
-/// What the SDK returned: `ok` (the `SIPParticipantInfo`: `participant_id`,
-/// `participant_identity`, `room_name`, `sip_call_id`), or `error`, or `cancelled`.
+/// What the SDK returned: `ok` (for CreateSIPParticipant the `SIPParticipantInfo`:
+/// `participant_id`, `participant_identity`, `room_name`, `sip_call_id`; for
+/// TransferSIPParticipant see the module doc), or `error`, or `cancelled`.
 #[derive(Debug)]
 pub struct ApiReply {
     pub ok: Option<Value>,
@@ -115,6 +134,28 @@ pub fn create_sip_participant_cancelled(
     )
 }
 
+/// TransferSIPParticipant with `request` through `sdk`, against the bed's bridge; panics as
+/// [`create_sip_participant`] does.
+pub fn transfer_sip_participant(bed: &Bed, sdk: Sdk, request: &Value, limit: Duration) -> ApiReply {
+    ApiCaller::of(bed).transfer_sip_participant(sdk, request, limit)
+}
+
+/// The two scripts, one per SDK, that make one API call.
+struct Scripts {
+    node: &'static str,
+    python: &'static str,
+}
+
+const CREATE: Scripts = Scripts {
+    node: "node/create_sip_participant.mjs",
+    python: "py/create_sip_participant.py",
+};
+
+const TRANSFER: Scripts = Scripts {
+    node: "node/transfer_sip_participant.mjs",
+    python: "py/transfer_sip_participant.py",
+};
+
 impl ApiCaller {
     /// Runs the SDK's script with `options` before the request (Python's `--cancel-after`).
     pub fn create_sip_participant(
@@ -124,9 +165,27 @@ impl ApiCaller {
         options: &[&str],
         limit: Duration,
     ) -> ApiReply {
+        self.run(&CREATE, sdk, request, options, limit)
+    }
+
+    /// Runs the SDK's TransferSIPParticipant script.
+    pub fn transfer_sip_participant(&self, sdk: Sdk, request: &Value, limit: Duration) -> ApiReply {
+        self.run(&TRANSFER, sdk, request, &[], limit)
+    }
+
+    /// Runs `sdk`'s script of `scripts` with `options` then the request, and parses the JSON
+    /// line it prints; panics if it does not print one within `limit`.
+    fn run(
+        &self,
+        scripts: &Scripts,
+        sdk: Sdk,
+        request: &Value,
+        options: &[&str],
+        limit: Duration,
+    ) -> ApiReply {
         let (program, script) = match sdk {
-            Sdk::Node => ("node".into(), "node/create_sip_participant.mjs"),
-            Sdk::Python => (self.python.clone(), "py/create_sip_participant.py"),
+            Sdk::Node => ("node".into(), scripts.node),
+            Sdk::Python => (self.python.clone(), scripts.python),
         };
         let mut child = Command::new(&program)
             .arg(Bed::tests_file(script))

@@ -2,10 +2,11 @@
 //! Redis and bridge on 127.0.0.1), and room members played by the official LiveKit Python SDK.
 //!
 //! Phones are played by SIPp ([`sipp`]), and so are the carriers the bridge calls
-//! ([`sipp_uas`]); outbound calls are placed through the official SDKs ([`api`]); what the
-//! bridge reports is read back with [`observe`]. Tests get the bed with [`Bed::get`]. Outside
-//! CI a test without a bed is skipped with a printed reason; with `CI=true` it fails, because
-//! CI must run everything.
+//! ([`sipp_uas`]), either of them taking the bridge's REFER when the call is transferred
+//! ([`sipp_transfer`]); outbound calls are placed and calls transferred through the official
+//! SDKs ([`api`]); what the bridge reports is read back with [`observe`]. Tests get the bed
+//! with [`Bed::get`]. Outside CI a test without a bed is skipped with a printed reason; with
+//! `CI=true` it fails, because CI must run everything.
 
 #![allow(clippy::unwrap_used)] // test support: a failed expectation should panic
 
@@ -16,6 +17,7 @@ pub mod observe;
 mod own_bridge;
 mod own_livekit;
 pub mod sipp;
+pub mod sipp_transfer;
 pub mod sipp_uas;
 mod tcp_proxy;
 

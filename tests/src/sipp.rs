@@ -5,7 +5,8 @@
 use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::Bed;
 
@@ -28,28 +29,78 @@ impl SippRun {
     /// The messages SIPp received whose first line starts with `start` (e.g. `"INVITE"`,
     /// `"BYE"`, `"SIP/2.0 200"`), in the order they came, retransmissions included.
     pub fn received(&self, start: &str) -> Vec<&str> {
-        traced_messages(&self.trace)
-            .filter(|(received, message)| *received && message.starts_with(start))
-            .map(|(_, message)| message)
+        self.messages()
+            .into_iter()
+            .filter(|traced| traced.received && traced.message.starts_with(start))
+            .map(|traced| traced.message)
             .collect()
+    }
+
+    /// The messages SIPp sent whose first line starts with `start`, retransmissions included.
+    pub fn sent(&self, start: &str) -> Vec<&str> {
+        self.messages()
+            .into_iter()
+            .filter(|traced| !traced.received && traced.message.starts_with(start))
+            .map(|traced| traced.message)
+            .collect()
+    }
+
+    /// Every message of the trace, sent or received, in order, with its time.
+    pub fn messages(&self) -> Vec<Traced<'_>> {
+        traced_messages(&self.trace).collect()
     }
 }
 
-/// The messages of a SIPp message trace (`-trace_msg`), each with whether it was received
-/// (else sent). SIPp writes each one as a line of dashes and a time stamp, a line such as
-/// "UDP message received [513] bytes :" or "UDP message sent (228 bytes):", an empty line,
-/// then the message.
-fn traced_messages(trace: &str) -> impl Iterator<Item = (bool, &str)> {
+/// One message of a SIPp message trace.
+#[derive(Clone, Copy, Debug)]
+pub struct Traced<'a> {
+    /// When SIPp sent or received it (to the microsecond).
+    pub at: SystemTime,
+    /// Received, else sent.
+    pub received: bool,
+    /// The message, without the line ends around it.
+    pub message: &'a str,
+}
+
+/// The messages of a SIPp message trace (`-trace_msg`). SIPp writes each one as a line of
+/// dashes and a time stamp ("2026-11-22 02:12:25.237709", in its local time zone, which the
+/// harness sets to UTC), a line such as "UDP message received [513] bytes :" or "UDP message
+/// sent (228 bytes):", an empty line, then the message.
+fn traced_messages(trace: &str) -> impl Iterator<Item = Traced<'_>> {
     let messages = trace.split(ERRORS_MARK).next().unwrap_or_default();
     messages
         .split("-----------------------------------------------")
         .filter_map(|block| {
-            let (_, rest) = block.split_once('\n')?; // the time stamp
+            let (stamp, rest) = block.split_once('\n')?;
             let (what, message) = rest.split_once('\n')?;
             let received = what.contains("message received");
-            (received || what.contains("message sent"))
-                .then(|| (received, message.trim_matches(['\r', '\n'])))
+            (received || what.contains("message sent")).then(|| Traced {
+                at: parse_stamp(stamp.trim()).unwrap_or(UNIX_EPOCH),
+                received,
+                message: message.trim_matches(['\r', '\n']),
+            })
         })
+}
+
+/// A trace time stamp, "YYYY-MM-DD HH:MM:SS.ffffff" in UTC.
+fn parse_stamp(stamp: &str) -> Option<SystemTime> {
+    let (date, time) = stamp.split_once(' ')?;
+    let mut date = date.split('-').map(|part| part.parse::<i64>().ok());
+    let (year, month, day) = (date.next()??, date.next()??, date.next()??);
+    let (clock, fraction) = time.split_once('.').unwrap_or((time, "0"));
+    let mut clock = clock.split(':').map(|part| part.parse::<u64>().ok());
+    let (hours, minutes, seconds) = (clock.next()??, clock.next()??, clock.next()??);
+    // Days since 1970-01-01 of a proleptic Gregorian date (the civil-from-days inverse, with
+    // years starting in March so that leap days come last).
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = u64::try_from(era * 146_097 + day_of_era - 719_468).ok()?;
+    let micros: u64 = format!("{fraction:0<6}").get(..6)?.parse().ok()?;
+    let seconds = days * 86_400 + hours * 3_600 + minutes * 60 + seconds;
+    Some(UNIX_EPOCH + Duration::from_secs(seconds) + Duration::from_micros(micros))
 }
 
 /// The value of the first `name` header of a SIP `message`, trimmed: the name matched without
@@ -217,6 +268,8 @@ pub fn run_uac_to(
         .args(["-timeout", &format!("{}s", limit.as_secs().max(1))])
         .args(files.trace_args())
         .args(extra)
+        // SIPp stamps its trace in local time: UTC makes the stamps exact (Traced::at).
+        .env("TZ", "UTC")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -238,6 +291,54 @@ pub fn run_uac_to(
         call_id,
         trace: files.trace(),
     }
+}
+
+/// [`run_uac`] in a thread of its own, for a test that has more to do while the call is up
+/// (e.g. transfer it through the API): `join()` the handle for the run.
+pub fn spawn_uac(
+    bed: &Bed,
+    label: &str,
+    scenario_text: &str,
+    number: &str,
+    extra: &[&str],
+    limit: Duration,
+) -> JoinHandle<SippRun> {
+    spawn_uac_to(
+        &bed.dir.join("sipp"),
+        &bed.sip_addr,
+        label,
+        scenario_text,
+        number,
+        extra,
+        limit,
+    )
+}
+
+/// [`run_uac_to`] in a thread of its own: `join()` the handle for the run.
+pub fn spawn_uac_to(
+    dir: &Path,
+    target: &str,
+    label: &str,
+    scenario_text: &str,
+    number: &str,
+    extra: &[&str],
+    limit: Duration,
+) -> JoinHandle<SippRun> {
+    let (dir, target, label) = (dir.to_owned(), target.to_owned(), label.to_owned());
+    let (scenario_text, number) = (scenario_text.to_owned(), number.to_owned());
+    let extra: Vec<String> = extra.iter().map(|&arg| arg.to_owned()).collect();
+    std::thread::spawn(move || {
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        run_uac_to(
+            &dir,
+            &target,
+            &label,
+            &scenario_text,
+            &number,
+            &extra,
+            limit,
+        )
+    })
 }
 
 /// Whether SIPp can be run here. When it cannot, prints why `test` is skipped, or panics
@@ -288,3 +389,27 @@ pub const ROOM_HANGS_UP: &str = r#"  <recv request="BYE" timeout="60000"/>
       Content-Length: 0
     ]]>
   </send>"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trace_stamps_are_utc_times() {
+        let at = |stamp| {
+            parse_stamp(stamp)
+                .unwrap()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+        };
+        assert_eq!(
+            at("2026-11-22 02:12:25.237709"),
+            Duration::new(1_795_313_545, 237_709_000)
+        );
+        assert_eq!(
+            at("2024-02-29 23:59:59.000000"),
+            Duration::from_secs(1_709_251_199)
+        );
+        assert_eq!(parse_stamp("not a stamp"), None);
+    }
+}

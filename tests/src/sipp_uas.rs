@@ -251,6 +251,8 @@ impl SippUas {
             .args(["-p", &port.to_string(), "-mp", &media_port.to_string()])
             .args(files.trace_args())
             .args(extra_args)
+            // SIPp stamps its trace in local time: UTC makes the stamps exact (Traced::at).
+            .env("TZ", "UTC")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -1,8 +1,9 @@
-//! The CreateSIPParticipant clients of the outbound tests (`sipbridge_tests::api`: the official
-//! Node and Python SDKs behind `tests/node/create_sip_participant.mjs` and
-//! `tests/py/create_sip_participant.py`) checked without the bridge, against a fake Twirp
-//! server in this process: what each SDK sends, and how its answers — the participant, a SIP
-//! failure, another Twirp error, no answer — come back as an `ApiReply`. These are also the
+//! The API clients of the end-to-end tests (`sipbridge_tests::api`: the official Node and
+//! Python SDKs behind `tests/node/*_sip_participant.mjs` and `tests/py/*_sip_participant.py`,
+//! for CreateSIPParticipant and TransferSIPParticipant) checked without the bridge, against a
+//! fake Twirp server in this process: what each SDK sends, and how its answers — the
+//! participant or the transfer's outcome, a SIP failure, another Twirp error, no answer — come
+//! back as an `ApiReply`. These are also the
 //! facts the bridge's API must live with (printed as the tests go). Needs Node with
 //! `tests/node_modules` and the venv of `tests/bed/setup`; skipped with a printed reason
 //! without them, failed with `CI=true`.
@@ -26,6 +27,8 @@ const LIMIT: Duration = Duration::from_secs(30);
 enum Answer {
     /// The participant, as protobuf or JSON, whichever the request was.
     Participant,
+    /// A successful transfer's `TransferSIPParticipantResponse`, the same way.
+    Transferred,
     /// A Twirp error: HTTP status, Content-Type, and the JSON body.
     Error(u16, &'static str, Value),
     /// Nothing: the server waits for the client to close the connection.
@@ -148,6 +151,15 @@ fn serve(stream: TcpStream, answer: &Answer, seen: &Mutex<Vec<Seen>>) {
             .to_string()
             .into_bytes(),
         ),
+        Answer::Transferred if protobuf => (200, "application/protobuf", transferred_protobuf()),
+        Answer::Transferred => (
+            200,
+            "application/json",
+            json!({"transferId": "TR_fake", "status": "STS_TRANSFER_SUCCESSFUL",
+                   "reason": "STR_COMPLETED", "sipStatus": {"code": "SIP_STATUS_OK", "status": "OK"}})
+            .to_string()
+            .into_bytes(),
+        ),
         Answer::Error(status, content_type, body) => {
             (*status, *content_type, body.to_string().into_bytes())
         }
@@ -185,6 +197,19 @@ fn participant_protobuf() -> Vec<u8> {
         out.push(u8::try_from(text.len()).unwrap());
         out.extend_from_slice(text.as_bytes());
     }
+    out
+}
+
+/// `livekit.TransferSIPParticipantResponse{transfer_id: "TR_fake", status:
+/// STS_TRANSFER_SUCCESSFUL (2), reason: STR_COMPLETED (1), sip_status: {code: 200, status:
+/// "OK"}}` in protobuf.
+fn transferred_protobuf() -> Vec<u8> {
+    // SIPStatus{code (field 1, varint 200 = c8 01), status (field 2, "OK")}
+    let sip_status = [0x08, 0xc8, 0x01, 0x12, 2, b'O', b'K'];
+    let mut out = vec![1 << 3 | 2, 7];
+    out.extend_from_slice(b"TR_fake");
+    out.extend_from_slice(&[2 << 3, 2, 3 << 3, 1, 4 << 3 | 2, 7]);
+    out.extend_from_slice(&sip_status);
     out
 }
 
@@ -298,14 +323,20 @@ fn both_sdks_send_the_request_and_return_the_participant() {
 
 /// A CreateSIPParticipantRequest in protobuf, as its proto3 JSON.
 fn protobuf_as_json(caller: &ApiCaller, body: &[u8]) -> Value {
+    message_as_json(caller, "CreateSIPParticipantRequest", body)
+}
+
+/// The `livekit.protocol.sip` message `message` in protobuf, as its proto3 JSON (decoded by
+/// the Python SDK's own protobuf).
+fn message_as_json(caller: &ApiCaller, message: &str, body: &[u8]) -> Value {
+    let program = format!(
+        "import sys\n\
+         from google.protobuf.json_format import MessageToJson\n\
+         from livekit.protocol.sip import {message} as R\n\
+         print(MessageToJson(R.FromString(sys.stdin.buffer.read())))"
+    );
     let mut child = std::process::Command::new(&caller.python)
-        .args([
-            "-c",
-            "import sys\n\
-             from google.protobuf.json_format import MessageToJson\n\
-             from livekit.protocol.sip import CreateSIPParticipantRequest as R\n\
-             print(MessageToJson(R.FromString(sys.stdin.buffer.read())))",
-        ])
+        .args(["-c", &program])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -479,4 +510,193 @@ fn what_each_sdk_adds_to_a_minimal_request() {
     node_expected["participantIdentity"] = json!("sip-participant");
     assert_eq!(node, node_expected);
     assert_eq!(python, expected);
+}
+
+/// The claims of the bearer token in `authorization` ("Bearer header.claims.signature"), as
+/// JSON; the signature is not checked (the fake server has no use for it).
+fn token_claims(authorization: &str) -> Value {
+    let token = authorization.strip_prefix("Bearer ").unwrap();
+    let claims = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&base64url(claims)).unwrap()
+}
+
+/// RFC 4648 §5 base64url without padding, as JWTs use it.
+fn base64url(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = Vec::new();
+    let (mut bits, mut count) = (0u32, 0);
+    for byte in text.bytes().filter(|&b| b != b'=') {
+        let value = ALPHABET.iter().position(|&a| a == byte).unwrap();
+        bits = bits << 6 | u32::try_from(value).unwrap();
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push(u8::try_from(bits >> count & 0xff).unwrap());
+        }
+    }
+    out
+}
+
+fn full_transfer_request() -> Value {
+    json!({
+        "room_name": "fake-room",
+        "participant_identity": "callee",
+        "transfer_to": "sip:+15550999@127.0.0.1",
+        "play_dialtone": true,
+        "headers": {"X-Test": "xfer"},
+        "ringing_timeout_s": 7,
+    })
+}
+
+#[test]
+fn both_sdks_send_the_transfer_and_python_returns_its_outcome() {
+    let test = "both_sdks_send_the_transfer_and_python_returns_its_outcome";
+    let server = FakeTwirp::start(Answer::Transferred);
+    let Some(caller) = caller(test, &server) else {
+        return;
+    };
+    let minimal = json!({"room_name": "fake-room", "participant_identity": "callee",
+                         "transfer_to": "tel:+15550999"});
+    for request in [full_transfer_request(), minimal] {
+        for sdk in BOTH {
+            let reply = caller.transfer_sip_participant(sdk, &request, LIMIT);
+            assert!(reply.error.is_none(), "{sdk:?}: {reply:?}");
+            let ok = reply.ok.unwrap();
+            println!("{sdk:?} returned {ok}");
+            // Node's SDK resolves with nothing; Python's returns the response.
+            let expected = match sdk {
+                Sdk::Node => json!({}),
+                Sdk::Python => json!({"transfer_id": "TR_fake",
+                    "status": "STS_TRANSFER_SUCCESSFUL", "reason": "STR_COMPLETED",
+                    "sip_status": {"code": 200, "status": "OK"}}),
+            };
+            assert_eq!(ok, expected, "{sdk:?}");
+        }
+    }
+    let seen = server.seen();
+    assert_eq!(seen.len(), 4);
+    for request in &seen {
+        assert_eq!(request.path, "/twirp/livekit.SIP/TransferSIPParticipant");
+        // The grants TransferSIPParticipant needs: admin of the participant's room, SIP call.
+        let claims = token_claims(&request.authorization);
+        println!("token claims: {claims}");
+        assert_eq!(claims["video"]["roomAdmin"], true, "{claims}");
+        assert_eq!(claims["video"]["room"], "fake-room", "{claims}");
+        assert_eq!(claims["sip"]["call"], true, "{claims}");
+    }
+    // Node sends proto3 JSON, Python protobuf: the same request.
+    let decode = |i: usize| -> Value {
+        if i.is_multiple_of(2) {
+            assert_eq!(seen[i].content_type, "application/json;charset=UTF-8");
+            serde_json::from_slice(&seen[i].body).unwrap()
+        } else {
+            assert_eq!(seen[i].content_type, "application/protobuf");
+            message_as_json(&caller, "TransferSIPParticipantRequest", &seen[i].body)
+        }
+    };
+    let full = json!({"roomName": "fake-room", "participantIdentity": "callee",
+                      "transferTo": "sip:+15550999@127.0.0.1", "playDialtone": true,
+                      "headers": {"X-Test": "xfer"}, "ringingTimeout": "7s"});
+    assert_eq!(decode(0), full);
+    assert_eq!(decode(1), full);
+    // Both pin the ringing timeout (30 s) when the caller did not, and wait 2 s more.
+    let minimal = json!({"roomName": "fake-room", "participantIdentity": "callee",
+                         "transferTo": "tel:+15550999", "ringingTimeout": "30s"});
+    println!(
+        "minimal transfer: Node sent {}, Python {}",
+        decode(2),
+        decode(3)
+    );
+    assert_eq!(decode(2), minimal);
+    assert_eq!(decode(3), minimal);
+}
+
+#[test]
+fn a_failed_transfer_is_a_sip_call_error_with_its_status_and_reason() {
+    let test = "a_failed_transfer_is_a_sip_call_error_with_its_status_and_reason";
+    let meta = json!({"sip_status_code": "486", "sip_status": "Busy Here",
+                      "sip_transfer_reason": "STR_REJECTED", "sip_transfer_id": "TR_fake"});
+    let server = FakeTwirp::start(Answer::Error(
+        412,
+        "application/json",
+        json!({"code": "failed_precondition", "msg": "transfer rejected", "meta": meta}),
+    ));
+    let Some(caller) = caller(test, &server) else {
+        return;
+    };
+    for sdk in BOTH {
+        let reply = caller.transfer_sip_participant(sdk, &full_transfer_request(), LIMIT);
+        let failure = reply.error.unwrap();
+        println!("{sdk:?}: {failure:?}");
+        assert_eq!(failure.class, "SipCallError");
+        assert_eq!(failure.code, "failed_precondition");
+        assert_eq!(failure.status, 412);
+        assert_eq!(failure.sip_status_code, Some(486));
+        assert_eq!(failure.sip_status, "Busy Here");
+        assert_eq!(failure.meta, meta);
+        match sdk {
+            // The other meta follow the status, as key=value.
+            Sdk::Node => {
+                let message = &failure.message;
+                assert!(
+                    message.starts_with("SIP call failed: 486 Busy Here (failed_precondition) [")
+                        && message.contains("sip_transfer_reason=STR_REJECTED")
+                        && message.contains("sip_transfer_id=TR_fake"),
+                    "{message}"
+                );
+            }
+            Sdk::Python => assert_eq!(failure.message, "transfer rejected"),
+        }
+    }
+
+    // A transfer reason without a SIP status: only Python makes it a SipCallError.
+    let meta = json!({"sip_transfer_reason": "STR_CANCELED"});
+    let server = FakeTwirp::start(Answer::Error(
+        409,
+        "application/json",
+        json!({"code": "aborted", "msg": "transfer cancelled", "meta": meta}),
+    ));
+    let caller = ApiCaller {
+        api_url: server.url.clone(),
+        ..caller
+    };
+    for (sdk, class) in [(Sdk::Node, "ServerError"), (Sdk::Python, "SipCallError")] {
+        let reply = caller.transfer_sip_participant(sdk, &full_transfer_request(), LIMIT);
+        let failure = reply.error.unwrap();
+        println!("{sdk:?} without sip_status_code: {failure:?}");
+        assert_eq!(failure.class, class, "{sdk:?}");
+        assert_eq!(failure.sip_status_code, None);
+        assert_eq!(failure.meta, meta);
+    }
+}
+
+#[test]
+fn the_transfer_scripts_refuse_an_unknown_field() {
+    let test = "the_transfer_scripts_refuse_an_unknown_field";
+    let server = FakeTwirp::start(Answer::Transferred);
+    let Some(caller) = caller(test, &server) else {
+        return;
+    };
+    let mut request = full_transfer_request();
+    // Not a field of TransferSIPParticipantRequest.
+    request["sip_call_id"] = json!("SCL_fake");
+    for (program, script) in [
+        ("node".into(), "node/transfer_sip_participant.mjs"),
+        (caller.python.clone(), "py/transfer_sip_participant.py"),
+    ] {
+        let output = std::process::Command::new::<std::path::PathBuf>(program)
+            .arg(Bed::tests_file(script))
+            .arg(request.to_string())
+            .current_dir(Bed::tests_file(""))
+            .env("SIPBRIDGE_API_URL", &caller.api_url)
+            .env("LIVEKIT_API_KEY", &caller.api_key)
+            .env("LIVEKIT_API_SECRET", &caller.api_secret)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        println!("{script}: {stderr}");
+        assert_eq!(output.status.code(), Some(2), "{script}: {stderr}");
+        assert!(stderr.contains("sip_call_id"), "{script}: {stderr}");
+    }
+    assert!(server.seen().is_empty());
 }

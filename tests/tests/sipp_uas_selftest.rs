@@ -1,9 +1,14 @@
 //! The carriers of the outbound tests (`tests/sipp/uas_*.xml`, run by
 //! `sipbridge_tests::sipp_uas`) checked without the bridge: each is played against a small
 //! SIPp UAC of `tests/sipp/selftest/` standing in for it, on 127.0.0.1, and must exchange
-//! exactly the messages its comment promises, with RTP (or none) where it says. Needs only
-//! SIPp: skipped with a printed reason without it, failed with `CI=true`.
+//! exactly the messages its comment promises, with RTP (or none) where it says; the carrier's
+//! side of a transfer is checked the same way in [`transfer`]. Needs only SIPp: skipped with a
+//! printed reason without it, failed with `CI=true`.
 #![allow(clippy::unwrap_used)]
+
+// A directory of its own, so that Cargo does not take it for a test of its own.
+#[path = "sipp_uas_selftest/transfer.rs"]
+mod transfer;
 
 use std::collections::BTreeSet;
 use std::net::{SocketAddr, UdpSocket};
