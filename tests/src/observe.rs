@@ -30,6 +30,37 @@ impl Bed {
         }
     }
 
+    /// The transfer records (lines with a `transferId`) of the call whose id (`SCL_…`) is
+    /// `call_id`, once there are `count` of them, waiting up to `limit`; panics if fewer
+    /// appear, or more.
+    pub fn transfer_records_of(&self, call_id: &str, count: usize, limit: Duration) -> Vec<Value> {
+        let started = Instant::now();
+        loop {
+            let text = std::fs::read_to_string(&self.cdr).unwrap_or_default();
+            let records: Vec<Value> = text
+                .lines()
+                .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+                .filter(|record| record["callId"] == call_id && record.get("transferId").is_some())
+                .collect();
+            if records.len() > count {
+                panic!(
+                    "{} transfer records for {call_id}, not {count}: {records:?}",
+                    records.len()
+                );
+            }
+            if records.len() == count {
+                return records;
+            }
+            if started.elapsed() > limit {
+                panic!(
+                    "{} transfer records for {call_id} after {limit:?}, not {count}: {records:?}",
+                    records.len()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// The value of one metric sample (`name{labels}` exactly as exposed), 0 if absent.
     pub fn metric(&self, sample: &str) -> f64 {
         let output = std::process::Command::new("curl")
@@ -41,6 +72,11 @@ impl Bed {
             .find_map(|line| line.strip_prefix(sample)?.trim().parse().ok())
             .unwrap_or(0.0)
     }
+}
+
+/// The `transfers_total` sample for one outcome label.
+pub fn transfers(outcome: &str) -> String {
+    format!("sipbridge_transfers_total{{outcome=\"{outcome}\"}}")
 }
 
 /// The `calls_ended` sample for one outcome.

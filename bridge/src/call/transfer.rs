@@ -166,6 +166,7 @@ impl Established {
                 }
             }
             None => {
+                self.transfers.subscription = None;
                 let status = SipStatus::new(503, "Transport failure: REFER not sent");
                 self.settle(TransferEvent::ReferResponse(status), Instant::now());
             }

@@ -244,6 +244,8 @@ impl InboundCall {
             }
         };
         let identity = participant(&invite, &admitted, &room, &record);
+        let participant_identity = identity.identity.clone();
+        record.update(|info| info.participant_identity = participant_identity);
         let request = JoinRequest {
             room: room.clone(),
             who: identity,
@@ -303,13 +305,14 @@ impl InboundCall {
             record.update(|info| info.started_at_ns = now_ns());
             joined
         };
+        // Listed before anyone can see the call active, so a transfer asked for at once finds it.
+        let transfers = Transfers::list(&context, &record);
         let _ = room_handle
             .set_attributes(HashMap::from([(
                 "sip.callStatus".to_owned(),
                 "active".to_owned(),
             )]))
             .await;
-        let transfers = Transfers::list(&context, &record);
         let established = Established {
             sip: self.sip,
             dialog,

@@ -192,6 +192,8 @@ impl OutboundCall {
                 .end(Some(room), outcome, "the answer has no usable SDP")
                 .await;
         };
+        // Listed before anyone can see the call active, so a transfer asked for at once finds it.
+        let transfers = Transfers::list(&context, &self.record);
         self.go_active(&room, &response).await;
         self.answer_api(Ok(info));
         let mut leg = leg;
@@ -199,7 +201,6 @@ impl OutboundCall {
             tracing::warn!("the dtmf digits could not be queued");
         }
         self.record.update(|info| info.started_at_ns = now_ns());
-        let transfers = Transfers::list(&context, &self.record);
         let established = Established {
             sip,
             dialog,
