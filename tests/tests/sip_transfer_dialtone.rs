@@ -42,10 +42,13 @@ const CARRIER_AUDIO: &str = r#"  <nop>
   </nop>
 "#;
 
+/// Decoded 20 ms frames from the bridge, with when each arrived.
+type Heard = Mutex<Vec<(SystemTime, Vec<i16>)>>;
+
 /// The phone's RTP endpoint: a thread on its own socket.
 struct Phone {
     port: u16,
-    heard: Arc<Mutex<Vec<(SystemTime, Vec<i16>)>>>,
+    heard: Arc<Heard>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -106,11 +109,7 @@ impl Drop for Phone {
 
 /// Sends a 1 kHz PCMA tone every 20 ms to wherever the bridge's RTP comes from, and keeps
 /// each PCMA packet the bridge sends, decoded.
-fn speak_and_listen(
-    socket: &UdpSocket,
-    heard: &Mutex<Vec<(SystemTime, Vec<i16>)>>,
-    stop: &AtomicBool,
-) {
+fn speak_and_listen(socket: &UdpSocket, heard: &Heard, stop: &AtomicBool) {
     let mut bridge: Option<SocketAddr> = None;
     let mut voice = Sine::new(1000.0, RATE, 8000);
     let (mut seq, mut timestamp) = (0u16, 0u32);
