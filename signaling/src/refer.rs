@@ -6,8 +6,9 @@
 
 use std::fmt::Write as _;
 
-use crate::message::Uri;
-use crate::outcome::SubscriptionState;
+use crate::message::{Head, Uri};
+use crate::outcome::{SipStatus, SubscriptionState};
+use crate::sipfrag;
 
 /// Why a transfer target cannot be sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -157,6 +158,61 @@ pub fn parse_subscription_state(value: &str) -> Option<Subscription> {
     Some(Subscription { state, expires })
 }
 
+/// Whether a NOTIFY belongs to the subscription of our REFER whose CSeq number is
+/// `subscription` (`None`: we have none): `Ok`, or the status and phrase to refuse it with
+/// (RFC 6665 §8.2.1: 400 without an `Event`, 489 for another package; §4.1.3: 481 when no
+/// subscription matches). The `id` may be left out while the dialog has had only one REFER
+/// (RFC 3515 §2.4.6), which is all a call of ours ever has in flight.
+pub fn match_notify(head: &Head, subscription: Option<u32>) -> Result<(), (u16, &'static str)> {
+    let event = head.other.get("Event").and_then(parse_event);
+    let Some(event) = event else {
+        return Err((400, "Missing or malformed Event header"));
+    };
+    if !event.package.eq_ignore_ascii_case("refer") {
+        return Err((489, "Bad Event"));
+    }
+    match subscription {
+        Some(ours) if event.id.is_none_or(|id| id == ours) => Ok(()),
+        _ => Err((481, "Subscription does not exist")),
+    }
+}
+
+/// What a NOTIFY of a REFER subscription says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyReport {
+    /// `Terminated`, or `Active` (also for `pending`, an unknown state or none at all: more
+    /// NOTIFYs may follow).
+    pub state: SubscriptionState,
+    /// Seconds an active subscription lasts without another NOTIFY.
+    pub expires: Option<u32>,
+    /// The status line of a `message/sipfrag` body; `None` without one, or when it cannot
+    /// be read (which the transfer treats as no news).
+    pub sipfrag: Option<SipStatus>,
+}
+
+/// Reads a NOTIFY of a REFER subscription (see [`match_notify`]).
+pub fn read_notify(head: &Head, body: &[u8]) -> NotifyReport {
+    let subscription = head
+        .other
+        .get("Subscription-State")
+        .and_then(parse_subscription_state);
+    let state = match subscription.map(|s| s.state) {
+        Some(SubscriptionState::Terminated) => SubscriptionState::Terminated,
+        _ => SubscriptionState::Active,
+    };
+    let is_fragment = head
+        .content_type
+        .as_deref()
+        .is_some_and(sipfrag::is_sipfrag);
+    NotifyReport {
+        state,
+        expires: subscription.and_then(|s| s.expires),
+        sipfrag: is_fragment
+            .then(|| sipfrag::parse_status(body).ok())
+            .flatten(),
+    }
+}
+
 /// The value of parameter `name` (case-insensitive) among `;`-separated `params`, trimmed.
 fn parameter<'a>(mut params: impl Iterator<Item = &'a str>, name: &str) -> Option<&'a str> {
     params.find_map(|param| {
@@ -268,5 +324,81 @@ mod tests {
         assert_eq!(unknown.state, SubscriptionState::Active);
         assert_eq!(unknown.expires, None);
         assert_eq!(parse_subscription_state(" "), None);
+    }
+
+    /// A NOTIFY's head with these headers (and the content type, if any).
+    fn head(headers: &[(&str, &str)], content_type: Option<&str>) -> Head {
+        let mut text = String::from(
+            "NOTIFY sip:bridge@127.0.0.1 SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 127.0.0.1:5090;branch=z9hG4bK1\r\n\
+             From: <sip:carrier@127.0.0.1>;tag=c\r\n\
+             To: <sip:bridge@127.0.0.1>;tag=b\r\n\
+             Call-ID: x@127.0.0.1\r\nCSeq: 3 NOTIFY\r\nMax-Forwards: 70\r\n",
+        );
+        for (name, value) in headers {
+            text.push_str(&format!("{name}: {value}\r\n"));
+        }
+        if let Some(content_type) = content_type {
+            text.push_str(&format!("Content-Type: {content_type}\r\n"));
+        }
+        text.push_str("Content-Length: 0\r\n\r\n");
+        match crate::message::parse_message(text.as_bytes(), &crate::message::Limits::default())
+            .unwrap()
+        {
+            crate::message::Message::Request(request) => request.head,
+            crate::message::Message::Response(_) => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn notifies_match_only_our_subscription() {
+        let ours = head(&[("Event", "refer;id=2")], None);
+        assert_eq!(match_notify(&ours, Some(2)), Ok(()));
+        let unnumbered = head(&[("Event", "refer")], None);
+        assert_eq!(match_notify(&unnumbered, Some(2)), Ok(()));
+        let gone = (481, "Subscription does not exist");
+        assert_eq!(match_notify(&ours, None), Err(gone));
+        assert_eq!(match_notify(&ours, Some(5)), Err(gone));
+        let dialog = head(&[("Event", "dialog")], None);
+        assert_eq!(match_notify(&dialog, Some(2)), Err((489, "Bad Event")));
+        let none = head(&[], None);
+        assert_eq!(
+            match_notify(&none, Some(2)),
+            Err((400, "Missing or malformed Event header"))
+        );
+    }
+
+    #[test]
+    fn notify_reports_state_expiry_and_sipfrag() {
+        let busy = head(
+            &[
+                ("Event", "refer;id=2"),
+                ("Subscription-State", "terminated;reason=noresource"),
+            ],
+            Some("message/sipfrag;version=2.0"),
+        );
+        let report = read_notify(&busy, b"SIP/2.0 486 Busy Here\r\nX-Extra: 1\r\n");
+        assert_eq!(report.state, SubscriptionState::Terminated);
+        assert_eq!(report.sipfrag, Some(SipStatus::new(486, "Busy Here")));
+
+        let ringing = head(
+            &[("Subscription-State", "pending;expires=30")],
+            Some("message/sipfrag"),
+        );
+        let report = read_notify(&ringing, b"SIP/2.0 180");
+        assert_eq!(
+            (report.state, report.expires),
+            (SubscriptionState::Active, Some(30))
+        );
+        assert_eq!(report.sipfrag, Some(SipStatus::new(180, "")));
+
+        // No Subscription-State: more may come. A body that is not a sipfrag, or one that
+        // cannot be read, is no news.
+        let plain = head(&[], Some("text/plain"));
+        let report = read_notify(&plain, b"SIP/2.0 200 OK");
+        assert_eq!(report.state, SubscriptionState::Active);
+        assert_eq!(report.sipfrag, None);
+        let garbage = head(&[], Some("message/sipfrag"));
+        assert_eq!(read_notify(&garbage, b"hello").sipfrag, None);
     }
 }

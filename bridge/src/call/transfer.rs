@@ -10,8 +10,7 @@ use sipbridge_signaling::message::{Method, Request, Response};
 use sipbridge_signaling::outcome::{
     SipStatus, SubscriptionState, Transfer, TransferEvent, TransferReason, TransferResult,
 };
-use sipbridge_signaling::refer::{parse_event, parse_subscription_state};
-use sipbridge_signaling::sipfrag;
+use sipbridge_signaling::refer::{match_notify, read_notify};
 use sipbridge_signaling::transaction::ClientTxId;
 use tokio::sync::{mpsc, oneshot};
 
@@ -226,59 +225,23 @@ impl Established {
     /// sipfrag to the transfer; 489 for another event package; 481 when no subscription
     /// of ours matches (RFC 6665 §4.1.3, §8.2.1).
     pub(super) fn notify(&mut self, request: &Request, now: Instant) -> Response {
-        let event = request.head.other.get("Event").and_then(parse_event);
-        let Some(event) = event else {
-            return Response::to(request, 400, Some("Missing or malformed Event header"));
-        };
-        if !event.package.eq_ignore_ascii_case("refer") {
-            return Response::to(request, 489, Some("Bad Event"));
+        let subscription = self.transfers.subscription;
+        if let Err((code, phrase)) = match_notify(&request.head, subscription.map(|s| s.id)) {
+            return Response::to(request, code, Some(phrase));
         }
-        let Some(subscription) = self.transfers.subscription else {
-            return Response::to(request, 481, Some("Subscription does not exist"));
+        let report = read_notify(&request.head, &request.body);
+        let terminated = report.state == SubscriptionState::Terminated;
+        self.transfers.subscription = subscription.filter(|_| !terminated).map(|s| Subscription {
+            id: s.id,
+            expires_at: report
+                .expires
+                .map(|seconds| now + Duration::from_secs(seconds.into())),
+        });
+        let event = TransferEvent::Notify {
+            sipfrag: report.sipfrag,
+            subscription: report.state,
         };
-        // The id may be left out while the dialog has had only one REFER (§2.4.6).
-        if event.id.is_some_and(|id| id != subscription.id) {
-            return Response::to(request, 481, Some("Subscription does not exist"));
-        }
-        let state = request
-            .head
-            .other
-            .get("Subscription-State")
-            .and_then(parse_subscription_state);
-        let terminated = state.is_some_and(|s| s.state == SubscriptionState::Terminated);
-        self.transfers.subscription = if terminated {
-            None
-        } else {
-            let expires = state.and_then(|s| s.expires);
-            Some(Subscription {
-                id: subscription.id,
-                expires_at: expires.map(|seconds| now + Duration::from_secs(seconds.into())),
-            })
-        };
-        let is_fragment = request
-            .head
-            .content_type
-            .as_deref()
-            .is_some_and(sipfrag::is_sipfrag);
-        let status = is_fragment
-            .then(|| sipfrag::parse_status(&request.body))
-            .and_then(|parsed| {
-                parsed
-                    .inspect_err(|error| tracing::debug!(%error, "NOTIFY sipfrag not readable"))
-                    .ok()
-            });
-        let subscription = if terminated {
-            SubscriptionState::Terminated
-        } else {
-            SubscriptionState::Active
-        };
-        self.settle(
-            TransferEvent::Notify {
-                sipfrag: status,
-                subscription,
-            },
-            now,
-        );
+        self.settle(event, now);
         Response::to(request, 200, None)
     }
 
