@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use crate::message::{Head, Uri};
+use crate::message::{Head, Params, Uri, is_token};
 use crate::outcome::{SipStatus, SubscriptionState};
 use crate::sipfrag;
 
@@ -56,7 +56,7 @@ pub fn refer_to(target: &str, uri_headers: &[(&str, &str)]) -> Result<String, Ta
     }
     let mut separator = if uri.contains('?') { '&' } else { '?' };
     for (name, value) in uri_headers {
-        if name.is_empty() || !name.bytes().all(is_token_byte) {
+        if !is_token(name) {
             return Err(TargetError::HeaderName((*name).to_owned()));
         }
         uri.push(separator);
@@ -92,11 +92,6 @@ fn tel_uri(text: &str) -> Option<String> {
     number.bytes().any(|b| b.is_ascii_digit()).then_some(number)
 }
 
-/// RFC 3261 `token` characters: a header name.
-fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b)
-}
-
 /// Appends `text` as an `hname`/`hvalue` (RFC 3261 §25.1): `unreserved` and
 /// `hnv-unreserved` as they are, every other byte `%XX`.
 fn escape_into(out: &mut String, text: &str) {
@@ -121,12 +116,8 @@ pub struct Event<'a> {
 
 /// Reads an `Event` header value; `None` when there is no package name.
 pub fn parse_event(value: &str) -> Option<Event<'_>> {
-    let mut parts = value.split(';');
-    let package = parts.next()?.trim();
-    if package.is_empty() {
-        return None;
-    }
-    let id = parameter(parts, "id").and_then(|id| id.parse().ok());
+    let (package, params) = split_params(value, "Event")?;
+    let id = params.value("id").and_then(|id| id.parse().ok());
     Some(Event { package, id })
 }
 
@@ -142,11 +133,7 @@ pub struct Subscription {
 /// Reads a `Subscription-State` value. A state this code does not know is taken as
 /// `active` (RFC 6665 §4.1.3: more NOTIFYs may follow); `None` only when there is none.
 pub fn parse_subscription_state(value: &str) -> Option<Subscription> {
-    let mut parts = value.split(';');
-    let state = parts.next()?.trim();
-    if state.is_empty() {
-        return None;
-    }
+    let (state, params) = split_params(value, "Subscription-State")?;
     let state = if state.eq_ignore_ascii_case("terminated") {
         SubscriptionState::Terminated
     } else if state.eq_ignore_ascii_case("pending") {
@@ -154,7 +141,9 @@ pub fn parse_subscription_state(value: &str) -> Option<Subscription> {
     } else {
         SubscriptionState::Active
     };
-    let expires = parameter(parts, "expires").and_then(|seconds| seconds.parse().ok());
+    let expires = params
+        .value("expires")
+        .and_then(|seconds| seconds.parse().ok());
     Some(Subscription { state, expires })
 }
 
@@ -213,14 +202,16 @@ pub fn read_notify(head: &Head, body: &[u8]) -> NotifyReport {
     }
 }
 
-/// The value of parameter `name` (case-insensitive) among `;`-separated `params`, trimmed.
-fn parameter<'a>(mut params: impl Iterator<Item = &'a str>, name: &str) -> Option<&'a str> {
-    params.find_map(|param| {
-        let (key, value) = param.split_once('=')?;
-        key.trim()
-            .eq_ignore_ascii_case(name)
-            .then(|| value.trim().trim_matches('"'))
-    })
+/// A header value's first item and its `;` parameters; `None` without a first item. Bad
+/// parameters are read as none: what they would have said is simply not known.
+fn split_params<'a>(value: &'a str, header: &'static str) -> Option<(&'a str, Params)> {
+    let end = value.find(';').unwrap_or(value.len());
+    let first = value[..end].trim();
+    if first.is_empty() {
+        return None;
+    }
+    let params = Params::parse(&value[end..], header).unwrap_or_default();
+    Some((first, params))
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! and strict where it could (the version, a three-digit code within 100–699).
 
 use crate::Error;
+use crate::message::grammar::trim_lws;
 use crate::outcome::SipStatus;
 
 /// Reads the status line at the start of a sipfrag body.
@@ -103,11 +104,6 @@ fn trim_start(s: &[u8], drop: impl Fn(u8) -> bool) -> &[u8] {
 fn trim_end(s: &[u8], drop: impl Fn(u8) -> bool) -> &[u8] {
     let n = s.iter().rev().take_while(|&&b| drop(b)).count();
     s.split_at(s.len() - n).0
-}
-
-/// Trims LWS, folded line breaks included (RFC 3261 §7.3.1).
-fn trim_lws(s: &str) -> &str {
-    s.trim_matches([' ', '\t', '\r', '\n'])
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use sipbridge_signaling::message::is_token;
+
 /// Headers the bridge writes itself on any request it sends: an API caller setting them
 /// would corrupt it (RFC 3261 §8.1.1 header fields, routing, auth and body framing).
 const RESERVED_HEADERS: &[&str] = &[
@@ -40,11 +42,7 @@ pub(crate) fn required(field: &str, value: &str) -> Result<String, String> {
 /// One of the request's `headers`: a SIP header name (RFC 3261 `token`) that the bridge
 /// does not write itself (nor any of `also_reserved`, lower case), with a one-line value.
 pub(crate) fn check_header(name: &str, value: &str, also_reserved: &[&str]) -> Result<(), String> {
-    let token = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b));
-    if !token {
+    if !is_token(name) {
         return Err(format!("headers: {name:?} is not a SIP header name"));
     }
     let lower = name.to_ascii_lowercase();

@@ -1,9 +1,10 @@
 //! Client side: answering a carrier's 401/407 on our outbound requests (RFC 3261 §22.2–22.3).
 
 use super::digest::{self, Input, QopAuth};
-use super::params::{check_quotable, is_token_str};
+use super::params::check_quotable;
 use super::{Algorithm, Challenge, Credentials, Qop};
 use crate::Error;
+use crate::message::is_token;
 
 /// Picks the challenge to answer among a response's `WWW-Authenticate` or
 /// `Proxy-Authenticate` values.
@@ -64,7 +65,7 @@ pub fn respond(
     cnonce: &str,
     nc: u32,
 ) -> Result<String, Error> {
-    if !is_token_str(method) {
+    if !is_token(method) {
         return Err(Error::DigestInvalidParam { name: "method" });
     }
     check_quotable("username", username)?;

@@ -9,6 +9,7 @@
 //! repeated parameters and prints values without escaping them.
 
 use crate::Error;
+use crate::message::grammar;
 
 /// Longest header value we look at. Real Digest values are a few hundred bytes; the cap keeps
 /// the work bounded for anything a peer sends.
@@ -23,18 +24,14 @@ pub(crate) struct Param {
     pub(crate) value: String,
 }
 
-/// RFC 3261 §25.1 `token` characters.
+/// RFC 3261 §25.1 `token` characters, as bytes (a non-ASCII byte is none).
 fn is_token(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-        )
+    grammar::is_token_char(char::from(b))
 }
 
 /// Linear white space. Folding (CRLF followed by a blank) is accepted as plain blanks.
 fn is_lws(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+    grammar::is_lws(char::from(b))
 }
 
 /// A byte cursor over the header value; every method is bounds-checked, so no input panics.
@@ -208,11 +205,6 @@ pub(crate) fn check_quotable(name: &'static str, value: &str) -> Result<(), Erro
         return Err(Error::DigestInvalidParam { name });
     }
     Ok(())
-}
-
-/// True if `value` is a non-empty RFC 3261 token (e.g. a method name).
-pub(crate) fn is_token_str(value: &str) -> bool {
-    !value.is_empty() && value.bytes().all(is_token)
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@ pub(crate) fn is_token_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || "-.!%*_+`'~".contains(c)
 }
 
-pub(crate) fn is_token(s: &str) -> bool {
+/// Whether `s` is one `token` (RFC 3261 §25.1): a header name, a method, an event type.
+pub fn is_token(s: &str) -> bool {
     !s.is_empty() && s.chars().all(is_token_char)
 }
 

@@ -21,6 +21,7 @@ use std::fmt;
 use bytes::Bytes;
 
 pub use framing::{Framed, Limits, StreamFramer, is_keepalive};
+pub use grammar::is_token;
 pub use headers::{Headers, canonical_name};
 pub use multipart::sdp_body;
 pub use name_addr::NameAddr;
