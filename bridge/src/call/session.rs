@@ -208,12 +208,11 @@ impl Established {
                 None
             }
             CallInput::Timeout { id } => {
-                let status = SipStatus::new(408, "No response");
-                self.transfer_response(id, status, Instant::now());
+                self.transfer_response(id, SipStatus::no_response(), Instant::now());
                 None
             }
             CallInput::TransportError { id, detail } => {
-                let status = SipStatus::new(503, format!("Transport failure: {detail}"));
+                let status = SipStatus::transport_failure(&detail);
                 self.transfer_response(id, status, Instant::now());
                 None
             }

@@ -166,7 +166,7 @@ impl Established {
             }
             None => {
                 self.transfers.subscription = None;
-                let status = SipStatus::new(503, "Transport failure: REFER not sent");
+                let status = SipStatus::transport_failure("REFER not sent");
                 self.settle(TransferEvent::ReferResponse(status), Instant::now());
             }
         }

@@ -47,6 +47,16 @@ impl SipStatus {
         }
     }
 
+    /// 408 "No response": a request we sent got no final response (Timer B or F).
+    pub fn no_response() -> Self {
+        Self::new(408, phrase::NO_RESPONSE)
+    }
+
+    /// 503 "Transport failure: `detail`": a request we sent could not be delivered.
+    pub fn transport_failure(detail: &str) -> Self {
+        Self::new(503, format!("{}: {detail}", phrase::TRANSPORT_FAILURE))
+    }
+
     /// Code 0 with an empty phrase: no SIP status is known.
     pub const fn none() -> Self {
         Self {

@@ -50,11 +50,11 @@ impl OutboundEnd {
             }
             Self::NoResponse => Outcome::new(
                 DisconnectReason::ConnectionTimeout,
-                SipStatus::new(408, phrase::NO_RESPONSE),
+                SipStatus::no_response(),
             ),
             Self::TransportFailure { detail } => Outcome::new(
                 DisconnectReason::SipTrunkFailure,
-                SipStatus::new(503, format!("{}: {detail}", phrase::TRANSPORT_FAILURE)),
+                SipStatus::transport_failure(detail),
             ),
             Self::NoCommonCodec => Outcome::new(
                 DisconnectReason::MediaFailure,
