@@ -5,6 +5,11 @@ use std::time::Duration;
 
 use sipbridge_signaling::message::is_token;
 
+/// Used when a request names no `ringing_timeout` (shared/OUTCOMES.md).
+pub(crate) const DEFAULT_RINGING_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longer than any carrier lets a phone ring; a bigger value is a mistake in the request.
+const MAX_RINGING_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// Headers the bridge writes itself on any request it sends: an API caller setting them
 /// would corrupt it (RFC 3261 §8.1.1 header fields, routing, auth and body framing).
 const RESERVED_HEADERS: &[&str] = &[
@@ -68,4 +73,16 @@ pub(crate) fn duration(
     }
     let duration = Duration::new(value.seconds.unsigned_abs(), value.nanos.unsigned_abs());
     Ok((!duration.is_zero()).then_some(duration))
+}
+
+/// A request's `ringing_timeout`: [`DEFAULT_RINGING_TIMEOUT`] when absent or zero, at most
+/// [`MAX_RINGING_TIMEOUT`].
+pub(crate) fn ringing_timeout(value: Option<&pbjson_types::Duration>) -> Result<Duration, String> {
+    let ringing_timeout = duration("ringing_timeout", value)?.unwrap_or(DEFAULT_RINGING_TIMEOUT);
+    if ringing_timeout > MAX_RINGING_TIMEOUT {
+        return Err(format!(
+            "ringing_timeout {ringing_timeout:?} is over the {MAX_RINGING_TIMEOUT:?} maximum"
+        ));
+    }
+    Ok(ringing_timeout)
 }

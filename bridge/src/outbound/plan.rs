@@ -11,12 +11,7 @@ use sipbridge_config::values::HostPort;
 use sipbridge_config::{Config, Transport};
 
 use super::CreateError;
-use crate::api::fields::{check_header, duration, required};
-
-/// Used when the request names no `ringing_timeout`.
-const DEFAULT_RINGING_TIMEOUT: Duration = Duration::from_secs(30);
-/// Longer than any carrier lets a phone ring; a bigger value is a mistake in the request.
-const MAX_RINGING_TIMEOUT: Duration = Duration::from_secs(300);
+use crate::api::fields::{check_header, duration, required, ringing_timeout};
 
 /// The carrier side of the call.
 #[derive(Debug, Clone)]
@@ -68,14 +63,8 @@ impl Plan {
             trunk.headers.push((name.clone(), value.clone()));
         }
         check_dtmf(&request.dtmf)?;
-        let ringing_timeout = duration("ringing_timeout", request.ringing_timeout.as_ref())
-            .map_err(CreateError::Invalid)?
-            .unwrap_or(DEFAULT_RINGING_TIMEOUT);
-        if ringing_timeout > MAX_RINGING_TIMEOUT {
-            return Err(CreateError::Invalid(format!(
-                "ringing_timeout {ringing_timeout:?} is over the {MAX_RINGING_TIMEOUT:?} maximum"
-            )));
-        }
+        let ringing_timeout =
+            ringing_timeout(request.ringing_timeout.as_ref()).map_err(CreateError::Invalid)?;
         let max_call_duration = duration("max_call_duration", request.max_call_duration.as_ref())
             .map_err(CreateError::Invalid)?;
         let hide = request.hide_phone_number;

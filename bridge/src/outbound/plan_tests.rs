@@ -3,6 +3,7 @@
 use livekit_protocol::SipOutboundConfig;
 
 use super::*;
+use crate::api::fields::DEFAULT_RINGING_TIMEOUT;
 
 const CONFIG: &str = r#"
 livekit: { url: "ws://127.0.0.1:7880", api_key: devkey, api_secret: secret }

@@ -7,12 +7,7 @@ use std::time::Duration;
 use livekit_protocol::TransferSipParticipantRequest;
 use sipbridge_signaling::refer::refer_to;
 
-use crate::api::fields::{check_header, duration, required};
-
-/// Used when the request names no `ringing_timeout` (shared/OUTCOMES.md).
-const DEFAULT_RINGING_TIMEOUT: Duration = Duration::from_secs(30);
-/// Longer than any carrier lets a phone ring; a bigger value is a mistake in the request.
-const MAX_RINGING_TIMEOUT: Duration = Duration::from_secs(300);
+use crate::api::fields::{check_header, required, ringing_timeout};
 
 /// Headers of the REFER and its subscription that only the bridge writes.
 const REFER_HEADERS: &[&str] = &["refer-to", "event", "subscription-state", "refer-sub"];
@@ -58,13 +53,7 @@ impl TransferPlan {
             }
         }
         let refer_to = refer_to(&request.transfer_to, &uri_headers).map_err(|e| e.to_string())?;
-        let ringing_timeout = duration("ringing_timeout", request.ringing_timeout.as_ref())?
-            .unwrap_or(DEFAULT_RINGING_TIMEOUT);
-        if ringing_timeout > MAX_RINGING_TIMEOUT {
-            return Err(format!(
-                "ringing_timeout {ringing_timeout:?} is over the {MAX_RINGING_TIMEOUT:?} maximum"
-            ));
-        }
+        let ringing_timeout = ringing_timeout(request.ringing_timeout.as_ref())?;
         Ok(Self {
             transfer_id: format!("STF_{:012x}", rand::random::<u64>() >> 16),
             room,
