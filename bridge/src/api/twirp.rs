@@ -101,10 +101,11 @@ async fn serve(
     let route = route(parts.uri.path())?;
     let encoding = Encoding::from_headers(&parts.headers)?;
     let claims = auth::authenticate(verifier, &parts.headers)?;
+    // Both methods need the sip.call grant (livekit-server asks no less).
+    auth::require_sip_call(&claims, route.name())?;
+    let service = available(sip, route)?;
     match route {
         Route::CreateSipParticipant => {
-            auth::require_sip_call(&claims, route.name())?;
-            let service = available(sip, route)?;
             let request: CreateSipParticipantRequest = encoding.decode(&read(body).await?)?;
             // Awaited in place, never spawned: when hyper drops the handler because the
             // client went away, the call's future goes with it.
@@ -112,8 +113,6 @@ async fn serve(
             encoding.respond(&info)
         }
         Route::TransferSipParticipant => {
-            auth::require_sip_call(&claims, route.name())?;
-            let service = available(sip, route)?;
             let request: TransferSipParticipantRequest = encoding.decode(&read(body).await?)?;
             // The room is in the body, so this grant is checked after decoding it.
             auth::require_room_admin(&claims, &request.room_name, route.name())?;
