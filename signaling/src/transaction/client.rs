@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use super::key::ClientKey;
 use super::layer::Output;
-use super::{ClientTxId, Event, Timers, Transport};
+use super::{ClientTxId, Event, Retransmit, Timers, Transport};
 use crate::message::{CSeq, Head, Headers, Method, Request, Response};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,13 +26,6 @@ enum State {
     /// INVITE got a 2xx: Timer M keeps passing 2xx retransmissions and forks up.
     Accepted,
     Terminated,
-}
-
-/// A scheduled retransmission: when, and the interval after that one.
-#[derive(Debug, Clone, Copy)]
-struct Retransmit {
-    at: Instant,
-    interval: Duration,
 }
 
 /// One request we sent, until its transaction ends.
@@ -71,10 +64,7 @@ impl ClientTx {
         let invite = request.method == Method::Invite;
         let bytes = Bytes::from(request.to_bytes());
         out.transmit(destination, transport, bytes.clone());
-        let retransmit = (!transport.is_reliable()).then_some(Retransmit {
-            at: now + timers.t1,
-            interval: timers.t1,
-        });
+        let retransmit = (!transport.is_reliable()).then_some(Retransmit::after(now, timers.t1));
         Self {
             id,
             state: if invite {
@@ -184,10 +174,7 @@ impl ClientTx {
                 (false, State::Proceeding) => timers.t2,
                 (false, _) => timers.double_capped(retransmit.interval),
             };
-            self.retransmit = Some(Retransmit {
-                at: now + interval,
-                interval,
-            });
+            self.retransmit = Some(Retransmit::after(now, interval));
         }
         if self.end.is_some_and(|end| end <= now) {
             if matches!(

@@ -21,7 +21,7 @@ mod server;
 mod tests;
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -170,6 +170,23 @@ pub fn make_branch(random: u64) -> String {
 /// A tag (§19.3) the layer puts on the responses it makes up (481, 482, the 200 to CANCEL
 /// before the TU chose one): splitmix64 of the caller's seed and a counter, so each layer
 /// instance gives distinct, unpredictable tags without a random source of its own.
+/// A scheduled retransmission (unreliable transports only): when, and the interval after
+/// that one.
+#[derive(Debug, Clone, Copy)]
+struct Retransmit {
+    at: Instant,
+    interval: Duration,
+}
+
+impl Retransmit {
+    fn after(now: Instant, interval: Duration) -> Self {
+        Self {
+            at: now + interval,
+            interval,
+        }
+    }
+}
+
 pub(crate) fn make_tag(seed: u64, counter: u64) -> String {
     let mut z = seed.wrapping_add(counter.wrapping_mul(0x9e37_79b9_7f4a_7c15));
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);

@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use super::key::{AckKey, MergeKey, ServerKey};
 use super::layer::Output;
-use super::{Event, ServerTxId, Timers, Transport, TxId};
+use super::{Event, Retransmit, ServerTxId, Timers, Transport, TxId};
 use crate::Error;
 use crate::message::{Method, Request, Response};
 
@@ -30,12 +30,6 @@ enum State {
     /// INVITE answered 2xx: retransmitted until the ACK, absorbing the INVITE, until L.
     Accepted,
     Terminated,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Retransmit {
-    at: Instant,
-    interval: Duration,
 }
 
 /// One request we received, until its transaction ends.
@@ -160,10 +154,7 @@ impl ServerTx {
             self.response_to_tag = Some(tag.to_owned());
         }
         let unreliable = !self.transport.is_reliable();
-        let first_retransmit = unreliable.then_some(Retransmit {
-            at: now + timers.t1,
-            interval: timers.t1,
-        });
+        let first_retransmit = unreliable.then_some(Retransmit::after(now, timers.t1));
         if provisional {
             self.state = State::Proceeding;
         } else if !self.invite {
@@ -242,10 +233,7 @@ impl ServerTx {
                 out.transmit(self.destination, self.transport, last.clone());
             }
             let interval = timers.double_capped(retransmit.interval);
-            self.retransmit = Some(Retransmit {
-                at: now + interval,
-                interval,
-            });
+            self.retransmit = Some(Retransmit::after(now, interval));
         }
         if self.end.is_some_and(|end| end <= now) {
             let unacked = match self.state {
