@@ -12,12 +12,7 @@ impl Bed {
     pub fn cdr_of(&self, sip_call_id: &str, limit: Duration) -> Value {
         let started = Instant::now();
         loop {
-            let text = std::fs::read_to_string(&self.cdr).unwrap_or_default();
-            let records: Vec<Value> = text
-                .lines()
-                .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-                .filter(|record| record["sipCallId"] == sip_call_id)
-                .collect();
+            let records = self.records(|record| record["sipCallId"] == sip_call_id);
             match records.len() {
                 1 => return records.into_iter().next().unwrap_or_default(),
                 0 if started.elapsed() < limit => std::thread::sleep(Duration::from_millis(100)),
@@ -36,12 +31,9 @@ impl Bed {
     pub fn transfer_records_of(&self, call_id: &str, count: usize, limit: Duration) -> Vec<Value> {
         let started = Instant::now();
         loop {
-            let text = std::fs::read_to_string(&self.cdr).unwrap_or_default();
-            let records: Vec<Value> = text
-                .lines()
-                .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-                .filter(|record| record["callId"] == call_id && record.get("transferId").is_some())
-                .collect();
+            let records = self.records(|record| {
+                record["callId"] == call_id && record.get("transferId").is_some()
+            });
             if records.len() > count {
                 panic!(
                     "{} transfer records for {call_id}, not {count}: {records:?}",
@@ -59,6 +51,15 @@ impl Bed {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// The records of the file (calls and transfers) that `keep` keeps, as they are now.
+    fn records(&self, keep: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let text = std::fs::read_to_string(&self.cdr).unwrap_or_default();
+        text.lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|record| keep(record))
+            .collect()
     }
 
     /// The value of one metric sample (`name{labels}` exactly as exposed), 0 if absent.
