@@ -3,6 +3,8 @@
 //! Our own metrics are prefixed `sipbridge_`; the process metrics use the conventional
 //! unprefixed `process_*` names so standard dashboards find them.
 
+use std::time::Duration;
+
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -14,6 +16,10 @@ use prometheus_client::registry::Registry;
 use crate::process_metrics::ProcessCollector;
 
 type Labels<V> = Vec<(&'static str, V)>;
+
+/// The `direction` label of the RTP metrics: the phone's stream to us, and ours to it.
+pub const FROM_PHONE: &str = "from_phone";
+pub const TO_PHONE: &str = "to_phone";
 type HistogramFamily = Family<Labels<&'static str>, Histogram, fn() -> Histogram>;
 
 #[derive(Debug)]
@@ -38,10 +44,11 @@ pub struct Metrics {
     /// RTP on the phone leg, by direction (`from_phone`, `to_phone`).
     pub rtp_packets: Family<Labels<&'static str>, Counter>,
     pub rtp_bytes: Family<Labels<&'static str>, Counter>,
-    /// Packets the phone sent that never arrived (RFC 3550 A.3).
-    pub rtp_lost: Counter,
-    /// Interarrival jitter of the phone's stream at the end of each call (RFC 3550 A.8).
-    pub rtp_jitter: Histogram,
+    /// RTP packets that never arrived (RFC 3550 A.3), by direction: `from_phone` as we
+    /// counted it, `to_phone` as the phone's last RTCP report said.
+    pub rtp_lost: Family<Labels<&'static str>, Counter>,
+    /// Interarrival jitter (RFC 3550 A.8) at the end of each call, by direction as above.
+    pub rtp_jitter: HistogramFamily,
     /// Transfers (TransferSIPParticipant) by outcome; see [`Metrics::transfer_ended`].
     pub transfers: Family<Labels<&'static str>, Counter>,
 }
@@ -49,6 +56,11 @@ pub struct Metrics {
 fn duration_histogram() -> Histogram {
     // 1 s to about 4.5 hours.
     Histogram::new(exponential_buckets(1.0, 2.0, 15))
+}
+
+fn jitter_histogram() -> Histogram {
+    // 1 ms to about 1 s.
+    Histogram::new(exponential_buckets(0.001, 2.0, 11))
 }
 
 impl Metrics {
@@ -71,9 +83,8 @@ impl Metrics {
             call_duration: Family::new_with_constructor(duration_histogram),
             rtp_packets: Family::default(),
             rtp_bytes: Family::default(),
-            rtp_lost: Counter::default(),
-            // 1 ms to about 1 s.
-            rtp_jitter: Histogram::new(exponential_buckets(0.001, 2.0, 11)),
+            rtp_lost: Family::default(),
+            rtp_jitter: Family::new_with_constructor(jitter_histogram),
             transfers: Family::default(),
             registry: Registry::default(),
         };
@@ -124,12 +135,12 @@ impl Metrics {
         );
         ours.register(
             "rtp_lost_packets",
-            "RTP packets from phones that never arrived",
+            "RTP packets that never arrived, by direction",
             metrics.rtp_lost.clone(),
         );
         ours.register(
             "rtp_jitter_seconds",
-            "Interarrival jitter of the phone's RTP at the end of each call",
+            "Interarrival jitter of the phone leg's RTP at the end of each call, by direction",
             metrics.rtp_jitter.clone(),
         );
         ours.register(
@@ -163,6 +174,18 @@ impl Metrics {
         self.transfers
             .get_or_create(&vec![("outcome", outcome)])
             .inc();
+    }
+
+    /// One direction of a call's RTP at its end: packets lost (a negative count, more
+    /// duplicates than losses, counts as none) and the last interarrival jitter.
+    pub fn rtp_stream_ended(&self, direction: &'static str, lost: i64, jitter: Duration) {
+        let labels = vec![("direction", direction)];
+        self.rtp_lost
+            .get_or_create(&labels)
+            .inc_by(lost.max(0).unsigned_abs());
+        self.rtp_jitter
+            .get_or_create(&labels)
+            .observe(jitter.as_secs_f64());
     }
 
     /// Counts the final status of a new inbound INVITE.

@@ -10,7 +10,7 @@ use sipbridge_media::leg::MediaEvent;
 use super::media::CallMedia;
 use super::ports::RtpSockets;
 use super::tally::RtpTally;
-use crate::metrics::Metrics;
+use crate::metrics::{FROM_PHONE, Metrics, TO_PHONE};
 use crate::room::RoomHandle;
 
 #[derive(Debug)]
@@ -95,8 +95,10 @@ impl MediaLeg {
     pub fn finish(&mut self, metrics: &Arc<Metrics>) {
         self.tally.flush(Instant::now(), metrics, true);
         if let Some((lost, jitter)) = self.media.receive_summary() {
-            metrics.rtp_lost.inc_by(lost.max(0).unsigned_abs());
-            metrics.rtp_jitter.observe(jitter.as_secs_f64());
+            metrics.rtp_stream_ended(FROM_PHONE, lost, jitter);
+        }
+        if let Some((lost, jitter)) = self.media.send_summary() {
+            metrics.rtp_stream_ended(TO_PHONE, lost, jitter);
         }
     }
 }

@@ -195,6 +195,15 @@ impl CallMedia {
             .map(|stats| (stats.lost(), stats.jitter()))
     }
 
+    /// Our stream as the phone last reported it in RTCP: packets lost and interarrival
+    /// jitter; `None` when the phone sent no report (many trunks send no RTCP at all).
+    pub fn send_summary(&self) -> Option<(i64, Duration)> {
+        let report = self.rtcp.remote_report()?.data;
+        let clock = u64::from(self.negotiated.codec.rtp_clock());
+        let jitter = Duration::from_nanos(u64::from(report.jitter) * 1_000_000_000 / clock);
+        Some((i64::from(report.cumulative_lost), jitter))
+    }
+
     pub fn poll_event(&mut self) -> Option<MediaEvent> {
         self.receiver.poll_event()
     }

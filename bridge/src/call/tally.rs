@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::metrics::Metrics;
+use crate::metrics::{FROM_PHONE, Metrics, TO_PHONE};
 
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
@@ -50,8 +50,8 @@ impl RtpTally {
         }
         self.next_flush = now + FLUSH_EVERY;
         for (direction, counts, flushed) in [
-            ("from_phone", self.from_phone, &mut self.flushed_from),
-            ("to_phone", self.to_phone, &mut self.flushed_to),
+            (FROM_PHONE, self.from_phone, &mut self.flushed_from),
+            (TO_PHONE, self.to_phone, &mut self.flushed_to),
         ] {
             let labels = vec![("direction", direction)];
             metrics
