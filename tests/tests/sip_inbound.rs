@@ -28,13 +28,46 @@ fn assert_passed(run: &SippRun) {
     assert!(run.passed, "the SIPp scenario failed:\n{}", run.trace);
 }
 
-/// Asserts the record's outcome and returns it.
-fn assert_outcome(bed: &Bed, run: &SippRun, reason: &str, code: u64, status: &str) -> Value {
+/// How an inbound call is expected to end, with its `calls_ended` count read before the
+/// call so that [`assert_outcome`] can see the call counted.
+struct Expected {
+    reason: &'static str,
+    code: u64,
+    status: &'static str,
+    sample: String,
+    before: f64,
+}
+
+fn expect_end(bed: &Bed, reason: &'static str, code: u64, status: &'static str) -> Expected {
+    let sample = calls_ended("inbound", reason, &format!("{}xx", code / 100));
+    let before = bed.metric(&sample);
+    Expected {
+        reason,
+        code,
+        status,
+        sample,
+        before,
+    }
+}
+
+/// Asserts the record's outcome and the metric, and returns the record. The metric is
+/// counted when the record is written; other tests may count too, never take away.
+fn assert_outcome(bed: &Bed, run: &SippRun, expected: Expected) -> Value {
     let record = bed.cdr_of(&run.call_id, Duration::from_secs(10));
-    assert_eq!(record["disconnectReason"], reason, "{record}");
-    assert_eq!(record["callStatusCode"]["code"], code, "{record}");
-    assert_eq!(record["callStatusCode"]["status"], status, "{record}");
+    assert_eq!(record["disconnectReason"], expected.reason, "{record}");
+    assert_eq!(record["callStatusCode"]["code"], expected.code, "{record}");
+    assert_eq!(
+        record["callStatusCode"]["status"], expected.status,
+        "{record}"
+    );
     assert_eq!(record["callDirection"], "SCD_INBOUND", "{record}");
+    let after = bed.metric(&expected.sample);
+    assert!(
+        after > expected.before,
+        "{} did not count the call ({} before, {after} after)",
+        expected.sample,
+        expected.before
+    );
     record
 }
 
@@ -48,8 +81,7 @@ fn a_phone_call_is_heard_in_the_room_and_ends_with_the_phones_bye() {
     else {
         return;
     };
-    let sample = calls_ended("inbound", "CLIENT_INITIATED", "2xx");
-    let before = bed.metric(&sample);
+    let expected = expect_end(&bed, "CLIENT_INITIATED", 200, "Remote hangup");
     let accepted = "sipbridge_inbound_invites_total{status=\"200\"}";
     let from_phone = "sipbridge_rtp_packets_total{direction=\"from_phone\"}";
     let to_phone = "sipbridge_rtp_packets_total{direction=\"to_phone\"}";
@@ -114,14 +146,10 @@ fn a_phone_call_is_heard_in_the_room_and_ends_with_the_phones_bye() {
     assert_eq!(left["attributes"]["sip.statusCode"], "200");
     assert_eq!(left["attributes"]["sip.statusReason"], "Remote hangup");
 
-    let record = assert_outcome(&bed, &run, "CLIENT_INITIATED", 200, "Remote hangup");
+    let record = assert_outcome(&bed, &run, expected);
     assert_eq!(record["audioCodec"], "PCMA");
     assert_eq!(record["trunkId"], "bed-callers");
     assert_eq!(record["roomName"], "bed-+15550111");
-    assert!(
-        bed.metric(&sample) > before,
-        "{sample} did not count the call"
-    );
     let counted_after = counted(&bed);
     println!(
         "INVITEs accepted, RTP packets from and to the phone: {counted_before:?} → {counted_after:?}"
@@ -139,6 +167,7 @@ fn the_room_removing_the_caller_sends_bye_to_the_phone() {
     let Some(bed) = Bed::get("the_room_removing_the_caller_sends_bye_to_the_phone") else {
         return;
     };
+    let expected = expect_end(&bed, "PARTICIPANT_REMOVED", 200, "Local hangup");
     let mut member = RoomMember::join(&bed, "bed-+15550112", "agent", &["--commands"]);
     member.expect("joined", WAIT);
     let phone = {
@@ -160,8 +189,39 @@ fn the_room_removing_the_caller_sends_bye_to_the_phone() {
     member.command(json!({"cmd": "remove", "identity": CALLER_IDENTITY}));
     let run = phone.join().unwrap();
     assert_passed(&run);
-    assert_outcome(&bed, &run, "PARTICIPANT_REMOVED", 200, "Local hangup");
+    assert_outcome(&bed, &run, expected);
     drop(member); // Stops the member; its exit status says nothing about the bridge.
+}
+
+#[test]
+fn deleting_the_room_sends_bye_to_the_phone() {
+    let Some(bed) = Bed::get("deleting_the_room_sends_bye_to_the_phone") else {
+        return;
+    };
+    let expected = expect_end(&bed, "ROOM_DELETED", 200, "Local hangup");
+    let mut member = RoomMember::join(&bed, "bed-+15550117", "admin", &["--commands"]);
+    member.expect("joined", WAIT);
+    let phone = {
+        let bed = bed.clone();
+        std::thread::spawn(move || {
+            run_uac(
+                &bed,
+                "deleted",
+                &call_with_audio(ROOM_HANGS_UP),
+                "+15550117",
+                &[],
+                WAIT,
+            )
+        })
+    };
+    member.expect_where("attributes", WAIT, |e| {
+        e["from"] == CALLER_IDENTITY && e["attributes"]["sip.callStatus"] == "active"
+    });
+    member.command(json!({"cmd": "delete_room"}));
+    let run = phone.join().unwrap();
+    assert_passed(&run);
+    assert_outcome(&bed, &run, expected);
+    drop(member); // The room is gone; the member's exit status says nothing about the bridge.
 }
 
 #[test]
@@ -169,6 +229,7 @@ fn a_caller_with_the_trunks_credentials_gets_in_after_the_407() {
     let Some(bed) = Bed::get("a_caller_with_the_trunks_credentials_gets_in_after_the_407") else {
         return;
     };
+    let expected = expect_end(&bed, "CLIENT_INITIATED", 200, "Remote hangup");
     let run = run_uac(
         &bed,
         "auth",
@@ -178,7 +239,7 @@ fn a_caller_with_the_trunks_credentials_gets_in_after_the_407() {
         WAIT,
     );
     assert_passed(&run);
-    let record = assert_outcome(&bed, &run, "CLIENT_INITIATED", 200, "Remote hangup");
+    let record = assert_outcome(&bed, &run, expected);
     assert_eq!(record["trunkId"], "bed-auth");
 }
 
@@ -205,6 +266,12 @@ fn wrong_credentials_get_a_challenge_then_403() {
     let Some(bed) = Bed::get("wrong_credentials_get_a_challenge_then_403") else {
         return;
     };
+    let expected = expect_end(
+        &bed,
+        "SIP_TRUNK_FAILURE",
+        403,
+        "Forbidden - wrong credentials",
+    );
     let text = scenario("uac_auth", &[]);
     // The same scenario with a wrong password fails at its 200: what came instead is a 403.
     let run = run_uac(
@@ -218,13 +285,7 @@ fn wrong_credentials_get_a_challenge_then_403() {
     assert!(!run.passed);
     assert!(run.trace.contains("SIP/2.0 407 "), "{}", run.trace);
     assert!(run.trace.contains("SIP/2.0 403 "), "{}", run.trace);
-    assert_outcome(
-        &bed,
-        &run,
-        "SIP_TRUNK_FAILURE",
-        403,
-        "Forbidden - wrong credentials",
-    );
+    assert_outcome(&bed, &run, expected);
 }
 
 #[test]
@@ -232,14 +293,9 @@ fn numbers_no_trunk_serves_get_403() {
     let Some(bed) = Bed::get("numbers_no_trunk_serves_get_403") else {
         return;
     };
-    let sample = calls_ended("inbound", "SIP_TRUNK_FAILURE", "4xx");
-    let before = bed.metric(&sample);
+    let expected = expect_end(&bed, "SIP_TRUNK_FAILURE", 403, "Forbidden");
     let run = refused(&bed, "unknown", "+15550198", "403", PCMU_OFFER, &[]);
-    assert_outcome(&bed, &run, "SIP_TRUNK_FAILURE", 403, "Forbidden");
-    assert!(
-        bed.metric(&sample) > before,
-        "{sample} did not count the call"
-    );
+    assert_outcome(&bed, &run, expected);
 }
 
 #[test]
@@ -247,8 +303,9 @@ fn a_number_served_only_for_another_network_gets_403() {
     let Some(bed) = Bed::get("a_number_served_only_for_another_network_gets_403") else {
         return;
     };
+    let expected = expect_end(&bed, "SIP_TRUNK_FAILURE", 403, "Forbidden");
     let run = refused(&bed, "blocked", "+15550130", "403", PCMU_OFFER, &[]);
-    assert_outcome(&bed, &run, "SIP_TRUNK_FAILURE", 403, "Forbidden");
+    assert_outcome(&bed, &run, expected);
 }
 
 #[test]
@@ -256,8 +313,9 @@ fn a_trunk_without_a_dispatch_rule_gets_404() {
     let Some(bed) = Bed::get("a_trunk_without_a_dispatch_rule_gets_404") else {
         return;
     };
+    let expected = expect_end(&bed, "SIP_TRUNK_FAILURE", 404, "Not Found");
     let run = refused(&bed, "norule", "+15550140", "404", PCMU_OFFER, &[]);
-    assert_outcome(&bed, &run, "SIP_TRUNK_FAILURE", 404, "Not Found");
+    assert_outcome(&bed, &run, expected);
 }
 
 #[test]
@@ -268,14 +326,14 @@ fn an_offer_without_a_common_codec_gets_488() {
     let gsm_only = PCMU_OFFER
         .replace("RTP/AVP 0", "RTP/AVP 3")
         .replace("0 PCMU/8000", "3 GSM/8000");
-    let run = refused(&bed, "nocodec", "+15550113", "488", &gsm_only, &[]);
-    assert_outcome(
+    let expected = expect_end(
         &bed,
-        &run,
         "MEDIA_FAILURE",
         488,
         "Not Acceptable Here - No common codec",
     );
+    let run = refused(&bed, "nocodec", "+15550113", "488", &gsm_only, &[]);
+    assert_outcome(&bed, &run, expected);
     assert!(run.trace.contains("Warning: 305 "), "{}", run.trace);
 }
 
@@ -284,6 +342,7 @@ fn the_caller_cancelling_while_ringing_gets_487() {
     let Some(bed) = Bed::get("the_caller_cancelling_while_ringing_gets_487") else {
         return;
     };
+    let expected = expect_end(&bed, "CLIENT_INITIATED", 487, "Request Terminated");
     let run = run_uac(
         &bed,
         "cancel",
@@ -293,7 +352,7 @@ fn the_caller_cancelling_while_ringing_gets_487() {
         WAIT,
     );
     assert_passed(&run);
-    assert_outcome(&bed, &run, "CLIENT_INITIATED", 487, "Request Terminated");
+    assert_outcome(&bed, &run, expected);
 }
 
 #[test]
@@ -302,6 +361,7 @@ fn a_sip_t_invite_with_sdp_and_isup_is_answered_from_its_sdp_part() {
     else {
         return;
     };
+    let expected = expect_end(&bed, "CLIENT_INITIATED", 200, "Remote hangup");
     let run = run_uac(
         &bed,
         "sipt",
@@ -311,6 +371,6 @@ fn a_sip_t_invite_with_sdp_and_isup_is_answered_from_its_sdp_part() {
         WAIT,
     );
     assert_passed(&run);
-    let record = assert_outcome(&bed, &run, "CLIENT_INITIATED", 200, "Remote hangup");
+    let record = assert_outcome(&bed, &run, expected);
     assert_eq!(record["audioCodec"], "PCMU");
 }

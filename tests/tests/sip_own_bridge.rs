@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use sipbridge_tests::observe::calls_ended;
 use sipbridge_tests::sipp::{ROOM_HANGS_UP, run_uac, scenario};
 use sipbridge_tests::{Bed, OwnBridge, RoomMember};
 
@@ -99,6 +100,7 @@ fn a_call_over_max_active_calls_gets_503() {
     let record = bridge.bed.cdr_of(&second.call_id, Duration::from_secs(5));
     assert_eq!(record["callStatusCode"]["code"], 503, "{record}");
     assert_eq!(record["disconnectReason"], "JOIN_FAILURE", "{record}");
+    assert_join_failure_counted(&bridge.bed);
     assert!(first.join().unwrap().passed, "the first call was disturbed");
     drop(member);
 }
@@ -129,4 +131,77 @@ fn a_room_that_cannot_be_joined_gets_503() {
     let record = bridge.bed.cdr_of(&run.call_id, Duration::from_secs(5));
     assert_eq!(record["disconnectReason"], "JOIN_FAILURE", "{record}");
     assert_eq!(record["callStatusCode"]["code"], 503, "{record}");
+    assert_join_failure_counted(&bridge.bed);
+}
+
+/// The bridge of the test refused exactly one call, counted when its record was written.
+fn assert_join_failure_counted(own: &Bed) {
+    let sample = calls_ended("inbound", "JOIN_FAILURE", "5xx");
+    assert_eq!(own.metric(&sample), 1.0, "{sample}");
+}
+
+/// With `sip.hide_inbound_port`, an INVITE from an address no trunk allows gets no answer at
+/// all (not even 100 Trying, so a scanner learns nothing), yet the attempt has its record
+/// and metric (shared/OUTCOMES.md: "403, or silence when hide_inbound_port"). OPTIONS, a
+/// health probe, is still answered.
+#[test]
+fn a_hidden_port_does_not_answer_invites_from_unknown_addresses() {
+    let Some(bed) = Bed::get("a_hidden_port_does_not_answer_invites_from_unknown_addresses") else {
+        return;
+    };
+    let bridge = OwnBridge::start(
+        &bed,
+        "hidden",
+        "sip: { external_ip: 127.0.0.1, hide_inbound_port: true }\n\
+         inbound_trunks: [{ id: t, numbers: [\"+15550190\"], allowed_addresses: [192.0.2.0/24] }]\n\
+         dispatch_rules: [{ id: r, rule: { direct: { room: bed-hidden } } }]\n",
+    );
+    let phone = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let bridge_addr = bridge.bed.sip_addr.clone();
+    let call_id = format!("hidden-{}@127.0.0.1", std::process::id());
+    phone
+        .send_to(request("INVITE", &phone, &call_id).as_bytes(), &bridge_addr)
+        .unwrap();
+    // Longer than 100 Trying's 200 ms and Timer A's first retransmission interval.
+    phone
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    let mut buffer = [0u8; 4096];
+    if let Ok((length, _)) = phone.recv_from(&mut buffer) {
+        panic!(
+            "the hidden port answered:\n{}",
+            String::from_utf8_lossy(&buffer[..length])
+        );
+    }
+    let record = bridge.bed.cdr_of(&call_id, Duration::from_secs(5));
+    assert_eq!(record["disconnectReason"], "SIP_TRUNK_FAILURE", "{record}");
+    assert_eq!(record["callStatusCode"]["code"], 403, "{record}");
+    let sample = calls_ended("inbound", "SIP_TRUNK_FAILURE", "4xx");
+    assert_eq!(bridge.bed.metric(&sample), 1.0, "{sample}");
+
+    let probe = format!("options-{call_id}");
+    phone
+        .send_to(request("OPTIONS", &phone, &probe).as_bytes(), &bridge_addr)
+        .unwrap();
+    let (length, _) = phone.recv_from(&mut buffer).expect("OPTIONS unanswered");
+    let answer = String::from_utf8_lossy(&buffer[..length]);
+    assert!(answer.starts_with("SIP/2.0 200 "), "{answer}");
+}
+
+/// A request without a body from `phone` to +15550190.
+fn request(method: &str, phone: &std::net::UdpSocket, call_id: &str) -> String {
+    let local = phone.local_addr().unwrap();
+    // A branch is a token: no '@'.
+    let branch = call_id.replace('@', ".");
+    format!(
+        "{method} sip:+15550190@127.0.0.1 SIP/2.0\r\n\
+Via: SIP/2.0/UDP {local};branch=z9hG4bK-{branch}\r\n\
+Max-Forwards: 70\r\n\
+From: <sip:+15557770001@{local}>;tag=hidden\r\n\
+To: <sip:+15550190@127.0.0.1>\r\n\
+Call-ID: {call_id}\r\n\
+CSeq: 1 {method}\r\n\
+Contact: <sip:+15557770001@{local}>\r\n\
+Content-Length: 0\r\n\r\n"
+    )
 }
