@@ -1,7 +1,8 @@
 //! Load run of the room participant against the bed's livekit-server: N participants in one
 //! process, in rooms of two (a phone call and the agent it talks to), each publishing a tone
 //! (Opus-encoded at 16 kHz, as for a G.722 call) and decoding the other's. Prints join time
-//! p50/p95 (join start → our track published and connected), CPU and RSS per participant.
+//! p50/p95 (join start, which opens the signal connection → our first RTP packet sent), CPU
+//! and RSS per participant.
 //!
 //! `ROOM_LOAD_PARTICIPANTS` (default 20) and `ROOM_LOAD_SECONDS` (default 10) set the size.
 
@@ -77,17 +78,9 @@ async fn main() {
         )
         .await
         .unwrap();
-        let after = loop {
-            match events.recv().await {
-                Some(RoomEvent::Published { after, .. }) => break after,
-                Some(RoomEvent::Ended(end)) => panic!("participant {i} ended: {end:?}"),
-                Some(_) => {}
-                None => panic!("participant {i} task gone"),
-            }
-        };
-        joins.push(after);
         let sender = handle.audio_sender();
         // The call actor's two halves: encode our tone every 20 ms, decode what the room sends.
+        // The encoder starts at once, as a call's does, so the join ends with the first RTP.
         encoders.push(tokio::spawn(async move {
             let mut encoder = OpusEncoder::new(16_000, EncoderSettings::default()).unwrap();
             let mut sine = Sine::new(1000.0, 16_000, 9_000);
@@ -97,6 +90,15 @@ async fn main() {
                 sender.send(encoder.encode(&sine.frame()).unwrap().to_vec());
             }
         }));
+        let after = loop {
+            match events.recv().await {
+                Some(RoomEvent::AudioSent { after }) => break after,
+                Some(RoomEvent::Ended(end)) => panic!("participant {i} ended: {end:?}"),
+                Some(_) => {}
+                None => panic!("participant {i} task gone"),
+            }
+        };
+        joins.push(after);
         decoders.push(tokio::spawn(async move {
             let mut decoder = OpusDecoder::new(16_000).unwrap();
             let mut packets = 0u64;
@@ -125,7 +127,7 @@ async fn main() {
         "room participant load: {participants} participants in one process, rooms of two, audio both ways, {seconds} s measured"
     );
     println!(
-        "  join → published: p50 {:?}  p95 {:?}  max {:?}",
+        "  join → first RTP sent: p50 {:?}  p95 {:?}  max {:?}",
         percentile(&sorted, 0.5),
         percentile(&sorted, 0.95),
         sorted[sorted.len() - 1]

@@ -9,7 +9,9 @@ happened as JSON lines on stdout, one object per event, so the Rust tests can as
   {"event": "tone", "hz": ..., "from": <identity>, "first_audio_ms": ..., "detect_ms": ...}
   {"event": "no_tone", "reason": ...}
   {"event": "dtmf", "from": <identity>, "code": ..., "digit": ...}
-  {"event": "attributes", "from": <identity>, "attributes": {...all of them...}}  (on arrival too)
+  {"event": "data", "from": <identity>, "topic": ..., "text": ..., "reliable": true|false}
+  {"event": "attributes", "from": <identity>, "attributes": {...all of them...},
+   "name": ..., "metadata": ...}                     (on arrival too)
   {"event": "left", "identity": ..., "reason": <DisconnectReason name or null>, "attributes": {...}}
   {"event": "done", "cmd": ...}                      (a stdin command finished)
 
@@ -18,6 +20,7 @@ With --commands it also reads JSON commands from stdin, one per line, and answer
 
   {"cmd": "dtmf", "digits": "0123"}                  SipDTMF packets, one per digit, in order
   {"cmd": "attributes", "set": {"k": "v"}}           our own attributes
+  {"cmd": "data", "text": ..., "topic": ..., "reliable": bool}   a user data packet to everyone
   {"cmd": "remove", "identity": ...}                 RoomService.RemoveParticipant
   {"cmd": "delete_room"}                             RoomService.DeleteRoom
   {"cmd": "publish_tone", "hz": 1200}                publish a tone from now ("tone_start" with unix_ms)
@@ -122,14 +125,25 @@ def watch_room(room: rtc.Room) -> None:
         sender = dtmf.participant.identity if dtmf.participant else None
         emit("dtmf", **{"from": sender}, code=dtmf.code, digit=dtmf.digit)
 
+    def emit_attributes(participant):
+        emit("attributes", **{"from": participant.identity}, attributes=dict(participant.attributes),
+             name=participant.name, metadata=participant.metadata)
+
+    @room.on("data_received")
+    def on_data(packet):
+        sender = packet.participant.identity if packet.participant else None
+        reliable = packet.kind == rtc.DataPacketKind.KIND_RELIABLE
+        emit("data", **{"from": sender}, topic=packet.topic, text=packet.data.decode(errors="replace"),
+             reliable=reliable)
+
     @room.on("participant_attributes_changed")
     def on_attributes(_changed, participant):
-        emit("attributes", **{"from": participant.identity}, attributes=dict(participant.attributes))
+        emit_attributes(participant)
 
     # A participant may arrive with its attributes already final (no change event follows).
     @room.on("participant_connected")
     def on_connected(participant):
-        emit("attributes", **{"from": participant.identity}, attributes=dict(participant.attributes))
+        emit_attributes(participant)
 
     @room.on("participant_disconnected")
     def on_left(participant):
@@ -157,6 +171,9 @@ async def run_commands(room: rtc.Room, args, tracks: dict) -> None:
                         await room.local_participant.publish_dtmf(code=DTMF_CODES[digit], digit=digit)
                 elif name == "attributes":
                     await room.local_participant.set_attributes(command["set"])
+                elif name == "data":
+                    await room.local_participant.publish_data(
+                        command["text"], reliable=command["reliable"], topic=command["topic"])
                 elif name == "remove":
                     await lkapi.room.remove_participant(
                         api.RoomParticipantIdentity(room=args.room, identity=command["identity"]))

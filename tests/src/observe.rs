@@ -86,3 +86,15 @@ pub fn calls_ended(direction: &str, reason: &str, status_class: &str) -> String 
         "sipbridge_calls_ended_total{{direction=\"{direction}\",reason=\"{reason}\",status_class=\"{status_class}\"}}"
     )
 }
+
+/// The `disconnect_reason` other room members see when a participant leaves with `sent`
+/// (a DisconnectReason name), on the bed's livekit-server v1.13.5: its signal handler keeps
+/// CLIENT_INITIATED, USER_UNAVAILABLE, USER_REJECTED (and AGENT_ERROR) and turns every other
+/// client reason into CLIENT_INITIATED (pkg/rtc/signalling/signalhandler.go); the others
+/// pass from v1.13.8 on. The departure attributes carry the exact reason on every version.
+pub fn reason_the_bed_server_shows(sent: &str) -> &str {
+    match sent {
+        "CLIENT_INITIATED" | "USER_UNAVAILABLE" | "USER_REJECTED" => sent,
+        _ => "CLIENT_INITIATED",
+    }
+}

@@ -14,6 +14,7 @@ use sipbridge::room::{
 use sipbridge_media::analysis as audio;
 use sipbridge_media::opus::{EncoderSettings, OpusDecoder, OpusEncoder};
 use sipbridge_media::tone::Sine;
+use sipbridge_tests::observe::reason_the_bed_server_shows;
 use sipbridge_tests::{Bed, OwnLiveKit, RoomMember, TcpProxy};
 use tokio::sync::mpsc::Receiver;
 
@@ -167,24 +168,40 @@ async fn rust_publishes_a_1khz_tone_that_python_hears() {
         return;
     };
     let room = room_name("tone-out");
-    let (handle, _events, published_after) = join_published(&bed, &room, "rust-tone").await;
+    let (handle, mut events, published_after) = join_published(&bed, &room, "rust-tone").await;
     let tone = spawn_tone(&handle, 1000.0);
+    let audio_sent_after = next(
+        &mut events,
+        Duration::from_secs(5),
+        "AudioSent",
+        |e| match e {
+            RoomEvent::AudioSent { after } => Some(after),
+            _ => None,
+        },
+    )
+    .await;
     let started = Instant::now();
     let (bed2, room2) = (bed.clone(), room.clone());
-    let heard = blocking(move || {
+    let (heard_join_ms, heard) = blocking(move || {
         let mut member = RoomMember::join(
             &bed2,
             &room2,
             "py-listener",
             &["--detect-tone", "--timeout", "15"],
         );
-        member.expect("tone", Duration::from_secs(25))
+        let joined = member.expect("joined", Duration::from_secs(25));
+        let heard = member.expect("tone", Duration::from_secs(25));
+        (joined["join_ms"].as_f64().unwrap(), heard)
     })
     .await;
     let hz = heard["hz"].as_f64().unwrap();
+    // The member's times count from its script's start; it joined (`joined`) before it
+    // could hear anything.
+    let member_joined_to_audio = heard["first_audio_ms"].as_f64().unwrap() - heard_join_ms;
     println!(
-        "rust→python tone: {hz} Hz (sent 1000 Hz); join→published {published_after:?}; python joined→first audio {} ms; test wall {:?}",
-        heard["first_audio_ms"].as_f64().unwrap(),
+        "rust→python tone: {hz} Hz (sent 1000 Hz); rust join→published {published_after:?}, \
+         →first RTP sent {audio_sent_after:?}; python joined→first audio heard \
+         {member_joined_to_audio:.1} ms; test wall {:?}",
         started.elapsed()
     );
     assert!((hz - 1000.0).abs() <= 10.0, "python heard {hz} Hz");
@@ -413,17 +430,95 @@ async fn dtmf_travels_both_ways_in_order() {
     hang_up(handle).await;
 }
 
-/// Whether livekit-server v1.13.5 (the bed's) shows a client's leave reason to other members:
-/// its signal handler keeps CLIENT_INITIATED, USER_UNAVAILABLE, USER_REJECTED and AGENT_ERROR
-/// and turns every other reason into CLIENT_INITIATED (pkg/rtc/signalling/signalhandler.go);
-/// SIP_TRUNK_FAILURE and the others pass from v1.13.8 on.
-fn bed_server_passes_through(reason: DisconnectReason) -> bool {
-    matches!(
-        reason,
-        DisconnectReason::ClientInitiated
-            | DisconnectReason::UserUnavailable
-            | DisconnectReason::UserRejected
+/// User packets with a topic, on the reliable and the lossy channel, each way. A lossy packet
+/// may be lost on a real network; on the loopback bed none is, so each is expected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_packets_with_a_topic_travel_both_ways_on_both_channels() {
+    let Some(bed) = Bed::get("user_packets_with_a_topic_travel_both_ways_on_both_channels") else {
+        return;
+    };
+    let room = room_name("data");
+    let (handle, mut events, member) =
+        rust_and_commandable_member(&bed, &room, "rust-data", "py-data").await;
+    // As for DTMF: an attribute round trip first, so both sides are ready.
+    let mut member = command(member, json!({"cmd": "attributes", "set": {"ready": "1"}})).await;
+    next(
+        &mut events,
+        Duration::from_secs(10),
+        "member ready",
+        |e| match e {
+            RoomEvent::ParticipantUpdated(p) if p.attributes.contains_key("ready") => Some(()),
+            _ => None,
+        },
     )
+    .await;
+
+    for (delivery, reliable) in [(Delivery::Reliable, true), (Delivery::Lossy, false)] {
+        let topic = format!("to-python-{reliable}");
+        let payload = Payload::User {
+            topic: Some(topic.clone()),
+            payload: b"hello from rust".to_vec(),
+        };
+        handle.send_data(payload, delivery, vec![]).await.unwrap();
+        member = blocking(move || {
+            let e = member.expect_where("data", Duration::from_secs(10), |e| e["topic"] == topic);
+            assert_eq!(e["from"], "rust-data", "{e}");
+            assert_eq!(e["text"], "hello from rust", "{e}");
+            assert_eq!(e["reliable"], reliable, "{e}");
+            member
+        })
+        .await;
+
+        let topic = format!("to-rust-{reliable}");
+        let request = json!({"cmd": "data", "text": "hello from python", "topic": topic, "reliable": reliable});
+        member = command(member, request).await;
+        let received = next(
+            &mut events,
+            Duration::from_secs(10),
+            "a user packet",
+            |e| match e {
+                RoomEvent::Data(d) if d.from_identity == "py-data" => Some(d),
+                _ => None,
+            },
+        )
+        .await;
+        assert_eq!(received.delivery, delivery);
+        assert_eq!(
+            received.payload,
+            Payload::User {
+                topic: Some(topic),
+                payload: b"hello from python".to_vec(),
+            }
+        );
+    }
+    println!("user data: reliable and lossy, with topics, both ways");
+    drop(member);
+    hang_up(handle).await;
+}
+
+/// Another participant joining with our identity takes our place: the server removes us
+/// with DUPLICATE_IDENTITY, and we report it so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_identity_is_reported_with_the_servers_reason() {
+    let Some(bed) = Bed::get("a_duplicate_identity_is_reported_with_the_servers_reason") else {
+        return;
+    };
+    let room = room_name("duplicate");
+    let (_handle, mut events, _) = join_published(&bed, &room, "rust-twin").await;
+    let (bed2, room2) = (bed.clone(), room.clone());
+    let _twin = blocking(move || {
+        let mut twin = RoomMember::join(&bed2, &room2, "rust-twin", &["--commands"]);
+        twin.expect("joined", Duration::from_secs(15));
+        twin
+    })
+    .await;
+    let end = end_of(&mut events, Duration::from_secs(10)).await;
+    assert_eq!(
+        end,
+        RoomEnd::Removed {
+            reason: DisconnectReason::DuplicateIdentity
+        }
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -487,16 +582,11 @@ async fn every_leave_reason_reaches_the_room() {
                 reason.as_str_name()
             ));
         }
-        let expected = if bed_server_passes_through(reason) {
-            reason
-        } else {
-            DisconnectReason::ClientInitiated
-        };
-        if seen_reason != expected.as_str_name() {
+        let expected = reason_the_bed_server_shows(reason.as_str_name());
+        if seen_reason != expected {
             failures.push(format!(
-                "{}: server showed {seen_reason}, expected {}",
+                "{}: server showed {seen_reason}, expected {expected}",
                 reason.as_str_name(),
-                expected.as_str_name()
             ));
         }
     }

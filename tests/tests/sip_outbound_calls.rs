@@ -254,6 +254,8 @@ fn request_options_shape_the_invite_and_the_participant() {
         "sip_call_to": "+15557654321",
         "room_name": "out-options",
         "participant_identity": "callee-options",
+        "participant_name": "Callee of the options test",
+        "participant_metadata": "{\"crm\":42}",
         "participant_attributes": { "team": "sales" },
         "headers": { "X-Campaign": "spring" },
         "include_headers": "SIP_X_HEADERS",
@@ -267,6 +269,8 @@ fn request_options_shape_the_invite_and_the_participant() {
     let active = member.expect_where("attributes", WAIT, |e| {
         e["from"] == "callee-options" && e["attributes"]["sip.callStatus"] == "active"
     });
+    assert_eq!(active["name"], "Callee of the options test", "{active}");
+    assert_eq!(active["metadata"], "{\"crm\":42}", "{active}");
     let attributes = &active["attributes"];
     assert_eq!(attributes["sip.h.x-carrier-ref"], "abc123", "{active}");
     assert_eq!(attributes["carrier.ref"], "abc123", "{active}");

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use sipbridge_tests::api::{ApiCaller, ApiReply, Sdk};
-use sipbridge_tests::observe::calls_ended;
+use sipbridge_tests::observe::{calls_ended, reason_the_bed_server_shows};
 use sipbridge_tests::sipp::{self, free_port, scenario};
 use sipbridge_tests::sipp_uas::{
     BRIDGE_HANGS_UP, NO_HEADERS, RING_180, SippUas, WWW_AUTHENTICATE, answer,
@@ -85,17 +85,22 @@ fn rows() -> Vec<Row> {
         rejected(600, "Busy Everywhere", "USER_REJECTED"),
         rejected(603, "Decline", "USER_REJECTED"),
         rejected(607, "Unwanted", "USER_REJECTED"),
+        rejected(608, "Rejected", "USER_REJECTED"),
         rejected(480, "Temporarily Unavailable", "USER_UNAVAILABLE"),
         rejected(408, "Request Timeout", "USER_UNAVAILABLE"),
         rejected(404, "Not Found", "SIP_TRUNK_FAILURE"),
         rejected(410, "Gone", "SIP_TRUNK_FAILURE"),
         rejected(484, "Address Incomplete", "SIP_TRUNK_FAILURE"),
+        rejected(604, "Does Not Exist Anywhere", "SIP_TRUNK_FAILURE"),
         rejected(403, "Forbidden", "SIP_TRUNK_FAILURE"),
         rejected(500, "Server Internal Error", "SIP_TRUNK_FAILURE"),
         rejected(502, "Bad Gateway", "SIP_TRUNK_FAILURE"),
         rejected(503, "Service Unavailable", "SIP_TRUNK_FAILURE"),
         rejected(488, "Not Acceptable Here", "MEDIA_FAILURE"),
         rejected(606, "Not Acceptable", "MEDIA_FAILURE"),
+        // "Any other 4xx / 6xx not listed".
+        rejected(420, "Bad Extension", "SIP_TRUNK_FAILURE"),
+        rejected(699, "Unknown Global Failure", "SIP_TRUNK_FAILURE"),
     ];
     let mut ring_timeout = row(
         "ringing-timeout",
@@ -336,6 +341,12 @@ fn run_row(own: &Bed, row: &Row) -> Vec<(String, Seen)> {
             });
             let statuses = call_statuses(&mut member, &identity);
             check_departure(row, &left, &statuses);
+            assert_eq!(
+                left["reason"],
+                reason_the_bed_server_shows(row.reason),
+                "{}: the server's disconnect_reason",
+                row.label
+            );
             let attributes = &left["attributes"];
             (
                 format!(

@@ -73,7 +73,8 @@ const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
 const PROTOCOL_VERSION: u32 = 17;
 
 /// Joins `request.room` and starts the participant's task. Returns once the server has
-/// accepted the participant; [`RoomEvent::Published`] follows when our audio reaches the room.
+/// accepted the participant; [`RoomEvent::Published`] follows when our track is up, and
+/// [`RoomEvent::AudioSent`] with the first RTP packet.
 pub async fn join(
     settings: &RoomSettings,
     request: JoinRequest,

@@ -35,6 +35,11 @@ pub enum RoomEvent {
         track_sid: String,
         after: Duration,
     },
+    /// The first frame given after [`RoomEvent::Published`] went out as RTP: the join is
+    /// complete. `after` counts from the start of [`join`], which opens the signal connection.
+    AudioSent {
+        after: Duration,
+    },
     ParticipantJoined(RemoteParticipant),
     /// Name, metadata or attributes of a participant changed.
     ParticipantUpdated(RemoteParticipant),

@@ -114,6 +114,11 @@ impl super::Driver {
         };
         if let Err(e) = writer.write(pt, now, rtp_time, opus) {
             tracing::debug!(error = %e, "audio frame not written");
+        } else if self.published && !self.audio_sent {
+            self.audio_sent = true;
+            self.room_events.push(RoomEvent::AudioSent {
+                after: self.started.elapsed(),
+            });
         }
     }
 

@@ -64,6 +64,8 @@ pub(super) struct Driver {
     requests: HashMap<u32, (Reply, Instant)>,
     started: Instant,
     published: bool,
+    /// Whether [`RoomEvent::AudioSent`] went out (after the first frame written once published).
+    audio_sent: bool,
     publisher_up: bool,
     media_down_since: Option<Instant>,
     leaving: Option<Leaving>,
@@ -164,6 +166,7 @@ impl Driver {
             requests: HashMap::new(),
             started,
             published: false,
+            audio_sent: false,
             publisher_up: false,
             media_down_since: None,
             leaving: None,
