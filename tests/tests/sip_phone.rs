@@ -38,6 +38,10 @@ fn a_pjsua2_phone_and_a_room_member_hear_each_other_and_exchange_dtmf() {
         &["--detect-tone", "--timeout", "25", "--commands"],
     );
     member.expect("joined", WAIT);
+    // pjsua2 sends RTCP receiver reports: our stream's loss and jitter as the phone saw it
+    // reach the to_phone metrics when the call ends (SIPp sends none).
+    let reported = "sipbridge_rtp_jitter_seconds_count{direction=\"to_phone\"}";
+    let reported_before = bed.metric(reported);
     let uri = format!("sip:+15550116@{}", bed.sip_addr);
     let mut phone = RoomMember::script(&bed, "py/phone.py", "phone", &["--uri", &uri]);
     phone.expect("confirmed", WAIT);
@@ -114,6 +118,11 @@ fn a_pjsua2_phone_and_a_room_member_hear_each_other_and_exchange_dtmf() {
         "CLIENT_INITIATED"
     );
     assert_eq!(left["attributes"]["sip.statusReason"], "Remote hangup");
+    // The participant leaves after the record and metrics are written.
+    assert!(
+        bed.metric(reported) > reported_before,
+        "{reported}: the phone's RTCP reports did not reach the metrics"
+    );
     drop(phone);
     drop(member);
 }
