@@ -74,6 +74,11 @@ struct Outcome {
     concealed: u64,
     /// Per played packet: time in the buffer (play time − arrival time), ms.
     buffer_delay: Vec<f64>,
+    /// The sequence numbers played, in playing order.
+    played_seqs: Vec<u64>,
+    /// Played packets that had arrived before the packet played just ahead of them: the
+    /// network reordered them and the buffer put them back in order.
+    reordered: u64,
     /// Mean buffer delay over the first and the last tenth of the run.
     early_late_delay: (f64, f64),
 }
@@ -114,6 +119,10 @@ fn run(net: &Network) -> (Outcome, JitterBuffer) {
                     "the payload stored for this sequence number"
                 );
                 out.played += 1;
+                if let Some(previous) = out.played_seqs.last() {
+                    out.reordered += u64::from(arrived_at[&seq] < arrived_at[previous]);
+                }
+                out.played_seqs.push(seq);
                 let delay = now_ms - arrived_at[&seq];
                 out.buffer_delay.push(delay);
                 delays_by_tick.push((tick, delay));
@@ -202,8 +211,18 @@ fn scripted_networks_keep_delay_bounded_and_frames_flowing() {
         },
     ];
     println!(
-        "{:<28} {:>7} {:>7} {:>9} {:>5} {:>5} {:>5} {:>5} {:>5} {:>11}",
-        "network", "played", "conceal", "delay p50", "p95", "max", "late", "dup", "skip", "stretch"
+        "{:<28} {:>7} {:>7} {:>9} {:>5} {:>5} {:>5} {:>5} {:>5} {:>11} {:>9}",
+        "network",
+        "played",
+        "conceal",
+        "delay p50",
+        "p95",
+        "max",
+        "late",
+        "dup",
+        "skip",
+        "stretch",
+        "reordered"
     );
     for net in &scenarios {
         let (out, jb) = run(net);
@@ -216,7 +235,7 @@ fn scripted_networks_keep_delay_bounded_and_frames_flowing() {
             *sorted.last().unwrap(),
         );
         println!(
-            "{:<28} {:>7} {:>7} {:>9.1} {:>5.1} {:>5.1} {:>5} {:>5} {:>5} {:>11}",
+            "{:<28} {:>7} {:>7} {:>9.1} {:>5.1} {:>5.1} {:>5} {:>5} {:>5} {:>11} {:>9}",
             net.name,
             out.played,
             out.concealed,
@@ -226,11 +245,35 @@ fn scripted_networks_keep_delay_bounded_and_frames_flowing() {
             stats.late,
             stats.duplicates,
             stats.skipped,
-            stats.stretched
+            stats.stretched,
+            out.reordered
         );
         // One outcome per tick; every packet played at most once.
         assert_eq!(out.played + out.concealed, out.ticks, "{}", net.name);
         assert_eq!(stats.played, out.played);
+        // What was played went out in sequence order: no packet twice (duplicates), none
+        // after a later one (reordering).
+        if let Some(w) = out.played_seqs.windows(2).find(|w| w[0] >= w[1]) {
+            panic!("{}: played {} then {}", net.name, w[0], w[1]);
+        }
+        // Each scenario's impairment really reached the buffer, and only that one.
+        if net.duplicate > 0.0 {
+            assert!(stats.duplicates > 0, "{}: {stats:?}", net.name);
+        } else {
+            assert_eq!(stats.duplicates, 0, "{}: {stats:?}", net.name);
+        }
+        if net.jitter_ms > 20.0 {
+            assert!(out.reordered > 0, "{}: nothing reordered", net.name);
+        }
+        if net.jitter_ms > f64::from(LIMITS.max_ms) {
+            assert!(stats.late > 0, "{}: {stats:?}", net.name);
+        }
+        if net.jitter_ms == 0.0 {
+            assert_eq!(stats.late, 0, "{}: {stats:?}", net.name);
+        }
+        if net.loss > 0.0 || net.burst.is_some() {
+            assert!(stats.lost > 0, "{}: {stats:?}", net.name);
+        }
         // Time in the buffer never exceeds the configured maximum plus one packet.
         assert!(
             max <= f64::from(LIMITS.max_ms) + 20.0 + 0.001,
