@@ -143,12 +143,8 @@ fn run(net: &Network) -> (Outcome, JitterBuffer) {
     (out, jb)
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
-#[test]
-fn scripted_networks_keep_delay_bounded_and_frames_flowing() {
+/// The networks both tests run on.
+fn scenarios() -> [Network; 9] {
     let base = Network {
         name: "",
         loss: 0.0,
@@ -158,7 +154,7 @@ fn scripted_networks_keep_delay_bounded_and_frames_flowing() {
         drift_ppm: 0.0,
         seconds: 60,
     };
-    let scenarios = [
+    [
         Network {
             name: "clean",
             ..base
@@ -209,7 +205,16 @@ fn scripted_networks_keep_delay_bounded_and_frames_flowing() {
             drift_ppm: 1000.0,
             seconds: 120,
         },
-    ];
+    ]
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+#[test]
+fn scripted_networks_keep_delay_bounded_and_frames_flowing() {
+    let scenarios = scenarios();
     println!(
         "{:<28} {:>7} {:>7} {:>9} {:>5} {:>5} {:>5} {:>5} {:>5} {:>11} {:>9}",
         "network",
@@ -402,4 +407,155 @@ fn mixer_keeps_playing_when_a_track_starves_and_limits_loud_sums() {
     );
     // Wrapped-around sums would scatter power all over the spectrum.
     assert!(purity > 0.9, "{purity}");
+}
+
+/// A room member's track through the mixer on the drifting networks (±0.1 %, and everything
+/// at once). The member talks: a steady 400 Hz tone, with a 1 kHz pip added to every 25th
+/// packet to time the audio by. Every tick must give one full frame, the tone must have no
+/// gap the network did not cause, and each pip must come out a bounded time after it was
+/// sent, with no build-up from the drift. The delay distribution is printed.
+#[test]
+fn mixer_track_on_scripted_networks_plays_every_tick_with_bounded_delay() {
+    const PIP_EVERY: u64 = 25;
+    // Start-up and the stream's end (a fast sender finishes early) are not gaps.
+    const EDGE_TICKS: u64 = 25;
+    // A 20 ms frame at 8 kHz is 160 samples: 400 Hz and 1 kHz fall on exact Goertzel bins,
+    // so each is measured apart from the other. Full level, tone or pip: rms 4243.
+    const HEARD: f64 = 1000.0;
+    // Under −32 dB: the tone is gone. Opus takes a frame or more to find its level again
+    // after any concealment (measured: down to 6 % after a stretch, 1 % after a lost
+    // packet), so a lone silent frame may follow any loss; a gap of two frames or more
+    // must follow a run of losses.
+    const SILENT: f64 = 100.0;
+    let rate = 8000;
+    let level = |frame: &[i16], hz: f64| tone_purity(frame, rate, hz).sqrt() * rms(frame);
+    println!(
+        "{:<28} {:>6} {:>9} {:>5} {:>5} {:>5} {:>12} {:>8} {:>6}",
+        "network", "pips", "delay p50", "p95", "max", "min", "early→late", "quietest", "silent"
+    );
+    for net in scenarios().iter().filter(|n| n.drift_ppm != 0.0) {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let arrivals = schedule(net, &mut rng);
+        let packets = u64::from(net.seconds) * 50;
+        let sent_ms = |seq: u64| seq as f64 * 20.0 / (1.0 + net.drift_ppm / 1e6);
+        let mut encoder = OpusEncoder::new(rate, EncoderSettings::default()).unwrap();
+        let (mut tone, mut pip) = (Sine::new(400.0, rate, 6000), Sine::new(1000.0, rate, 6000));
+        let opus: Vec<Vec<u8>> = (0..packets)
+            .map(|seq| {
+                let mut frame = tone.frame();
+                let pip = pip.frame();
+                if seq % PIP_EVERY == 0 {
+                    frame.iter_mut().zip(pip).for_each(|(s, p)| *s += p);
+                }
+                encoder.encode(&frame).unwrap().to_vec()
+            })
+            .collect();
+        let arrived: std::collections::HashSet<u64> = arrivals.iter().map(|a| a.1).collect();
+        // Whether the network dropped `len` packets in a row sent in the 400 ms before
+        // `now_ms` (their playout time, the run itself, and Opus finding its level again).
+        let lost_run_before = |now_ms: f64, len: u64| {
+            (0..packets.saturating_sub(len)).any(|s| {
+                (0.0..400.0).contains(&(now_ms - sent_ms(s)))
+                    && (s..s + len).all(|x| !arrived.contains(&x))
+            })
+        };
+
+        let t0 = Instant::now();
+        let at = |ms: f64| t0 + Duration::from_micros((ms * 1000.0) as u64);
+        let mut mixer = Mixer::new(rate, LIMITS);
+        mixer.add_track("TR_member").unwrap();
+        let mut next_arrival = 0;
+        let mut delays = Vec::new(); // (tick, pip delay from sending to playing, ms)
+        let (mut pip_was_heard, mut silent_run, mut silent, mut quietest) =
+            (false, 0, 0, f64::INFINITY);
+        for tick in 0..packets {
+            let now_ms = tick as f64 * 20.0;
+            while let Some(&(arrival, seq, _)) = arrivals.get(next_arrival) {
+                if arrival > now_ms {
+                    break;
+                }
+                let (rtp_time, packet) = ((seq * 960) as u32, &opus[seq as usize]);
+                mixer.push(at(arrival), "TR_member", seq, rtp_time, packet);
+                next_arrival += 1;
+            }
+            let frame = mixer.mix(at(now_ms));
+            assert_eq!(frame.len(), 160, "{}: one full frame per tick", net.name);
+            let pip_heard = level(frame, 1000.0) > HEARD;
+            if pip_heard && !pip_was_heard {
+                // Nothing plays before it arrives, at least BASE_DELAY_MS after it was sent:
+                // the pip heard is the last one sent that long ago.
+                let newest_sent = (now_ms - BASE_DELAY_MS) * (1.0 + net.drift_ppm / 1e6) / 20.0;
+                let pip = newest_sent as u64 / PIP_EVERY * PIP_EVERY;
+                delays.push((tick, now_ms - sent_ms(pip)));
+            }
+            pip_was_heard = pip_heard;
+            if !(EDGE_TICKS..packets - EDGE_TICKS).contains(&tick) {
+                continue;
+            }
+            let tone_level = level(frame, 400.0);
+            quietest = quietest.min(tone_level);
+            silent_run = if tone_level < SILENT {
+                silent_run + 1
+            } else {
+                0
+            };
+            silent += u64::from(silent_run > 0);
+            assert!(
+                silent_run == 0 || lost_run_before(now_ms, silent_run.min(2)),
+                "{}: tick {tick} is silent ({tone_level:.0}) with no loss to explain it",
+                net.name
+            );
+        }
+
+        let mut sorted: Vec<f64> = delays.iter().map(|d| d.1).collect();
+        sorted.sort_by(f64::total_cmp);
+        let (p50, p95) = (percentile(&sorted, 0.5), percentile(&sorted, 0.95));
+        let (min, max) = (sorted[0], *sorted.last().unwrap());
+        let mean = |range: std::ops::Range<u64>| {
+            let d: Vec<f64> = delays
+                .iter()
+                .filter(|(t, _)| range.contains(t))
+                .map(|d| d.1)
+                .collect();
+            d.iter().sum::<f64>() / d.len().max(1) as f64
+        };
+        let tenth = packets / 10;
+        let (early, late) = (mean(tenth..2 * tenth), mean(packets - tenth..packets));
+        println!(
+            "{:<28} {:>6} {:>9.1} {:>5.1} {:>5.1} {:>5.1} {:>5.1}→{:<5.1} {:>8.0} {:>6}",
+            net.name,
+            delays.len(),
+            p50,
+            p95,
+            max,
+            min,
+            early,
+            late,
+            quietest,
+            silent
+        );
+        // Most pips were heard (a lost one is often rebuilt from FEC; 92 % with everything
+        // at once), so the delays describe the whole run.
+        let pips = packets / PIP_EVERY;
+        assert!(
+            delays.len() as u64 >= pips * 4 / 5,
+            "{}: {} of {pips} pips heard",
+            net.name,
+            delays.len()
+        );
+        // Sending to playing: the network's delay and jitter, the buffer's hard bound (its
+        // maximum and one packet), and a frame for the codec's delay.
+        let bound = BASE_DELAY_MS + net.jitter_ms + f64::from(LIMITS.max_ms) + 20.0 + 20.0;
+        assert!(
+            max <= bound,
+            "{}: pip delay {max} ms > {bound} ms",
+            net.name
+        );
+        // Drift of 1 ms/s over two minutes would add or remove 120 ms.
+        assert!(
+            (late - early).abs() <= 25.0,
+            "{}: delay went {early:.1} → {late:.1} ms",
+            net.name
+        );
+    }
 }
