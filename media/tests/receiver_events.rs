@@ -8,7 +8,7 @@ mod support;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use sipbridge_media::analysis::tone_frequency;
+use sipbridge_media::analysis::{rms, tone_frequency, tone_purity};
 use sipbridge_media::codec::AudioCodec;
 use sipbridge_media::leg::{Latching, LegSettings, MediaEvent, PhoneReceiver, PhoneSender};
 use sipbridge_media::rtp::Ssrc;
@@ -85,6 +85,76 @@ fn a_new_ssrc_or_a_sequence_restart_keeps_audio_flowing() {
     assert!((hz - 800.0).abs() < 5.0, "{hz}");
     let stats = receiver.jitter_stats();
     assert!(stats.underruns <= 1 && stats.late == 0, "{stats:?}");
+}
+
+/// Silence suppression, or a PBX switching what it plays, restarts a stream's RTP time at a
+/// talkspurt: same SSRC, the next sequence number, the marker bit, and a timestamp seconds
+/// ahead. Playout follows sequence numbers, so the jump must insert no silence: whether the
+/// phone really paused for those 2 s or not, the new talkspurt plays as soon as it arrives,
+/// every frame of it, with at most a frame or two concealed.
+#[test]
+fn a_timestamp_jump_at_a_talkspurt_inserts_no_silence() {
+    const JUMP: u32 = 2 * 8000;
+    const TALKSPURT: usize = 100;
+    for pause in [0, 100] {
+        let leg = negotiated(AudioCodec::Pcmu, 20);
+        let settings = LegSettings::default();
+        let t0 = Instant::now();
+        let mut receiver = PhoneReceiver::new(t0, &leg, &settings).unwrap();
+        let mut phone = PhoneSender::new(&leg, &settings, Ssrc(7), 500, 80_000).unwrap();
+        // A different tone after the jump tells the talkspurts apart in what is heard.
+        let mut first = Sine::new(600.0, 8000, 8000);
+        let mut second = Sine::new(1000.0, 8000, 8000);
+        let resume = TALKSPURT + pause; // the tick the first packet after the jump arrives
+        let (mut heard, mut stats) = (Vec::new(), Vec::new());
+        for tick in 0..resume + TALKSPURT + 10 {
+            let now = t0 + Duration::from_millis(tick as u64 * 20);
+            let pcm = if tick < TALKSPURT {
+                Some(first.frame())
+            } else if (resume..resume + TALKSPURT).contains(&tick) {
+                Some(second.frame())
+            } else {
+                None
+            };
+            if let Some(pcm) = pcm {
+                phone.push_frame(&pcm).unwrap();
+                let mut packet = phone.poll_packet().unwrap().to_vec();
+                if tick >= resume {
+                    let timestamp = u32::from_be_bytes(packet[4..8].try_into().unwrap());
+                    packet[4..8].copy_from_slice(&timestamp.wrapping_add(JUMP).to_be_bytes());
+                    packet[1] |= u8::from(tick == resume) << 7;
+                }
+                receiver.handle_rtp(now, support::phone(), &packet);
+            }
+            heard.push(receiver.poll_frame(now).to_vec());
+            stats.push(receiver.jitter_stats());
+        }
+        let is_second = |f: &Vec<i16>| tone_purity(f, 8000, 1000.0) > 0.9 && rms(f) > 4000.0;
+        let start = heard.iter().position(is_second).unwrap();
+        let (before, after) = (stats[start - 1], stats[start + TALKSPURT - 1]);
+        let concealed = (after.lost + after.stretched + after.underruns)
+            - (before.lost + before.stretched + before.underruns);
+        println!(
+            "pause {} ms, then a 2 s jump: heard {} ms after it arrived, frames concealed in it: {concealed}",
+            pause * 20,
+            (start - resume) * 20
+        );
+        assert!(
+            start <= resume + 2,
+            "pause {pause}: started at {start}, arrived at {resume}"
+        );
+        // Every frame of the talkspurt is heard, back to back, nearly all from its packets.
+        assert!(
+            heard[start..start + TALKSPURT].iter().all(is_second),
+            "pause {pause}"
+        );
+        assert!(concealed <= 2, "pause {pause}: {before:?} → {after:?}");
+        assert!(after.played - before.played >= TALKSPURT as u64 - 2);
+        if pause == 0 {
+            // Without a pause nothing is silent, from the first talkspurt into the second.
+            assert!(heard[10..start].iter().all(|f| rms(f) > 4000.0));
+        }
+    }
 }
 
 #[test]
