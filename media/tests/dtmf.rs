@@ -174,6 +174,40 @@ fn lost_and_repeated_packets_still_give_one_press_per_key() {
     assert_eq!(summary, [('5', 100), ('7', 40), ('9', 20), ('1', 8291)]);
 }
 
+/// A long key press across the 32-bit timestamp wrap: its first segment starts just before
+/// u32::MAX and runs to the 16-bit duration limit, the next (§2.5.1.3) starts where the
+/// first ended, past the wrap. That is one press of the key, lasting both segments.
+#[test]
+fn a_long_press_across_the_timestamp_wrap_is_one_key() {
+    let t0 = Instant::now();
+    let mut rx = DtmfReceiver::new(8000);
+    let first = u32::MAX - 1000;
+    let second = first.wrapping_add(u32::from(u16::MAX));
+    assert!(second < first, "the second segment starts past the wrap");
+    // An update every 50 ms (400 ticks), as phones send them; the second segment ends
+    // 100 ms in, its end sent three times.
+    let mut packets: Vec<(u32, u16, bool)> = (1..=163).map(|i| (first, i * 400, false)).collect();
+    packets.push((first, u16::MAX, false));
+    packets.extend([
+        (second, 400, false),
+        (second, 800, true),
+        (second, 800, true),
+        (second, 800, true),
+    ]);
+    let mut got = Vec::new();
+    for (i, (timestamp, duration, end)) in packets.into_iter().enumerate() {
+        let now = t0 + Duration::from_millis(50 * i as u64);
+        rx.on_packet(now, timestamp, &event(8, end, duration), |k| got.push(k))
+            .unwrap();
+        got.extend(rx.poll(now));
+    }
+    got.extend(rx.poll(t0 + Duration::from_secs(60)));
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].key, '8');
+    // 65 535 + 800 ticks of 125 µs.
+    assert_eq!(got[0].duration, Duration::from_micros(66_335 * 125));
+}
+
 #[test]
 fn inband_tones_when_the_phone_has_no_telephone_event() {
     let mut leg = negotiated(AudioCodec::Pcma, 20);
