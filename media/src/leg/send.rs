@@ -224,3 +224,72 @@ impl PhoneSender {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::leg::Direction;
+    use crate::opus::OpusDecoder;
+    use crate::rtp::RtpPacket;
+    use crate::tone::Sine;
+
+    /// Each packet carries exactly the negotiated ptime of audio: G.711 one byte a sample,
+    /// G.722 one byte per two 16 kHz samples, Opus as many samples as it decodes to; and the
+    /// RTP timestamp steps by ptime × clock rate (8 kHz for G.722, 48 kHz for Opus), across
+    /// the 32-bit wrap too.
+    #[test]
+    fn packets_carry_exactly_the_negotiated_ptime() {
+        // (codec, negotiated ptime, payload bytes or Opus samples at 48 kHz, timestamp step)
+        let cases = [
+            (AudioCodec::Pcmu, 10, 80, 80),
+            (AudioCodec::Pcmu, 20, 160, 160),
+            (AudioCodec::Pcmu, 30, 240, 240),
+            (AudioCodec::Pcma, 60, 480, 480),
+            (AudioCodec::G722, 20, 160, 160),
+            (AudioCodec::G722, 40, 320, 320),
+            (AudioCodec::Opus, 20, 960, 960),
+            (AudioCodec::Opus, 60, 2880, 2880),
+            // Opus has no 30 ms frame: 20 ms packets instead.
+            (AudioCodec::Opus, 30, 960, 960),
+        ];
+        for (codec, ptime_ms, size, step) in cases {
+            let negotiated = Negotiated {
+                codec,
+                payload_type: codec.static_payload_type().unwrap_or(PayloadType(111)),
+                receive_event_pt: None,
+                send_event_pt: None,
+                ptime_ms,
+                direction: Direction::SendRecv,
+                remote: "127.0.0.1:40000".parse().unwrap(),
+            };
+            let first_timestamp = u32::MAX - 500;
+            let settings = LegSettings::default();
+            let mut sender =
+                PhoneSender::new(&negotiated, &settings, Ssrc(1), 65_530, first_timestamp).unwrap();
+            let mut opus = OpusDecoder::new(48_000).unwrap();
+            let mut tone = Sine::new(440.0, codec.pcm_rate(), 8000);
+            let mut packets = Vec::new();
+            // 240 ms: a whole number of packets at every ptime above.
+            for _ in 0..12 {
+                sender.push_frame(&tone.frame()).unwrap();
+                while let Some(p) = sender.poll_packet() {
+                    packets.push(p.to_vec());
+                }
+            }
+            let what = format!("{codec:?} ptime {ptime_ms}");
+            let ticks_sent = 240 * codec.rtp_clock() / 1000;
+            assert_eq!(packets.len() as u32, ticks_sent / step, "{what}");
+            for (i, datagram) in packets.iter().enumerate() {
+                let packet = RtpPacket::parse(datagram).unwrap();
+                let carried = match codec {
+                    AudioCodec::Opus => opus.decode(packet.payload).unwrap().len(),
+                    _ => packet.payload.len(),
+                };
+                assert_eq!(carried, size, "{what}: packet {i}");
+                let expected = first_timestamp.wrapping_add(i as u32 * step);
+                assert_eq!(packet.timestamp, expected, "{what}: packet {i}");
+                assert_eq!(packet.sequence, 65_530u16.wrapping_add(i as u16), "{what}");
+            }
+        }
+    }
+}
