@@ -156,6 +156,9 @@ pub enum Error {
     /// only more 2xx may follow a 2xx to INVITE, RFC 6026 §8.5).
     #[error("Status {0} cannot be sent in this transaction state")]
     ResponseNotAllowed(u16),
+    /// Silence was asked for a request that was already answered (a 100 Trying included).
+    #[error("The request was answered already; it cannot be dropped")]
+    AbandonAfterResponse,
 
     // Dialogs (RFC 3261 §12–§15). A peer's message that cannot found or update a dialog
     // (the peer is at fault), or a dialog asked for something its state does not allow

@@ -224,6 +224,49 @@ fn deleting_the_room_sends_bye_to_the_phone() {
     drop(member); // The room is gone; the member's exit status says nothing about the bridge.
 }
 
+/// A delayed offer (RFC 3261 §13.2.1): the INVITE has no SDP, the bridge offers in its
+/// 200, the phone answers in the ACK, and the call is heard in the room like any other.
+#[test]
+fn an_invite_without_an_offer_gets_ours_and_its_answer_comes_in_the_ack() {
+    let Some(bed) =
+        Bed::get("an_invite_without_an_offer_gets_ours_and_its_answer_comes_in_the_ack")
+    else {
+        return;
+    };
+    let expected = expect_end(&bed, "CLIENT_INITIATED", 200, "Remote hangup");
+    let mut member = RoomMember::join(
+        &bed,
+        "bed-+15550118",
+        "listener",
+        &["--detect-tone", "--timeout", "25"],
+    );
+    member.expect("joined", WAIT);
+    let text = scenario("uac_delayed_offer", &[("HANGUP", PHONE_HANGS_UP)]);
+    let phone = {
+        let bed = bed.clone();
+        std::thread::spawn(move || {
+            run_uac(&bed, "delayed", &text, "+15550118", &["-d", "4000"], WAIT)
+        })
+    };
+    // Anything audible from the phone: the pcap's quiet start is above the member's floor.
+    let heard = member.expect("tone", WAIT);
+    assert_eq!(heard["from"], CALLER_IDENTITY, "{heard}");
+    let run = phone.join().unwrap();
+    assert_passed(&run);
+    let ok = run.trace.split("SIP/2.0 200 OK").nth(1).unwrap_or_default();
+    assert!(
+        ok.contains("m=audio "),
+        "the 200 carries no offer:\n{}",
+        run.trace
+    );
+    let record = assert_outcome(&bed, &run, expected);
+    assert_eq!(
+        record["audioCodec"], "PCMA",
+        "the codec of the ACK's answer"
+    );
+    drop(member);
+}
+
 #[test]
 fn a_caller_with_the_trunks_credentials_gets_in_after_the_407() {
     let Some(bed) = Bed::get("a_caller_with_the_trunks_credentials_gets_in_after_the_407") else {

@@ -54,6 +54,14 @@ enum Ending {
     Other(Outcome),
 }
 
+/// Our 200 was never ACKed (Timer H or L): the phone is gone (RFC 3261 §13.3.1.4).
+pub fn no_ack() -> Outcome {
+    Outcome {
+        reason: sipbridge_signaling::outcome::DisconnectReason::ConnectionTimeout,
+        status: SipStatus::new(408, "No ACK"),
+    }
+}
+
 impl Established {
     /// Runs the answered call to its end: counted in `active_calls` meanwhile, its
     /// duration observed, its record written with the outcome.
@@ -186,10 +194,7 @@ impl Established {
     async fn handle_sip(&mut self, input: Option<CallInput>) -> Option<Ending> {
         match input? {
             CallInput::Request { id, request } => self.handle_request(id, request).await,
-            CallInput::NoAck { .. } => Some(Ending::Other(Outcome {
-                reason: sipbridge_signaling::outcome::DisconnectReason::ConnectionTimeout,
-                status: SipStatus::new(408, "No ACK"),
-            })),
+            CallInput::NoAck { .. } => Some(Ending::Other(no_ack())),
             CallInput::Shutdown => Some(Ending::End(EstablishedEnd::Shutdown)),
             CallInput::Response { response, .. }
                 if response.code >= 200

@@ -51,6 +51,11 @@ impl CallSip {
         let _ = self.endpoint.send(Command::Respond { id, response }).await;
     }
 
+    /// Leaves the request unanswered for good (see [`Command::Abandon`]).
+    pub async fn abandon(&self, id: ServerTxId) {
+        let _ = self.endpoint.send(Command::Abandon { id }).await;
+    }
+
     /// Sends a request built by the dialog; `None` if the endpoint refused it.
     pub async fn send(&self, outgoing: OutgoingRequest) -> Option<ClientTxId> {
         let destination = outgoing.next_hop.addr.unwrap_or(self.source);
@@ -93,6 +98,13 @@ impl CallSip {
                 let _ = self.send(bye).await;
             }
             Err(error) => tracing::warn!(%error, "cannot build the BYE"),
+        }
+    }
+
+    /// Puts inputs the call set aside back in its queue, in order, for whoever reads next.
+    pub fn requeue(&self, inputs: Vec<CallInput>) {
+        for input in inputs {
+            let _ = self.inputs_sender.send(input);
         }
     }
 

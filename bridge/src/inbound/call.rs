@@ -9,6 +9,8 @@ use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use sipbridge_media::codec::AudioCodec;
+use sipbridge_media::leg::Negotiated;
+use sipbridge_signaling::Error;
 use sipbridge_signaling::dialog::{Dialog, LocalParty, Tag, TimerConfig};
 use sipbridge_signaling::message::{Request, Response, sdp_body};
 use sipbridge_signaling::outcome::{
@@ -25,9 +27,9 @@ use super::routing::{CallAddress, pin, room_name};
 use crate::call::context::CallContext;
 use crate::call::leg::MediaLeg;
 use crate::call::media::CallMedia;
-use crate::call::session::Established;
+use crate::call::session::{Established, no_ack};
 use crate::call::settings::codec_preferences;
-use crate::call::sip::CallSip;
+use crate::call::sip::{CallSip, departure};
 use crate::call::transfer::Transfers;
 use crate::cdr::{CallRecord, now_ns};
 use crate::room::{JoinRequest, RoomEvent, RoomHandle, join};
@@ -50,8 +52,6 @@ pub(super) async fn run(context: Arc<CallContext>, call: NewCall) {
         local_tag: local_tag.clone(),
     };
     let sip = CallSip::new(endpoint, inputs_sender, inputs, key, transport, source);
-    // Admission is instant; 100 Trying now rather than after the layer's 200 ms.
-    sip.respond(id, Response::to(&invite, 100, None)).await;
 
     let call = InboundCall {
         context: context.clone(),
@@ -117,6 +117,9 @@ pub(super) async fn run(context: Arc<CallContext>, call: NewCall) {
                 .await;
         }
     };
+    // Admission is instant and a refusal final at once; for an admitted call, 100 Trying now
+    // rather than after the layer's 200 ms.
+    call.sip.respond(id, Response::to(&invite, 100, None)).await;
     call.proceed(invite, admitted).await;
 }
 
@@ -166,45 +169,25 @@ impl InboundCall {
             rtp_addr,
             codec_preferences(&context.config.rtp),
         );
-        // An INVITE without an offer (offer in our 200, answer in the ACK) is not supported yet.
-        let answer = match sdp_body(&invite.head, &invite.body) {
-            None => Err(None),
-            Some(offer) => parse_sdp(offer)
-                .and_then(|offer| session.answer(&offer))
-                .map_err(Some),
+        // An INVITE without an offer (RFC 3261 §13.2.1, "delayed offer", the default of
+        // Cisco gateways) gets our offer in the 200, and the phone's answer comes in the ACK.
+        let (our_sdp, negotiated) = match sdp_body(&invite.head, &invite.body) {
+            None => (session.offer(), None),
+            Some(offer) => match parse_sdp(offer).and_then(|offer| session.answer(&offer)) {
+                Ok((answer, negotiated)) => (answer, Some(negotiated)),
+                Err(error) => return self.refuse_offer(&invite, record, &error).await,
+            },
         };
-        let (answer, negotiated) = match answer {
-            Ok(answered) => answered,
-            Err(error) => {
-                let rejection = error.as_ref().and_then(|e| e.sdp_rejection());
-                let no_offer = (488, "Not Acceptable Here - No SDP offer");
-                let (code, reason) = rejection.map_or(no_offer, |r| (r.status, r.reason));
-                let detail = error.map_or_else(|| "no SDP offer".to_owned(), |e| e.to_string());
-                tracing::info!(%detail, "inbound offer refused");
-                // RFC 3261 §20.43: which SDP problem it was, for the carrier's logs.
-                let host = context.local.sip_ip;
-                let warning = rejection.and_then(|r| r.warning);
-                let headers: Vec<_> = warning
-                    .map(|code| ("Warning", format!("{code} {host} \"{reason}\"")))
-                    .into_iter()
-                    .collect();
-                let status = SipStatus::new(code, reason);
-                let outcome = Outcome {
-                    status,
-                    ..InboundRejection::BadSdp.outcome()
-                };
-                return self
-                    .decline(&invite, &headers, false, record, outcome, &detail)
-                    .await;
-            }
+        let media = match &negotiated {
+            None => None,
+            Some(negotiated) => match self.media_for(negotiated, &room, &mut record) {
+                Ok(media) => Some(media),
+                Err(detail) => {
+                    let outcome = InboundRejection::RoomJoinFailed.outcome();
+                    return self.refuse(&invite, record, outcome, &detail).await;
+                }
+            },
         };
-        let codec = match negotiated.codec {
-            AudioCodec::Pcmu => "PCMU",
-            AudioCodec::Pcma => "PCMA",
-            AudioCodec::G722 => "G722",
-            AudioCodec::Opus => "opus",
-        };
-        record.update(|info| info.audio_codec = codec.to_owned());
 
         // Our tag and Contact go on the first response that forms the dialog (RFC 3261
         // §12.1.1): the 180, or with a PIN to collect, the 200 at once.
@@ -218,7 +201,7 @@ impl InboundCall {
         };
         let pin = pin(admitted.rule);
         let mut first = if pin.is_some() {
-            self.ok_response(&invite, &answer)
+            self.ok_response(&invite, &our_sdp)
         } else {
             Response::to(&invite, 180, None)
         };
@@ -232,17 +215,6 @@ impl InboundCall {
                     .await;
             }
         };
-        let media = CallMedia::for_leg(Instant::now(), &negotiated, &context.config.rtp, &room);
-        let mut media = match media {
-            Ok(media) => media,
-            Err(error) => {
-                tracing::error!(%error, "media set-up failed");
-                let outcome = InboundRejection::RoomJoinFailed.outcome();
-                return self
-                    .refuse(&invite, record, outcome, &error.to_string())
-                    .await;
-            }
-        };
         let identity = participant(&invite, &admitted, &room, &record);
         let participant_identity = identity.identity.clone();
         record.update(|info| info.participant_identity = participant_identity);
@@ -251,9 +223,23 @@ impl InboundCall {
             who: identity,
         };
 
-        let (room_handle, room_events) = if let Some(pin) = pin {
+        let (room_handle, room_events, media) = if let Some(pin) = pin {
             self.answer_invite(first).await;
             record.update(|info| info.started_at_ns = now_ns());
+            let media = match media {
+                Some(media) => Ok(media),
+                None => self.media_from_ack(&mut session, &room, &mut record).await,
+            };
+            let mut media = match media {
+                Ok(media) => media,
+                Err(ending) => {
+                    let (outcome, detail) = *ending;
+                    self.bye(&mut dialog).await;
+                    context.finish("inbound", record, &outcome, &detail);
+                    self.sip.forget().await;
+                    return;
+                }
+            };
             let timeout = admitted.rule.ringing_timeout.0;
             let gate = collect_pin(
                 pin,
@@ -273,7 +259,7 @@ impl InboundCall {
                 return;
             }
             match join(&context.room, request).await {
-                Ok(joined) => joined,
+                Ok((handle, events)) => (handle, events, media),
                 Err(error) => {
                     tracing::warn!(%error, %room, "joining the room failed");
                     self.bye(&mut dialog).await;
@@ -297,13 +283,28 @@ impl InboundCall {
                     return self.refuse(&invite, record, outcome, &detail).await;
                 }
             };
-            let mut ok = self.ok_response(&invite, &answer);
+            let mut ok = self.ok_response(&invite, &our_sdp);
             if let Err(error) = dialog.respond(&invite, &mut ok, Instant::now()) {
                 tracing::warn!(%error, "200 OK not applied to the dialog");
             }
             self.answer_invite(ok).await;
             record.update(|info| info.started_at_ns = now_ns());
-            joined
+            let (handle, events) = joined;
+            let media = match media {
+                Some(media) => Ok(media),
+                None => self.media_from_ack(&mut session, &room, &mut record).await,
+            };
+            match media {
+                Ok(media) => (handle, events, media),
+                Err(ending) => {
+                    let (outcome, detail) = *ending;
+                    handle.leave(departure(&outcome)).await;
+                    self.bye(&mut dialog).await;
+                    context.finish("inbound", record, &outcome, &detail);
+                    self.sip.forget().await;
+                    return;
+                }
+            }
         };
         // Listed before anyone can see the call active, so a transfer asked for at once finds it.
         let transfers = Transfers::list(&context, &record);
@@ -329,7 +330,92 @@ impl InboundCall {
         established.run_to_end(&context, "inbound", record).await;
     }
 
-    /// The 200 OK with our SDP answer and what we support.
+    /// Answers an offer we cannot take: 488 (or what the SDP fault calls for) with a
+    /// Warning saying which problem it was (RFC 3261 §20.43), for the carrier's logs.
+    async fn refuse_offer(self, invite: &Request, record: CallRecord, error: &Error) {
+        let rejection = error.sdp_rejection();
+        let no_offer = (488, "Not Acceptable Here");
+        let (code, reason) = rejection.map_or(no_offer, |r| (r.status, r.reason));
+        tracing::info!(%error, "inbound offer refused");
+        let host = self.context.local.sip_ip;
+        let warning = rejection.and_then(|r| r.warning);
+        let headers: Vec<_> = warning
+            .map(|code| ("Warning", format!("{code} {host} \"{reason}\"")))
+            .into_iter()
+            .collect();
+        let outcome = Outcome {
+            status: SipStatus::new(code, reason),
+            ..InboundRejection::BadSdp.outcome()
+        };
+        self.decline(invite, &headers, false, record, outcome, &error.to_string())
+            .await;
+    }
+
+    /// The pipeline for the negotiated leg; its codec goes in the record.
+    fn media_for(
+        &self,
+        negotiated: &Negotiated,
+        room: &str,
+        record: &mut CallRecord,
+    ) -> Result<CallMedia, String> {
+        let codec = match negotiated.codec {
+            AudioCodec::Pcmu => "PCMU",
+            AudioCodec::Pcma => "PCMA",
+            AudioCodec::G722 => "G722",
+            AudioCodec::Opus => "opus",
+        };
+        record.update(|info| info.audio_codec = codec.to_owned());
+        let rtp = &self.context.config.rtp;
+        CallMedia::for_leg(Instant::now(), negotiated, rtp, room).map_err(|error| {
+            tracing::error!(%error, "media set-up failed");
+            error.to_string()
+        })
+    }
+
+    /// Delayed offer: waits for the ACK of our 200, whose body answers the offer in it, and
+    /// builds the media from that. Requests that come first wait for the established call.
+    /// The error is how the call ended (a BYE is due) and a detail for the record.
+    async fn media_from_ack(
+        &mut self,
+        session: &mut LocalSession,
+        room: &str,
+        record: &mut CallRecord,
+    ) -> Result<CallMedia, Box<(Outcome, String)>> {
+        let mut early = Vec::new();
+        let ack = loop {
+            match self.sip.inputs.recv().await {
+                Some(CallInput::AckReceived { ack, .. }) => break ack,
+                Some(CallInput::NoAck { .. }) => {
+                    return Err(Box::new((no_ack(), "no ACK for our offer".to_owned())));
+                }
+                Some(CallInput::Shutdown) | None => {
+                    let ending = EstablishedEnd::Shutdown.outcome();
+                    return Err(Box::new((ending, "shut down before the ACK".to_owned())));
+                }
+                Some(other) => early.push(other),
+            }
+        };
+        self.sip.requeue(early);
+        let answered = match sdp_body(&ack.head, &ack.body) {
+            None => Err("the ACK has no SDP answer to our offer".to_owned()),
+            Some(answer) => parse_sdp(answer)
+                .and_then(|answer| session.handle_answer(&answer))
+                .map_err(|error| error.to_string()),
+        };
+        let negotiated = answered.map_err(|detail| {
+            tracing::info!(%detail, "delayed offer: the phone's answer is unusable");
+            let outcome = Outcome {
+                status: SipStatus::new(488, "Not Acceptable Here - No usable SDP answer"),
+                ..InboundRejection::BadSdp.outcome()
+            };
+            Box::new((outcome, detail.clone()))
+        })?;
+        self.media_for(&negotiated, room, record)
+            .map_err(|detail| Box::new((InboundRejection::RoomJoinFailed.outcome(), detail)))
+    }
+
+    /// The 200 OK with our SDP (answer, or offer when the INVITE had none) and what we
+    /// support.
     fn ok_response(&self, invite: &Request, answer: &str) -> Response {
         let mut ok = Response::to(invite, 200, None);
         let headers = &mut ok.head.other;
@@ -401,7 +487,9 @@ impl InboundCall {
         outcome: Outcome,
         error: &str,
     ) {
-        if !silent {
+        if silent {
+            self.sip.abandon(self.id).await;
+        } else {
             let status = &outcome.status;
             let mut response = with_tag(
                 Response::to(invite, status.code, Some(&status.reason)),

@@ -166,8 +166,8 @@ impl Endpoint {
                 transport,
             } => self.handle_request(id, request, source, transport),
             Event::Cancelled { id, .. } => self.to_server_owner(id, CallInput::Cancelled { id }),
-            Event::AckReceived { id, .. } => {
-                self.to_server_owner(id, CallInput::AckReceived { id })
+            Event::AckReceived { id, ack } => {
+                self.to_server_owner(id, CallInput::AckReceived { id, ack })
             }
             Event::NoAck { id } => self.to_server_owner(id, CallInput::NoAck { id }),
             Event::Response { id, response } => {
@@ -279,6 +279,11 @@ impl Endpoint {
             Command::Respond { id, response } => {
                 if let Err(error) = self.layer.respond(now, id, response) {
                     tracing::debug!(%error, "response not sent");
+                }
+            }
+            Command::Abandon { id } => {
+                if let Err(error) = self.layer.abandon(now, id) {
+                    tracing::warn!(%error, "request not dropped");
                 }
             }
             Command::Send {

@@ -22,8 +22,8 @@ pub enum CallInput {
     Request { id: ServerTxId, request: Request },
     /// The caller cancelled the INVITE (the CANCEL was answered 200 already).
     Cancelled { id: ServerTxId },
-    /// The ACK for our 2xx arrived.
-    AckReceived { id: ServerTxId },
+    /// The ACK for our 2xx arrived (with the answer to our offer, when the INVITE had none).
+    AckReceived { id: ServerTxId, ack: Request },
     /// No ACK for our final response (Timer H or L): end the call (RFC 3261 §13.3.1.4).
     NoAck { id: ServerTxId },
     /// A response to a request the call sent.
@@ -56,6 +56,10 @@ pub enum Command {
     Respond {
         id: ServerTxId,
         response: Response,
+    },
+    /// No answer at all to this request, ever (`sip.hide_inbound_port`).
+    Abandon {
+        id: ServerTxId,
     },
     /// Starts a client transaction; its id comes back on `reply` so the call can match the
     /// responses ([`CallInput::Response`]) that follow.

@@ -139,6 +139,21 @@ impl TransactionLayer {
         Ok(())
     }
 
+    /// Drops a request the TU will never answer, before anything was sent for it (RFC 3261
+    /// allows silence toward callers a trunk does not know, e.g. to hide from scanners):
+    /// no 100 Trying goes out and retransmissions are absorbed until the transaction ends
+    /// after 64·T1.
+    pub fn abandon(&mut self, now: Instant, id: ServerTxId) -> Result<(), Error> {
+        let tx = self
+            .servers
+            .get_mut(&id)
+            .filter(|tx| tx.emits_events())
+            .ok_or(Error::UnknownTransaction)?;
+        tx.abandon(&self.timers, now)?;
+        self.settle_server(id);
+        Ok(())
+    }
+
     /// The transport could not reach `destination` (connection refused, ICMP unreachable):
     /// every transaction sending there ends with [`Event::TransportError`].
     pub fn handle_transport_error(&mut self, _now: Instant, destination: SocketAddr) {

@@ -29,6 +29,9 @@ enum State {
     Confirmed,
     /// INVITE answered 2xx: retransmitted until the ACK, absorbing the INVITE, until L.
     Accepted,
+    /// The TU will never answer (a port hidden from unknown callers): nothing goes out,
+    /// retransmitted requests are absorbed until 64·T1, so none starts a new call.
+    Abandoned,
     Terminated,
 }
 
@@ -181,6 +184,18 @@ impl ServerTx {
             self.end = Some(now + timers.t1x64());
         }
         Ok(None)
+    }
+
+    /// The TU drops the request without a word: see [`State::Abandoned`].
+    pub(crate) fn abandon(&mut self, timers: &Timers, now: Instant) -> Result<(), Error> {
+        if !matches!(self.state, State::Trying | State::Proceeding) || self.last.is_some() {
+            // Something was sent already: silence now would only leave the peer retrying.
+            return Err(Error::AbandonAfterResponse);
+        }
+        self.state = State::Abandoned;
+        self.trying = None;
+        self.end = Some(now + timers.t1x64());
+        Ok(())
     }
 
     /// A retransmission of the request that created this transaction.

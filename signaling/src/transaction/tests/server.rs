@@ -181,3 +181,46 @@ fn ack_received_carries_the_ack() {
     assert_eq!(acks[0].head.via[0].branch(), Some("z9hG4bKack1"));
     assert_eq!(acks[0].head.to.tag(), Some("b1"));
 }
+
+#[test]
+fn an_abandoned_invite_gets_no_answer_and_its_retransmissions_none_either() {
+    let mut pair = Pair::new(Transport::Udp);
+    pair.uas_hook(|now, event, layer| {
+        if let Event::Request { id, .. } = event {
+            layer.abandon(now, *id).unwrap();
+        }
+    });
+    pair.send(request("INVITE", "z9hG4bK1", Transport::Udp, None));
+    pair.run_until(40_000);
+    // Timer A retransmitted the INVITE into silence until Timer B (64·T1 = 32 s).
+    assert!(pair.sent("INVITE", "INVITE").len() > 3);
+    assert!(
+        pair.uac.responses().is_empty(),
+        "{:?}",
+        pair.uac.responses()
+    );
+    // One request for the TU: the retransmissions started nothing new.
+    let requests = pair
+        .uas
+        .events
+        .iter()
+        .filter(|(_, e)| matches!(e, Event::Request { .. }))
+        .count();
+    assert_eq!(requests, 1);
+    pair.run();
+    assert!(pair.uas.layer.is_empty(), "the abandoned transaction ended");
+}
+
+#[test]
+fn a_request_answered_already_cannot_be_abandoned() {
+    let mut pair = Pair::new(Transport::Udp);
+    pair.uas_hook(answers(&[180]));
+    pair.send(request("INVITE", "z9hG4bK1", Transport::Udp, None));
+    pair.run_until(100);
+    let id = pair.uas.request_id();
+    let now = pair.now;
+    assert!(matches!(
+        pair.uas.layer.abandon(now, id),
+        Err(crate::Error::AbandonAfterResponse)
+    ));
+}
