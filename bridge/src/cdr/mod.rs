@@ -151,13 +151,28 @@ fn to_json(record: &Record) -> Result<String, serde_json::Error> {
         Record::Call(info) => info,
         Record::Transfer(info) => return transfer::to_json(info),
     };
-    let mut value = serde_json::to_value(info)?;
-    if let (Some(status), Some(json)) = (&info.call_status_code, value.get_mut("callStatusCode")) {
-        json["code"] = status.code.into();
+    // The status is written by hand: the mapping refuses a code its enum does not name (a
+    // carrier's 699 or 499), which would lose the whole record.
+    let without_status = SipCallInfo {
+        call_status_code: None,
+        ..(**info).clone()
+    };
+    let mut value = serde_json::to_value(&without_status)?;
+    if let Some(status) = &info.call_status_code {
+        value["callStatusCode"] = status_json(status);
     }
     let reason = DisconnectReason::try_from(info.disconnect_reason).unwrap_or_default();
     value["disconnectReason"] = reason.as_str_name().into();
     serde_json::to_string(&value)
+}
+
+/// A SIP status as the mapping writes one, with the code as the integer received.
+fn status_json(status: &SipStatus) -> serde_json::Value {
+    let mut json = serde_json::json!({ "code": status.code });
+    if !status.status.is_empty() {
+        json["status"] = status.status.clone().into();
+    }
+    json
 }
 
 async fn write_records(path: PathBuf, mut queue: mpsc::UnboundedReceiver<Record>) {
@@ -235,5 +250,25 @@ mod tests {
         assert_eq!(records[1]["callId"], "forgotten");
         assert_eq!(records[1]["disconnectReason"], "UNKNOWN_REASON");
         std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn a_status_code_the_protocol_enum_does_not_name_is_written_as_received() {
+        // 699 and 499 are valid SIP codes that livekit.SIPStatusCode has no name for.
+        for (code, phrase) in [(699, "Unknown Global Failure"), (499, "Carrier Special")] {
+            let info = SipCallInfo {
+                call_id: "SCL_1".into(),
+                call_status_code: Some(SipStatus {
+                    code,
+                    status: phrase.into(),
+                }),
+                ..SipCallInfo::default()
+            };
+            let line = to_json(&Record::Call(Box::new(info))).unwrap();
+            let json: serde_json::Value = serde_json::from_str(&line).unwrap();
+            assert_eq!(json["callStatusCode"]["code"], code, "{line}");
+            assert_eq!(json["callStatusCode"]["status"], phrase, "{line}");
+            assert_eq!(json["callId"], "SCL_1", "{line}");
+        }
     }
 }

@@ -5,7 +5,7 @@
 
 use livekit_protocol::{SipStatus, SipTransferInfo, SipTransferReason, SipTransferStatus};
 
-use super::{CdrSink, Record, now_ns};
+use super::{CdrSink, Record, now_ns, status_json};
 
 /// The record of a transfer in progress.
 #[derive(Debug)]
@@ -90,12 +90,14 @@ fn close(
 /// integer received, and the enums always present (the mapping leaves out zero values, and
 /// `STS_TRANSFER_ONGOING`/`STR_UNSPECIFIED` are zero).
 pub(super) fn to_json(info: &SipTransferInfo) -> Result<String, serde_json::Error> {
-    let mut value = serde_json::to_value(info)?;
-    if let (Some(status), Some(json)) = (
-        &info.transfer_status_code,
-        value.get_mut("transferStatusCode"),
-    ) {
-        json["code"] = status.code.into();
+    // As for a call line: a code the mapping's enum does not name must not lose the line.
+    let without_status = SipTransferInfo {
+        transfer_status_code: None,
+        ..info.clone()
+    };
+    let mut value = serde_json::to_value(&without_status)?;
+    if let Some(status) = &info.transfer_status_code {
+        value["transferStatusCode"] = status_json(status);
     }
     let status = SipTransferStatus::try_from(info.transfer_status).unwrap_or_default();
     value["transferStatus"] = status.as_str_name().into();
@@ -154,5 +156,21 @@ mod tests {
         assert_eq!(lines[2]["reason"], "STR_UNSPECIFIED");
         assert_eq!(lines[2]["transferStatusCode"]["code"], 500);
         std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn a_sipfrag_code_the_protocol_enum_does_not_name_is_written_as_received() {
+        let info = SipTransferInfo {
+            transfer_id: "STR_1".into(),
+            transfer_status_code: Some(SipStatus {
+                code: 699,
+                status: "Unknown Global Failure".into(),
+            }),
+            ..SipTransferInfo::default()
+        };
+        let line = to_json(&info).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(json["transferStatusCode"]["code"], 699, "{line}");
+        assert_eq!(json["transferId"], "STR_1", "{line}");
     }
 }
