@@ -348,19 +348,12 @@ async fn attributes_travel_both_ways() {
     hang_up(handle).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dtmf_travels_both_ways_in_order() {
-    let Some(bed) = Bed::get("dtmf_travels_both_ways_in_order") else {
-        return;
-    };
-    let room = room_name("dtmf");
-    let (handle, mut events, member) =
-        rust_and_commandable_member(&bed, &room, "rust-dtmf", "py-dtmf").await;
-    // Our data channels open with the publisher connection; the member's readiness is shown
-    // by an attribute round trip before any digit is sent.
-    let mut member = command(member, json!({"cmd": "attributes", "set": {"ready": "1"}})).await;
+/// Our data channels open with the publisher connection; the member's readiness is shown
+/// by an attribute round trip before any data is sent.
+async fn member_ready(member: RoomMember, events: &mut Receiver<RoomEvent>) -> RoomMember {
+    let member = command(member, json!({"cmd": "attributes", "set": {"ready": "1"}})).await;
     next(
-        &mut events,
+        events,
         Duration::from_secs(10),
         "member ready",
         |e| match e {
@@ -369,6 +362,18 @@ async fn dtmf_travels_both_ways_in_order() {
         },
     )
     .await;
+    member
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dtmf_travels_both_ways_in_order() {
+    let Some(bed) = Bed::get("dtmf_travels_both_ways_in_order") else {
+        return;
+    };
+    let room = room_name("dtmf");
+    let (handle, mut events, member) =
+        rust_and_commandable_member(&bed, &room, "rust-dtmf", "py-dtmf").await;
+    let mut member = member_ready(member, &mut events).await;
 
     // Rust → Python.
     for (code, digit) in DTMF_DIGITS.chars().enumerate() {
@@ -440,18 +445,7 @@ async fn user_packets_with_a_topic_travel_both_ways_on_both_channels() {
     let room = room_name("data");
     let (handle, mut events, member) =
         rust_and_commandable_member(&bed, &room, "rust-data", "py-data").await;
-    // As for DTMF: an attribute round trip first, so both sides are ready.
-    let mut member = command(member, json!({"cmd": "attributes", "set": {"ready": "1"}})).await;
-    next(
-        &mut events,
-        Duration::from_secs(10),
-        "member ready",
-        |e| match e {
-            RoomEvent::ParticipantUpdated(p) if p.attributes.contains_key("ready") => Some(()),
-            _ => None,
-        },
-    )
-    .await;
+    let mut member = member_ready(member, &mut events).await;
 
     for (delivery, reliable) in [(Delivery::Reliable, true), (Delivery::Lossy, false)] {
         let topic = format!("to-python-{reliable}");

@@ -162,31 +162,27 @@ fn a_phone_call_is_heard_in_the_room_and_ends_with_the_phones_bye() {
     drop(member); // Stops the member; its exit status says nothing about the bridge.
 }
 
-#[test]
-fn the_room_removing_the_caller_sends_bye_to_the_phone() {
-    let Some(bed) = Bed::get("the_room_removing_the_caller_sends_bye_to_the_phone") else {
+/// A call to `number` that the room ends with `command` (of the member's): the bridge
+/// sends BYE to the phone and records `reason`.
+fn the_room_ends_the_call(test: &str, number: &str, command: Value, reason: &'static str) {
+    let Some(bed) = Bed::get(test) else {
         return;
     };
-    let expected = expect_end(&bed, "PARTICIPANT_REMOVED", 200, "Local hangup");
-    let mut member = RoomMember::join(&bed, "bed-+15550112", "agent", &["--commands"]);
+    let expected = expect_end(&bed, reason, 200, "Local hangup");
+    let room = format!("bed-{number}");
+    let mut member = RoomMember::join(&bed, &room, "admin", &["--commands"]);
     member.expect("joined", WAIT);
     let phone = {
-        let bed = bed.clone();
+        let (bed, number) = (bed.clone(), number.to_owned());
         std::thread::spawn(move || {
-            run_uac(
-                &bed,
-                "removed",
-                &call_with_audio(ROOM_HANGS_UP),
-                "+15550112",
-                &[],
-                WAIT,
-            )
+            let text = call_with_audio(ROOM_HANGS_UP);
+            run_uac(&bed, "room-ends", &text, &number, &[], WAIT)
         })
     };
     member.expect_where("attributes", WAIT, |e| {
         e["from"] == CALLER_IDENTITY && e["attributes"]["sip.callStatus"] == "active"
     });
-    member.command(json!({"cmd": "remove", "identity": CALLER_IDENTITY}));
+    member.command(command);
     let run = phone.join().unwrap();
     assert_passed(&run);
     assert_outcome(&bed, &run, expected);
@@ -194,34 +190,24 @@ fn the_room_removing_the_caller_sends_bye_to_the_phone() {
 }
 
 #[test]
+fn the_room_removing_the_caller_sends_bye_to_the_phone() {
+    let remove = json!({"cmd": "remove", "identity": CALLER_IDENTITY});
+    the_room_ends_the_call(
+        "the_room_removing_the_caller_sends_bye_to_the_phone",
+        "+15550112",
+        remove,
+        "PARTICIPANT_REMOVED",
+    );
+}
+
+#[test]
 fn deleting_the_room_sends_bye_to_the_phone() {
-    let Some(bed) = Bed::get("deleting_the_room_sends_bye_to_the_phone") else {
-        return;
-    };
-    let expected = expect_end(&bed, "ROOM_DELETED", 200, "Local hangup");
-    let mut member = RoomMember::join(&bed, "bed-+15550117", "admin", &["--commands"]);
-    member.expect("joined", WAIT);
-    let phone = {
-        let bed = bed.clone();
-        std::thread::spawn(move || {
-            run_uac(
-                &bed,
-                "deleted",
-                &call_with_audio(ROOM_HANGS_UP),
-                "+15550117",
-                &[],
-                WAIT,
-            )
-        })
-    };
-    member.expect_where("attributes", WAIT, |e| {
-        e["from"] == CALLER_IDENTITY && e["attributes"]["sip.callStatus"] == "active"
-    });
-    member.command(json!({"cmd": "delete_room"}));
-    let run = phone.join().unwrap();
-    assert_passed(&run);
-    assert_outcome(&bed, &run, expected);
-    drop(member); // The room is gone; the member's exit status says nothing about the bridge.
+    the_room_ends_the_call(
+        "deleting_the_room_sends_bye_to_the_phone",
+        "+15550117",
+        json!({"cmd": "delete_room"}),
+        "ROOM_DELETED",
+    );
 }
 
 /// A delayed offer (RFC 3261 §13.2.1): the INVITE has no SDP, the bridge offers in its
@@ -265,6 +251,33 @@ fn an_invite_without_an_offer_gets_ours_and_its_answer_comes_in_the_ack() {
         "the codec of the ACK's answer"
     );
     drop(member);
+}
+
+/// A delayed offer whose ACK brings no answer: the call cannot have media, so the bridge
+/// hangs up at once and says why.
+#[test]
+fn a_delayed_offer_without_an_answer_in_the_ack_is_hung_up() {
+    let Some(bed) = Bed::get("a_delayed_offer_without_an_answer_in_the_ack_is_hung_up") else {
+        return;
+    };
+    let expected = expect_end(
+        &bed,
+        "MEDIA_FAILURE",
+        488,
+        "Not Acceptable Here - No usable SDP answer",
+    );
+    let text = scenario("uac_delayed_offer", &[("HANGUP", ROOM_HANGS_UP)]);
+    // The ACK is the only message of the scenario with a body: take it away.
+    let body_start = text.find("      Content-Type: application/sdp").unwrap();
+    let body_end = body_start + text[body_start..].find("]]>").unwrap();
+    let text = format!(
+        "{}      Content-Length: 0\n    {}",
+        &text[..body_start],
+        &text[body_end..]
+    );
+    let run = run_uac(&bed, "noanswer", &text, "+15550118", &[], WAIT);
+    assert_passed(&run);
+    assert_outcome(&bed, &run, expected);
 }
 
 #[test]

@@ -334,8 +334,8 @@ impl InboundCall {
     /// Warning saying which problem it was (RFC 3261 §20.43), for the carrier's logs.
     async fn refuse_offer(self, invite: &Request, record: CallRecord, error: &Error) {
         let rejection = error.sdp_rejection();
-        let no_offer = (488, "Not Acceptable Here");
-        let (code, reason) = rejection.map_or(no_offer, |r| (r.status, r.reason));
+        let plain = (488, "Not Acceptable Here");
+        let (code, reason) = rejection.map_or(plain, |r| (r.status, r.reason));
         tracing::info!(%error, "inbound offer refused");
         let host = self.context.local.sip_ip;
         let warning = rejection.and_then(|r| r.warning);
@@ -408,7 +408,7 @@ impl InboundCall {
                 status: SipStatus::new(488, "Not Acceptable Here - No usable SDP answer"),
                 ..InboundRejection::BadSdp.outcome()
             };
-            Box::new((outcome, detail.clone()))
+            Box::new((outcome, detail))
         })?;
         self.media_for(&negotiated, room, record)
             .map_err(|detail| Box::new((InboundRejection::RoomJoinFailed.outcome(), detail)))
