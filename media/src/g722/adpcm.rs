@@ -9,7 +9,8 @@
 //! saturation wherever the block description limits a value.
 
 use super::tables::{
-    IHN, IHP, ILB, ILN, ILP, Q2, Q6_MAX, QM2, QM4, QM6, QUANTL_INTERVAL, RH2, RL42, WH, WL,
+    DETH_BY_NB, DETL_BY_NB, IH_BY_SIGN, IL_BY_SIGN, NBH_MAX, NBL_MAX, Q2, Q6_MAX, QM2, QM4, QM6,
+    QUANTL_INTERVAL, WH_BY_IH, WL_BY_IL4,
 };
 
 /// Limits to the 16-bit two's-complement range, as the standard does after additions.
@@ -77,20 +78,14 @@ impl Band {
     }
 
     /// LOGSCL + SCALEL / LOGSCH + SCALEH: leak the log scale factor (factor 127/128), add
-    /// the multiplier for the code just sent, limit it, and take its antilog. `max` is the
-    /// band's upper limit of NB and `bias` the exponent offset (8 low, 10 high), together
-    /// bounding DET to 32..=32064 (low) and 8..=32064 (high).
+    /// the multiplier for the code just sent, limit it to 0..=`max`, and take its antilog
+    /// from the band's table (indexed by `NB >> 6`, so `max >> 6` is its last entry). DET
+    /// stays within 32..=32064 (low) and 8..=32064 (high).
     #[inline(always)]
-    fn adapt_scale(&mut self, w: i32, max: i32, bias: i32) {
+    fn adapt_scale<const N: usize>(&mut self, w: i32, max: i32, det_by_nb: &[u16; N]) {
         self.nb = (((self.nb * 127) >> 7) + w).clamp(0, max);
-        let mantissa = ILB[((self.nb >> 6) & 31) as usize];
-        let shift = bias - (self.nb >> 11);
-        let wd3 = if shift < 0 {
-            mantissa << -shift
-        } else {
-            mantissa >> shift
-        };
-        self.det = wd3 << 2;
+        // The clamp bounds the index by `max >> 6`; the `min` only shows the compiler so.
+        self.det = i32::from(det_by_nb[((self.nb >> 6) as usize).min(N - 1)]);
     }
 
     /// Block 4: feeds the quantized difference `dq` through the adaptive predictor, updating
@@ -101,22 +96,27 @@ impl Band {
         let r0 = sat(self.s + dq);
         let p0 = sat(self.sz + dq);
 
-        // UPPOL2: second pole coefficient, sign-sign update with leakage 127/128.
+        // UPPOL2: second pole coefficient, sign-sign update with leakage 127/128. The sign
+        // comparisons are factors of +1 (same sign) or -1, not branches: the signs follow
+        // the signal, so a branch on them would mispredict half the time, and the compiler
+        // turns several selects on one condition into such a branch. The standard's WD2 >> 7
+        // (WD2 the 16-bit limited 4 * AL1, negated and limited again when the signs agree)
+        // is exactly -factor * AL1 >> 5 with AL1 first limited to ±8191: that limit depends
+        // on the size of AL1 only, which changes slowly, so its branch predicts well.
         let [a1, a2] = self.a;
         let [p1, p2] = self.p;
-        let (sg0, sg1, sg2) = (sign(p0), sign(p1), sign(p2));
-        let wd1 = sat(a1 << 2);
-        let wd2 = if sg0 == sg1 { (-wd1).min(32767) } else { wd1 };
-        let wd3 = if sg0 == sg2 { 128 } else { -128 };
-        let a2 = ((wd2 >> 7) + wd3 + ((a2 * 32512) >> 15)).clamp(-12288, 12288);
+        let sg0 = sign(p0);
+        let same1 = 1 + 2 * (sg0 ^ sign(p1));
+        let same2 = 1 + 2 * (sg0 ^ sign(p2));
+        let wd2 = (-same1 * a1.clamp(-8191, 8191)) >> 5;
+        let a2 = (wd2 + 128 * same2 + ((a2 * 32512) >> 15)).clamp(-12288, 12288);
 
         // UPPOL1: first pole coefficient, leakage 255/256, bounded so that the pole pair
         // stays inside the stability triangle (|a1| <= 15/16 - a2). The standard's 16-bit
         // limit of the sum is left out because it cannot act: the previous a1 obeyed the
         // bound, so |a1| <= 27648 and the sum stays below 27648 + 192.
-        let wd1 = if sg0 == sg1 { 192 } else { -192 };
         let bound = 15360 - a2;
-        let a1 = (wd1 + ((a1 * 32640) >> 15)).clamp(-bound, bound);
+        let a1 = (192 * same1 + ((a1 * 32640) >> 15)).clamp(-bound, bound);
 
         // UPZERO: zero coefficients, sign-sign update against the delayed differences
         // (no step at all when the difference is exactly zero), leakage 255/256. The
@@ -171,7 +171,7 @@ pub(super) fn encode_low(band: &mut Band, xl: i32) -> u8 {
     let mil = usize::from(QUANTL_INTERVAL[threshold.min(Q6_MAX) as usize]);
     // The masks in this file never change an index (each table covers its index's range);
     // they only let the compiler see that, so the sample loop has no panic path at all.
-    let il = if el < 0 { ILN[mil & 31] } else { ILP[mil & 31] };
+    let il = IL_BY_SIGN[(usize::from(el < 0) << 5 | mil) & 63];
     adapt_low(band, il >> 2);
     il
 }
@@ -193,7 +193,7 @@ pub(super) fn decode_low(band: &mut Band, ilr: u8) -> i32 {
 fn adapt_low(band: &mut Band, il4: u8) {
     let il4 = usize::from(il4 & 15);
     let dlt = (band.det * QM4[il4]) >> 15;
-    band.adapt_scale(WL[usize::from(RL42[il4] & 7)], 18432, 8);
+    band.adapt_scale(WL_BY_IL4[il4], NBL_MAX, &DETL_BY_NB);
     band.block4(dlt);
 }
 
@@ -204,7 +204,7 @@ pub(super) fn encode_high(band: &mut Band, xh: i32) -> u8 {
     let eh = sat(xh - band.s);
     let wd = if eh >= 0 { eh } else { -(eh + 1) };
     let mih = if wd >= (Q2 * band.det) >> 12 { 2 } else { 1 };
-    let ih = if eh < 0 { IHN[mih] } else { IHP[mih] };
+    let ih = IH_BY_SIGN[usize::from(eh < 0) << 2 | mih];
     let dh = (band.det * QM2[usize::from(ih & 3)]) >> 15;
     adapt_high(band, ih, dh);
     ih
@@ -226,6 +226,6 @@ pub(super) fn decode_high(band: &mut Band, ih: u8) -> i32 {
 /// higher band has no truncated feedback code).
 #[inline(always)]
 fn adapt_high(band: &mut Band, ih: u8, dh: i32) {
-    band.adapt_scale(WH[usize::from(RH2[usize::from(ih & 3)] & 3)], 22528, 10);
+    band.adapt_scale(WH_BY_IH[usize::from(ih & 3)], NBH_MAX, &DETH_BY_NB);
     band.block4(dh);
 }

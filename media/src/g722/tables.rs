@@ -48,17 +48,32 @@ pub(super) static QUANTL_INTERVAL: [u8; Q6_MAX as usize + 1] = {
 
 /// QUANTL output code `IL` for a negative difference signal, by interval `mil` 0..=30
 /// (entry 31 is never used; it makes the table a power of two long).
-pub(super) const ILN: [u8; 32] = [
+const ILN: [u8; 32] = [
     0, 63, 62, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11,
     10, 9, 8, 7, 6, 5, 4, 0,
 ];
 
 /// QUANTL output code `IL` for a non-negative difference signal, by interval `mil` 0..=30
 /// (entry 31 is never used).
-pub(super) const ILP: [u8; 32] = [
+const ILP: [u8; 32] = [
     0, 61, 60, 59, 58, 57, 56, 55, 54, 53, 52, 51, 50, 49, 48, 47, 46, 45, 44, 43, 42, 41, 40, 39,
     38, 37, 36, 35, 34, 33, 32, 0,
 ];
+
+/// QUANTL output code `IL` by `mil | negative << 5`: ILP then ILN in one table, so that the
+/// sign of the difference picks the entry by index arithmetic rather than by a branch (the
+/// sign follows the signal, so a branch on it would mispredict half the time; the compiler
+/// turns a select between two tables into one).
+pub(super) const IL_BY_SIGN: [u8; 64] = {
+    let mut table = [0; 64];
+    let mut mil = 0;
+    while mil < 32 {
+        table[mil] = ILP[mil];
+        table[32 + mil] = ILN[mil];
+        mil += 1;
+    }
+    table
+};
 
 /// INVQAL: 4-bit inverse quantizer outputs by `IL >> 2`. The predictor and scale factor of
 /// both encoder and decoder are driven by this truncated code only, which is what lets the
@@ -79,32 +94,79 @@ pub(super) const QM6: [i32; 64] = [
 ];
 
 /// LOGSCL: maps the 4-bit code `IL >> 2` to the index of its log scale-factor multiplier.
-pub(super) const RL42: [u8; 16] = [0, 7, 6, 5, 4, 3, 2, 1, 7, 6, 5, 4, 3, 2, 1, 0];
+const RL42: [usize; 16] = [0, 7, 6, 5, 4, 3, 2, 1, 7, 6, 5, 4, 3, 2, 1, 0];
 
 /// LOGSCL: log scale-factor multipliers W_L.
-pub(super) const WL: [i32; 8] = [-60, -30, 58, 172, 334, 538, 1198, 3042];
+const WL: [i32; 8] = [-60, -30, 58, 172, 334, 538, 1198, 3042];
+
+/// LOGSCL's multiplier by the 4-bit code `IL >> 2`: WL[RL42[i]], one lookup instead of two.
+pub(super) const WL_BY_IL4: [i32; 16] = {
+    let mut table = [0; 16];
+    let mut i = 0;
+    while i < 16 {
+        table[i] = WL[RL42[i]];
+        i += 1;
+    }
+    table
+};
 
 /// QUANTH decision level of the 2-bit higher sub-band quantizer.
 pub(super) const Q2: i32 = 564;
 
 /// QUANTH output code `IH` for a negative difference, by interval `mih` 1..=2.
-pub(super) const IHN: [u8; 3] = [0, 1, 0];
+const IHN: [u8; 3] = [0, 1, 0];
 
 /// QUANTH output code `IH` for a non-negative difference, by interval `mih` 1..=2.
-pub(super) const IHP: [u8; 3] = [0, 3, 2];
+const IHP: [u8; 3] = [0, 3, 2];
+
+/// QUANTH output code `IH` by `mih | negative << 2` (as `IL_BY_SIGN`).
+pub(super) const IH_BY_SIGN: [u8; 8] = [IHP[0], IHP[1], IHP[2], 0, IHN[0], IHN[1], IHN[2], 0];
 
 /// INVQAH: 2-bit inverse quantizer outputs by `IH`.
 pub(super) const QM2: [i32; 4] = [-7408, -1616, 7408, 1616];
 
 /// LOGSCH: maps `IH` to the index of its log scale-factor multiplier.
-pub(super) const RH2: [u8; 4] = [2, 1, 2, 1];
+const RH2: [usize; 4] = [2, 1, 2, 1];
 
-/// LOGSCH: log scale-factor multipliers W_H (entries 0 and 3 are never used; the table is
-/// padded to a power of two).
-pub(super) const WH: [i32; 4] = [0, -214, 798, 0];
+/// LOGSCH: log scale-factor multipliers W_H (entries 0 and 3 are never used).
+const WH: [i32; 4] = [0, -214, 798, 0];
+
+/// LOGSCH's multiplier by the code `IH`: WH[RH2[ih]], one lookup instead of two.
+pub(super) const WH_BY_IH: [i32; 4] = [WH[RH2[0]], WH[RH2[1]], WH[RH2[2]], WH[RH2[3]]];
 
 /// SCALEL/SCALEH: the antilog table, 2^(i/32) scaled by 2^11 (ILB in the block description).
-pub(super) const ILB: [i32; 32] = [
+const ILB: [i32; 32] = [
     2048, 2093, 2139, 2186, 2233, 2282, 2332, 2383, 2435, 2489, 2543, 2599, 2656, 2714, 2774, 2834,
     2896, 2960, 3025, 3091, 3158, 3228, 3298, 3371, 3444, 3520, 3597, 3676, 3756, 3838, 3922, 4008,
 ];
+
+/// Upper limit of the lower band's log scale factor NBL (LOGSCL).
+pub(super) const NBL_MAX: i32 = 18432;
+/// Upper limit of the higher band's log scale factor NBH (LOGSCH).
+pub(super) const NBH_MAX: i32 = 22528;
+
+/// SCALEL: the scale factor DETL by `NBL >> 6`, the only bits of NBL that SCALEL reads.
+/// Precomputed from ILB, so the sample loop does one lookup instead of a lookup, two shifts
+/// and a select; the values (32..=32064) fit in 16 bits.
+pub(super) static DETL_BY_NB: [u16; (NBL_MAX >> 6) as usize + 1] = scale_table(8);
+/// SCALEH: the scale factor DETH by `NBH >> 6` (8..=32064).
+pub(super) static DETH_BY_NB: [u16; (NBH_MAX >> 6) as usize + 1] = scale_table(10);
+
+/// SCALEL (`bias` 8) or SCALEH (10) for every `NB >> 6`: the antilog of the log scale
+/// factor, ILB[bits 6..11] shifted by `bias - (NB >> 11)`, times 4.
+const fn scale_table<const N: usize>(bias: i32) -> [u16; N] {
+    let mut table = [0; N];
+    let mut i = 0;
+    while i < N {
+        let mantissa = ILB[i & 31];
+        let shift = bias - (i >> 5) as i32;
+        let wd3 = if shift < 0 {
+            mantissa << -shift
+        } else {
+            mantissa >> shift
+        };
+        table[i] = (wd3 << 2) as u16;
+        i += 1;
+    }
+    table
+}
