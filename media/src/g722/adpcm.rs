@@ -9,8 +9,8 @@
 //! saturation wherever the block description limits a value.
 
 use super::tables::{
-    DETH_BY_NB, DETL_BY_NB, IH_BY_SIGN, IL_BY_SIGN, NBH_MAX, NBL_MAX, Q2, Q6_MAX, QM2, QM4, QM6,
-    QUANTL_INTERVAL, WH_BY_IH, WL_BY_IL4,
+    DETH_BY_NB, DETL_BY_NB, DETL_RECIPROCAL_BY_NB, DETL_RECIPROCAL_SHIFT, IH_BY_SIGN, IL_BY_SIGN,
+    NBH_MAX, NBL_MAX, Q2, Q6_MAX, QM2, QM4, QM6, QUANTL_INTERVAL, WH_BY_IH, WL_BY_IL4,
 };
 
 /// Limits to the 16-bit two's-complement range, as the standard does after additions.
@@ -163,11 +163,13 @@ pub(super) fn encode_low(band: &mut Band, xl: i32) -> u8 {
     // QUANTL picks the interval MIL whose levels floor(Q6 * DETL / 2^12) enclose WD. For
     // integers, WD >= floor(Q6 * DETL / 2^12) exactly when Q6 <= ((WD + 1) * 2^12 - 1) /
     // DETL, so one division and one lookup among the constant levels replace a search
-    // through 29 scaled ones, whose data-dependent branches would mispredict. DETL is at
-    // least 32 (SCALEL); the `max` only spares the division its zero check. Both operands
-    // are positive, and unsigned division is the cheaper instruction.
-    let threshold =
-        ((wd.unsigned_abs() + 1) << 12).wrapping_sub(1) / band.det.unsigned_abs().max(1);
+    // through 29 scaled ones, whose data-dependent branches would mispredict. The division
+    // is a multiplication by DETL's reciprocal (exact here, see `DETL_RECIPROCAL_BY_NB`):
+    // it sits on the loop's critical path, where a divide instruction takes several times
+    // as long. The dividend is below 2^27, as the reciprocal requires.
+    let dividend = u64::from(((wd.unsigned_abs() + 1) << 12) - 1);
+    let reciprocal = DETL_RECIPROCAL_BY_NB[((band.nb >> 6) as usize).min(NBL_MAX as usize >> 6)];
+    let threshold = ((dividend * reciprocal) >> DETL_RECIPROCAL_SHIFT) as u32;
     let mil = usize::from(QUANTL_INTERVAL[threshold.min(Q6_MAX) as usize]);
     // The masks in this file never change an index (each table covers its index's range);
     // they only let the compiler see that, so the sample loop has no panic path at all.

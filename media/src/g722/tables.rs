@@ -149,6 +149,23 @@ pub(super) const NBH_MAX: i32 = 22528;
 /// Precomputed from ILB, so the sample loop does one lookup instead of a lookup, two shifts
 /// and a select; the values (32..=32064) fit in 16 bits.
 pub(super) static DETL_BY_NB: [u16; (NBL_MAX >> 6) as usize + 1] = scale_table(8);
+/// QUANTL's divisor DETL as a reciprocal, by `NBL >> 6` like `DETL_BY_NB`:
+/// ceil(2^SHIFT / DETL), so that `x * r >> SHIFT` is `x / DETL` exactly for every x below
+/// 2^27. Proof: with r = (2^SHIFT + e) / DETL, 0 <= e < DETL, x * r / 2^SHIFT exceeds x / DETL
+/// by x * e / (DETL * 2^SHIFT) < x / 2^SHIFT < 2^-15, while the fraction of x / DETL is at
+/// most 1 - 1/DETL, and 1/DETL > 2^-15 because DETL <= 32064. The product fits in 64 bits.
+pub(super) static DETL_RECIPROCAL_BY_NB: [u64; (NBL_MAX >> 6) as usize + 1] = {
+    let mut table = [0; (NBL_MAX >> 6) as usize + 1];
+    let mut i = 0;
+    while i < table.len() {
+        table[i] = (1u64 << DETL_RECIPROCAL_SHIFT).div_ceil(DETL_BY_NB[i] as u64);
+        i += 1;
+    }
+    table
+};
+/// See `DETL_RECIPROCAL_BY_NB`: 27 bits of dividend plus 15 of divisor.
+pub(super) const DETL_RECIPROCAL_SHIFT: u32 = 42;
+
 /// SCALEH: the scale factor DETH by `NBH >> 6` (8..=32064).
 pub(super) static DETH_BY_NB: [u16; (NBH_MAX >> 6) as usize + 1] = scale_table(10);
 
