@@ -9,8 +9,8 @@
 //! saturation wherever the block description limits a value.
 
 use super::tables::{
-    DETH_BY_NB, DETL_BY_NB, DETL_RECIPROCAL_BY_NB, DETL_RECIPROCAL_SHIFT, IH_BY_SIGN, IL_BY_SIGN,
-    NBH_MAX, NBL_MAX, Q2, Q6_MAX, QM2, QM4, QM6, QUANTL_INTERVAL, WH_BY_IH, WL_BY_IL4,
+    DETH_BY_NB, DETL_BY_NB, DETL_RECIPROCAL_BY_NB, DETL_RECIPROCAL_SHIFT, IH_BY_SIGN, NBH_MAX,
+    NBL_MAX, Q2, Q6_MAX, QM2, QM4, QM6, QUANTL_CODE, WH_BY_IH, WL_BY_IL4,
 };
 
 /// Limits to the 16-bit two's-complement range, as the standard does after additions.
@@ -170,10 +170,9 @@ pub(super) fn encode_low(band: &mut Band, xl: i32) -> u8 {
     let dividend = u64::from(((wd.unsigned_abs() + 1) << 12) - 1);
     let reciprocal = DETL_RECIPROCAL_BY_NB[((band.nb >> 6) as usize).min(NBL_MAX as usize >> 6)];
     let threshold = ((dividend * reciprocal) >> DETL_RECIPROCAL_SHIFT) as u32;
-    let mil = usize::from(QUANTL_INTERVAL[threshold.min(Q6_MAX) as usize]);
     // The masks in this file never change an index (each table covers its index's range);
     // they only let the compiler see that, so the sample loop has no panic path at all.
-    let il = IL_BY_SIGN[(usize::from(el < 0) << 5 | mil) & 63];
+    let il = QUANTL_CODE[usize::from(el < 0) & 1][threshold.min(Q6_MAX) as usize];
     adapt_low(band, il >> 2);
     il
 }

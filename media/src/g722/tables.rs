@@ -32,19 +32,13 @@ pub(super) const Q6_MAX: u32 = Q6[29] as u32;
 
 /// QUANTL's interval `mil` (1..=30) for an unscaled threshold `t` in 0..=Q6_MAX: one more
 /// than the number of levels Q6[1..=29] at or below `t` (see `adpcm::encode_low`).
-pub(super) static QUANTL_INTERVAL: [u8; Q6_MAX as usize + 1] = {
-    let mut table = [0u8; Q6_MAX as usize + 1];
-    let mut t = 0;
-    while t < table.len() {
-        let mut mil = 1;
-        while mil < 30 && Q6[mil] <= t as i32 {
-            mil += 1;
-        }
-        table[t] = mil as u8;
-        t += 1;
+const fn quantl_interval(t: u32) -> usize {
+    let mut mil = 1;
+    while mil < 30 && Q6[mil] <= t as i32 {
+        mil += 1;
     }
-    table
-};
+    mil
+}
 
 /// QUANTL output code `IL` for a negative difference signal, by interval `mil` 0..=30
 /// (entry 31 is never used; it makes the table a power of two long).
@@ -60,17 +54,20 @@ const ILP: [u8; 32] = [
     38, 37, 36, 35, 34, 33, 32, 0,
 ];
 
-/// QUANTL output code `IL` by `mil | negative << 5`: ILP then ILN in one table, so that the
-/// sign of the difference picks the entry by index arithmetic rather than by a branch (the
-/// sign follows the signal, so a branch on it would mispredict half the time; the compiler
-/// turns a select between two tables into one).
-pub(super) const IL_BY_SIGN: [u8; 64] = {
-    let mut table = [0; 64];
-    let mut mil = 0;
-    while mil < 32 {
-        table[mil] = ILP[mil];
-        table[32 + mil] = ILN[mil];
-        mil += 1;
+/// QUANTL output code `IL` for an unscaled threshold `t` in 0..=Q6_MAX (see
+/// `adpcm::encode_low`), by the sign of the difference signal: `[negative][t]`, ILP or ILN
+/// of the interval `t` lies in. One lookup from threshold to code keeps a second dependent
+/// lookup off the encoder's critical path, and the sign picks the row by index rather than
+/// by a branch (the sign follows the signal, so a branch on it would mispredict half the
+/// time).
+pub(super) static QUANTL_CODE: [[u8; Q6_MAX as usize + 1]; 2] = {
+    let mut table = [[0u8; Q6_MAX as usize + 1]; 2];
+    let mut t = 0;
+    while t <= Q6_MAX {
+        let mil = quantl_interval(t);
+        table[0][t as usize] = ILP[mil];
+        table[1][t as usize] = ILN[mil];
+        t += 1;
     }
     table
 };
@@ -119,7 +116,8 @@ const IHN: [u8; 3] = [0, 1, 0];
 /// QUANTH output code `IH` for a non-negative difference, by interval `mih` 1..=2.
 const IHP: [u8; 3] = [0, 3, 2];
 
-/// QUANTH output code `IH` by `mih | negative << 2` (as `IL_BY_SIGN`).
+/// QUANTH output code `IH` by `mih | negative << 2`: the sign picks the entry by index
+/// (as in `QUANTL_CODE`).
 pub(super) const IH_BY_SIGN: [u8; 8] = [IHP[0], IHP[1], IHP[2], 0, IHN[0], IHN[1], IHN[2], 0];
 
 /// INVQAH: 2-bit inverse quantizer outputs by `IH`.
