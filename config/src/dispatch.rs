@@ -21,7 +21,9 @@ pub struct DispatchRule {
     pub attributes: BTreeMap<String, String>,
     #[serde(default)]
     pub metadata: String,
-    /// How long the caller may wait in the room for someone to be there before the call fails.
+    /// How long the caller of a `direct` rule with a `pin` has to key it before the call
+    /// ends (USER_UNAVAILABLE, 408 "PIN timeout"). Waiting in the room for someone to be
+    /// there before answering, LiveKit's meaning for inbound calls, is not built yet.
     #[serde(default = "default_ringing_timeout")]
     pub ringing_timeout: Duration,
     /// The call is ended (CLIENT_INITIATED, 200 "Max duration") after this long; none if unset.
