@@ -205,3 +205,124 @@ Contact: <sip:+15557770001@{local}>\r\n\
 Content-Length: 0\r\n\r\n"
     )
 }
+
+/// The phone's end of a call: 2 s after the answer a re-INVITE without SDP (as PBXs send
+/// for a session refresh), whose 200 brings the bridge's offer; the ACK answers it
+/// `sendonly` (the phone will only send); 4 s later the phone hangs up.
+const REINVITE_WITHOUT_OFFER: &str = r#"  <pause milliseconds="2000"/>
+  <send retrans="500">
+    <![CDATA[
+      INVITE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "Bed Phone" <sip:+15557770001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 2 INVITE
+      Contact: <sip:+15557770001@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="200"/>
+  <send>
+    <![CDATA[
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "Bed Phone" <sip:+15557770001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 2 ACK
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=- 1 2 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 8 101
+      a=rtpmap:8 PCMA/8000
+      a=rtpmap:101 telephone-event/8000
+      a=sendonly
+    ]]>
+  </send>
+  <pause milliseconds="4000"/>
+  <send retrans="500">
+    <![CDATA[
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "Bed Phone" <sip:+15557770001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 3 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200" crlf="true"/>"#;
+
+/// A re-INVITE without SDP gets our offer in the 200, and the answer in its ACK is applied:
+/// answered `sendonly`, the bridge stops sending to the phone. Seen in the bridge's own
+/// `to_phone` packet count, sampled through the call: it grows before the re-INVITE and
+/// not after it (the counts reach the metrics within a second).
+#[test]
+fn the_answer_in_the_ack_of_a_re_invite_without_sdp_is_applied() {
+    let Some(bed) = Bed::get("the_answer_in_the_ack_of_a_re_invite_without_sdp_is_applied") else {
+        return;
+    };
+    let bridge = OwnBridge::start(
+        &bed,
+        "reinvite",
+        "rtp: { port_range: { min: 21300, max: 21399 } }\n\
+         inbound_trunks: [{ id: t, numbers: [\"+15550195\"], allowed_addresses: [127.0.0.0/8] }]\n\
+         dispatch_rules: [{ id: r, rule: { direct: { room: bed-reinvite } } }]\n",
+    );
+    let phone = {
+        let own = bridge.bed.clone();
+        let text = scenario("uac_call", &[("HANGUP", REINVITE_WITHOUT_OFFER)]);
+        std::thread::spawn(move || run_uac(&own, "reinvite", &text, "+15550195", &[], WAIT))
+    };
+    let to_phone = "sipbridge_rtp_packets_total{direction=\"to_phone\"}";
+    let mut samples = Vec::new(); // (seconds since the first packet counted, to_phone)
+    let mut first_counted = None;
+    while !phone.is_finished() {
+        let count = bridge.bed.metric(to_phone);
+        if count > 0.0 {
+            let since = *first_counted.get_or_insert_with(std::time::Instant::now);
+            samples.push((since.elapsed().as_secs_f64(), count));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let run = phone.join().unwrap();
+    assert!(run.passed, "{}", run.trace);
+    let ok = run.trace.split("SIP/2.0 200 OK").nth(2).unwrap_or_default();
+    assert!(
+        ok.contains("m=audio "),
+        "no offer in the re-INVITE's 200:\n{}",
+        run.trace
+    );
+    // The first count shows up to a second after the answer: the re-INVITE comes 1-2 s
+    // after it, the ACK's answer takes effect within a second of that.
+    let grown = |from: f64, to: f64| {
+        let at = |t: f64| {
+            samples
+                .iter()
+                .rev()
+                .find(|(s, _)| *s <= t)
+                .map_or(0.0, |x| x.1)
+        };
+        at(to) - at(from)
+    };
+    let (before, after) = (grown(0.0, 1.0), grown(3.5, 4.5));
+    println!("to_phone packets counted: {before} in the first second, {after} from 3.5 to 4.5 s");
+    assert!(
+        before >= 30.0,
+        "audio to the phone never flowed: {samples:?}"
+    );
+    assert!(
+        after <= 2.0,
+        "still sending to a sendonly phone: {samples:?}"
+    );
+}

@@ -42,6 +42,8 @@ pub struct Established {
     pub ack: Option<OutgoingRequest>,
     /// Transfers the API asks for (`call/transfer.rs`).
     pub transfers: Transfers,
+    /// Our 200 to a re-INVITE without SDP carried an offer: its ACK brings the answer.
+    pub answer_due: bool,
 }
 
 /// How the loop ended, before the BYE and the departure.
@@ -221,8 +223,13 @@ impl Established {
                 self.transfer_response(id, status, Instant::now());
                 None
             }
-            // The ACK confirms what we already treat as answered.
-            CallInput::AckReceived { .. } | CallInput::Cancelled { .. } => None,
+            CallInput::AckReceived { ack, .. } => {
+                if std::mem::take(&mut self.answer_due) {
+                    self.apply_answer(Instant::now(), &ack);
+                }
+                None
+            }
+            CallInput::Cancelled { .. } => None,
         }
     }
 
@@ -272,6 +279,7 @@ impl Established {
             if request.method == Method::Invite {
                 response.head.content_type = Some("application/sdp".into());
                 response.body = Bytes::from(self.session.offer());
+                self.answer_due = true;
             }
             return response;
         };
@@ -294,6 +302,29 @@ impl Established {
                     .map_or((488, "Not Acceptable Here"), |r| (r.status, r.reason));
                 Response::to(request, code, Some(reason))
             }
+        }
+    }
+
+    /// The answer in the ACK to the offer in our 200 (RFC 3264 §8: a re-INVITE without SDP,
+    /// e.g. a PBX's session refresh): the phone may pick another codec, address or
+    /// direction, which the media follows. An ACK without one leaves the session as it was
+    /// (RFC 3261 §13.2.1 would have the phone hang up).
+    fn apply_answer(&mut self, now: Instant, ack: &Request) {
+        let Some(answer) = sdp_body(&ack.head, &ack.body) else {
+            tracing::info!("the ACK brings no answer to our offer; media unchanged");
+            return;
+        };
+        let negotiated = parse_sdp(answer).and_then(|answer| self.session.handle_answer(&answer));
+        let applied = match negotiated {
+            Ok(negotiated) => self
+                .leg
+                .media
+                .renegotiate(now, &negotiated, StreamStart::random())
+                .map_err(|error| error.to_string()),
+            Err(error) => Err(error.to_string()),
+        };
+        if let Err(error) = applied {
+            tracing::warn!(%error, "the answer in the ACK was not applied");
         }
     }
 

@@ -326,6 +326,7 @@ impl InboundCall {
             metrics: context.metrics.clone(),
             ack: None,
             transfers,
+            answer_due: false,
         };
         established.run_to_end(&context, "inbound", record).await;
     }

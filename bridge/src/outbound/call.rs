@@ -213,6 +213,7 @@ impl OutboundCall {
             metrics: context.metrics.clone(),
             ack: Some(ack),
             transfers,
+            answer_due: false,
         };
         established
             .run_to_end(&context, "outbound", self.record)
