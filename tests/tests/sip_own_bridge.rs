@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use sipbridge_tests::observe::calls_ended;
-use sipbridge_tests::sipp::{ROOM_HANGS_UP, run_uac, scenario};
+use sipbridge_tests::sipp::{PHONE_HANGS_UP, ROOM_HANGS_UP, run_uac, scenario};
 use sipbridge_tests::{Bed, OwnBridge, RoomMember};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -208,7 +208,7 @@ Content-Length: 0\r\n\r\n"
 
 /// The phone's end of a call: 2 s after the answer a re-INVITE without SDP (as PBXs send
 /// for a session refresh), whose 200 brings the bridge's offer; the ACK answers it
-/// `sendonly` (the phone will only send); 4 s later the phone hangs up.
+/// `sendonly` (the phone will only send). [`reinvite_then_hang_up`] adds the BYE.
 const REINVITE_WITHOUT_OFFER: &str = r#"  <pause milliseconds="2000"/>
   <send retrans="500">
     <![CDATA[
@@ -248,20 +248,17 @@ const REINVITE_WITHOUT_OFFER: &str = r#"  <pause milliseconds="2000"/>
       a=sendonly
     ]]>
   </send>
-  <pause milliseconds="4000"/>
-  <send retrans="500">
-    <![CDATA[
-      BYE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: "Bed Phone" <sip:+15557770001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: 3 BYE
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <recv response="200" crlf="true"/>"#;
+"#;
+
+/// [`REINVITE_WITHOUT_OFFER`], then the phone's usual BYE 4 s later (its CSeq after the
+/// re-INVITE's).
+fn reinvite_then_hang_up() -> String {
+    let bye = PHONE_HANGS_UP
+        .replace("<pause/>", "<pause milliseconds=\"4000\"/>")
+        .replace("CSeq: 2 BYE", "CSeq: 3 BYE");
+    assert!(bye.contains("CSeq: 3 BYE") && bye.contains("4000"), "{bye}");
+    format!("{REINVITE_WITHOUT_OFFER}{bye}")
+}
 
 /// A re-INVITE without SDP gets our offer in the 200, and the answer in its ACK is applied:
 /// answered `sendonly`, the bridge stops sending to the phone. Seen in the bridge's own
@@ -281,7 +278,7 @@ fn the_answer_in_the_ack_of_a_re_invite_without_sdp_is_applied() {
     );
     let phone = {
         let own = bridge.bed.clone();
-        let text = scenario("uac_call", &[("HANGUP", REINVITE_WITHOUT_OFFER)]);
+        let text = scenario("uac_call", &[("HANGUP", &reinvite_then_hang_up())]);
         std::thread::spawn(move || run_uac(&own, "reinvite", &text, "+15550195", &[], WAIT))
     };
     let to_phone = "sipbridge_rtp_packets_total{direction=\"to_phone\"}";
