@@ -1,4 +1,4 @@
-//! The sipbridge service: the only crate that does I/O (shared/DESIGN.md, "bridge/").
+//! The sipbridge service: the only crate that does I/O.
 //!
 //! [`run`] takes a validated config and already-bound sockets (so tests can bind port 0), serves
 //! until `shutdown` resolves, drains, and returns.
@@ -143,7 +143,7 @@ pub async fn run(
         "draining"
     );
     drain(&calls, drain_timeout).await;
-    // Calls still up get BYE with SERVER_SHUTDOWN (shared/OUTCOMES.md) and their records.
+    // Calls still up get BYE with SERVER_SHUTDOWN (docs/OUTCOMES.md) and their records.
     if calls.calls_in_progress() > 0 {
         tracing::info!(
             calls = calls.calls_in_progress(),

@@ -12,6 +12,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
+use sipbridge_signaling::outcome::Direction;
 
 use crate::process_metrics::ProcessCollector;
 
@@ -37,7 +38,7 @@ pub struct Metrics {
     pub sip_dropped: Family<Labels<&'static str>, Counter>,
     /// New inbound INVITEs by the final status we answered (200 = accepted).
     pub inbound_invites: Family<Labels<String>, Counter>,
-    /// Every call's end (shared/OUTCOMES.md delivery 4).
+    /// Every call's end (docs/OUTCOMES.md, the metric).
     pub calls_ended: Family<Labels<String>, Counter>,
     /// How long answered calls lasted, by direction.
     pub call_duration: HistogramFamily,
@@ -51,6 +52,8 @@ pub struct Metrics {
     pub rtp_jitter: HistogramFamily,
     /// Transfers (TransferSIPParticipant) by outcome; see [`Metrics::transfer_ended`].
     pub transfers: Family<Labels<&'static str>, Counter>,
+    /// SIP events dropped because their call's input queue was full (a flooding peer).
+    pub call_inputs_dropped: Counter,
 }
 
 fn duration_histogram() -> Histogram {
@@ -86,8 +89,14 @@ impl Metrics {
             rtp_lost: Family::default(),
             rtp_jitter: Family::new_with_constructor(jitter_histogram),
             transfers: Family::default(),
+            call_inputs_dropped: Counter::default(),
             registry: Registry::default(),
         };
+        ours.register(
+            "call_inputs_dropped",
+            "SIP events dropped because their call's input queue was full",
+            metrics.call_inputs_dropped.clone(),
+        );
         ours.register(
             "active_calls",
             "Calls in progress",
@@ -156,10 +165,10 @@ impl Metrics {
 
     /// Counts one ended call: `direction` `inbound`/`outbound`, `reason` the
     /// DisconnectReason name, and the class of its SIP status (`4xx`, or `none` for 0).
-    pub fn call_ended(&self, direction: &'static str, reason: &str, status: u16) {
+    pub fn call_ended(&self, direction: Direction, reason: &str, status: u16) {
         let class = sipbridge_signaling::outcome::status_class(status).to_owned();
         let labels = vec![
-            ("direction", direction.to_owned()),
+            ("direction", direction.as_str().to_owned()),
             ("reason", reason.to_owned()),
             ("status_class", class),
         ];

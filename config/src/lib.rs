@@ -1,4 +1,4 @@
-//! The sipbridge configuration: one YAML file (shared/DESIGN.md, "config/").
+//! The sipbridge configuration: one YAML file.
 //!
 //! [`load_file`] reads, deserializes and validates it. Unknown keys are errors, and every error
 //! names the key path and its line and column, e.g.

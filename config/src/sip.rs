@@ -19,7 +19,7 @@ pub struct Sip {
     /// `User-Agent` / `Server` header value.
     pub user_agent: String,
     /// When true, INVITEs from addresses no inbound trunk allows get no answer at all, so port
-    /// scanners cannot tell a SIP service is here (shared/OUTCOMES.md).
+    /// scanners cannot tell a SIP service is here (docs/OUTCOMES.md).
     pub hide_inbound_port: bool,
     pub timers: SipTimers,
 }

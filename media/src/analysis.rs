@@ -1,5 +1,5 @@
 //! Measuring a tone in decoded audio: its frequency, how much of the signal it is, and its
-//! signal-to-noise ratio. Tests check audio by content with these (shared/DESIGN.md).
+//! signal-to-noise ratio. Tests check audio by content with these (the project's rule for audio tests).
 
 /// The frequency of the tone in `samples` (mono, `rate_hz`), from the interval between its
 /// first and last upward zero crossing, interpolated between samples. Accurate to a small

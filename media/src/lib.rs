@@ -1,4 +1,4 @@
-//! Sans-IO audio for the SIP leg of a call (shared/DESIGN.md, "media/").
+//! Sans-IO audio for the SIP leg of a call.
 //!
 //! This crate turns the phone's RTP (G.711, G.722, Opus, RFC 4733 DTMF) into 20 ms PCM
 //! frames for the room and the room's audio back into RTP: pure functions of

@@ -1,8 +1,8 @@
 //! Opus for the room leg (and, later, as a SIP-leg codec), on the system libopus.
 //!
 //! The encoder is fed PCM at the rate the other leg has (8 kHz for G.711, 16 kHz for G.722) and
-//! the decoder is asked for that rate: Opus resamples internally, so no resampler is needed
-//! (shared/DESIGN.md). On the wire Opus always runs on a 48 kHz RTP clock (RFC 7587 §4.1).
+//! the decoder is asked for that rate: Opus resamples internally, so no resampler is needed.
+//! On the wire Opus always runs on a 48 kHz RTP clock (RFC 7587 §4.1).
 
 use audiopus::coder::{Decoder, Encoder};
 use audiopus::{Application, Channels, SampleRate, packet::Packet};

@@ -1,6 +1,6 @@
 //! Placing a call (RFC 3261 §13.2): the INVITE we send, the one digest retry a carrier's
 //! 401/407 earns (§22.2), the CANCEL that withdraws it (§9.1), and the end it comes to as an
-//! [`OutboundEnd`] (shared/OUTCOMES.md, "Outbound INVITE").
+//! [`OutboundEnd`] (docs/OUTCOMES.md, "Outbound INVITE").
 //!
 //! Sans-IO like the rest of the crate: the caller sends what [`Dialer`] builds through the
 //! transaction layer and feeds back the responses, the INVITE transaction's timeout and
@@ -30,7 +30,7 @@ pub struct InviteParams {
     pub credentials: Option<(String, String)>,
 }
 
-/// Why we withdraw the INVITE: the outcome differs (shared/OUTCOMES.md).
+/// Why we withdraw the INVITE: the outcome differs (docs/OUTCOMES.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CancelCause {
     /// `ringing_timeout` passed with the phone ringing.
@@ -96,6 +96,11 @@ impl Dialer {
     /// Whether the phone has answered or refused, or the attempt otherwise ended.
     pub fn is_done(&self) -> bool {
         self.done
+    }
+
+    /// Whether any response at all came back to the INVITE.
+    pub fn responded(&self) -> bool {
+        self.responded
     }
 
     /// Whether a CANCEL was asked for (sent or waiting for a provisional response).
@@ -213,7 +218,7 @@ impl Dialer {
     }
 
     /// The INVITE again with an answer to the challenge, once per call: a second challenge
-    /// means the credentials are wrong (shared/OUTCOMES.md).
+    /// means the credentials are wrong (docs/OUTCOMES.md).
     fn retry_with_credentials(&mut self, response: &Response, random: u64) -> Option<Request> {
         let (username, password) = self.params.credentials.as_ref()?;
         if self.challenge_answered {

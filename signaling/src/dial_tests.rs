@@ -259,7 +259,7 @@ fn silence_and_transport_failures() {
 }
 
 /// Every code 100–699 as the answer to our INVITE: what the call does and, for a final
-/// refusal, the reason of shared/OUTCOMES.md with the status passed through as received.
+/// refusal, the reason of docs/OUTCOMES.md with the status passed through as received.
 #[test]
 fn every_response_code_is_classified() {
     use crate::outcome::DisconnectReason::*;

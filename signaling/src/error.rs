@@ -53,6 +53,29 @@ pub enum Error {
     #[error("sipfrag status code {0} is outside 100-699")]
     SipfragStatusRange(u16),
 
+    // SIP INFO DTMF bodies (`info_dtmf`): the peer's fault. The INFO is refused with the
+    // status and reason phrase of `Error::info_dtmf_rejection` and no key reaches the room.
+    /// The Content-Type is neither `application/dtmf-relay` nor `application/dtmf`, or is
+    /// absent.
+    #[error("INFO body is not application/dtmf-relay or application/dtmf")]
+    InfoDtmfContentType,
+    /// The body is over the size we parse at all.
+    #[error("INFO DTMF body of {len} bytes is over the {max} bytes accepted")]
+    InfoDtmfTooLarge { len: usize, max: usize },
+    /// The body is not UTF-8 (both formats are ASCII text).
+    #[error("INFO DTMF body is not UTF-8")]
+    InfoDtmfNotUtf8,
+    /// No `Signal=` line (`application/dtmf-relay`), or an empty `application/dtmf` body.
+    #[error("INFO DTMF body has no signal")]
+    InfoDtmfNoSignal,
+    /// More than one `Signal=` line: which key was pressed is ambiguous.
+    #[error("INFO DTMF body has more than one Signal line")]
+    InfoDtmfRepeatedSignal,
+    /// The signal is not one of the 16 DTMF keys (`0`-`9`, `*`, `#`, `A`-`D`) nor their
+    /// RFC 4733 event codes 0-15; the value is cut to 16 characters.
+    #[error("unknown DTMF signal {0:?}")]
+    InfoDtmfUnknownSignal(String),
+
     // Digest authentication (auth/, RFC 3261 §22, RFC 2617, RFC 7616, RFC 8760).
     // Malformed header values: the peer's fault, answered 400 (`Error::auth_rejection`).
     #[error("digest header value is empty")]

@@ -103,7 +103,7 @@ impl fmt::Display for TwirpCode {
 /// Rows the project fixed itself: 487 is `canceled` and 407 is `permission_denied` (livekit's
 /// `sipCodeToGRPCCode` says `aborted` and `unauthenticated`), every 5xx is
 /// `failed_precondition` (livekit: 504 `deadline_exceeded`, 505/513 `invalid_argument`), and
-/// 491 is `failed_precondition` as shared/OUTCOMES.md requires for a second transfer
+/// 491 is `failed_precondition` as docs/OUTCOMES.md requires for a second transfer
 /// (livekit: `aborted`). The identity and security codes livekit calls `unauthenticated`
 /// are `permission_denied` here for the reason 407 is: HTTP 401 tells an SDK user that their
 /// API token is wrong, while the far end refused *the call*. Every other row follows livekit.

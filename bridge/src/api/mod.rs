@@ -1,4 +1,4 @@
-//! The Twirp-compatible `livekit.SIP` API (shared/DESIGN.md, "bridge/"): what the official
+//! The Twirp-compatible `livekit.SIP` API: what the official
 //! SDKs' SIP clients call, served at `POST /twirp/livekit.SIP/{Method}` on the HTTP listener.
 //!
 //! [`twirp`] checks the request the way a twirp server and livekit-server would (method,

@@ -76,7 +76,7 @@ pub(crate) async fn handle(
         Ok(response) => response,
         Err(error) => {
             // Debug only: a refusal is the caller's business, and the message of a SIP
-            // failure may carry a phone number (shared/DESIGN.md, logs).
+            // failure may carry a phone number: phone numbers are personal data, logged only at debug.
             tracing::debug!(%path, code = %error.code, msg = %error.msg, "API request failed");
             error.into_response()
         }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use sipbridge_config::Config;
 use sipbridge_signaling::auth::Challenger;
-use sipbridge_signaling::outcome::Outcome;
+use sipbridge_signaling::outcome::{Direction, Outcome, Overload};
 use tokio::sync::mpsc;
 
 use super::directory::CallDirectory;
@@ -47,30 +47,24 @@ impl CallContext {
         self.in_progress.load(Ordering::Acquire)
     }
 
-    /// Why a new call must be refused for capacity (`limits:`), if it must. The count
-    /// includes the asking call's own task.
-    pub fn overloaded(&self) -> Option<&'static str> {
+    /// Which limit (`limits:`) refuses a new call, if one does. The count includes the
+    /// asking call's own task.
+    pub fn overloaded(&self) -> Option<Overload> {
         let limits = &self.config.limits;
         if limits
             .max_active_calls
             .is_some_and(|max| self.calls_in_progress() > max as usize)
         {
-            return Some("Service Unavailable - too many calls");
+            return Some(Overload::TooManyCalls);
         }
         if self.cpu.utilization() > limits.max_cpu_utilization {
-            return Some("Service Unavailable - CPU overloaded");
+            return Some(Overload::Cpu);
         }
         None
     }
 
     /// The call's end: its record written and `calls_ended` counted, with one outcome.
-    pub fn finish(
-        &self,
-        direction: &'static str,
-        record: CallRecord,
-        outcome: &Outcome,
-        error: &str,
-    ) {
+    pub fn finish(&self, direction: Direction, record: CallRecord, outcome: &Outcome, error: &str) {
         let reason = crate::call::sip::livekit_reason(outcome.reason);
         self.metrics
             .call_ended(direction, reason.as_str_name(), outcome.status.code);

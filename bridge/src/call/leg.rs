@@ -2,7 +2,6 @@
 //! pipeline, and the counts for metrics. Used while the phone rings with early media and
 //! once the call is answered.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sipbridge_media::leg::MediaEvent;
@@ -64,13 +63,20 @@ impl MediaLeg {
         self.media.poll_timeout()
     }
 
-    /// Frames due go to the room, packets to the phone, RTCP out; returns what the pipeline
-    /// noticed (DTMF, media timeout) for the call to act on.
-    pub fn pump(&mut self, now: Instant, room: &RoomHandle, metrics: &Metrics) -> &[MediaEvent] {
+    /// Frames due go to the room (when the caller is in one), packets to the phone, RTCP
+    /// out; returns what the pipeline noticed (DTMF, media timeout) for the call to act on.
+    pub fn pump(
+        &mut self,
+        now: Instant,
+        room: Option<&RoomHandle>,
+        metrics: &Metrics,
+    ) -> &[MediaEvent] {
         while self.media.tick_due(now) {
             match self.media.tick(now) {
                 Ok(opus) => {
-                    room.send_audio(opus);
+                    if let Some(room) = room {
+                        room.send_audio(opus);
+                    }
                 }
                 Err(error) => tracing::warn!(%error, "media frame failed"),
             }
@@ -92,7 +98,7 @@ impl MediaLeg {
     }
 
     /// The leg is over: the last counts, loss and jitter go to the metrics.
-    pub fn finish(&mut self, metrics: &Arc<Metrics>) {
+    pub fn finish(&mut self, metrics: &Metrics) {
         self.tally.flush(Instant::now(), metrics, true);
         if let Some((lost, jitter)) = self.media.receive_summary() {
             metrics.rtp_stream_ended(FROM_PHONE, lost, jitter);

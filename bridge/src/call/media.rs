@@ -204,6 +204,11 @@ impl CallMedia {
         Some((i64::from(report.cumulative_lost), jitter))
     }
 
+    /// The codec the phone leg uses now.
+    pub fn codec(&self) -> sipbridge_media::codec::AudioCodec {
+        self.negotiated.codec
+    }
+
     pub fn poll_event(&mut self) -> Option<MediaEvent> {
         self.receiver.poll_event()
     }

@@ -2,6 +2,7 @@
 
 pub mod context;
 pub mod directory;
+pub mod end;
 pub mod leg;
 pub mod media;
 pub mod ports;

@@ -1,6 +1,6 @@
-//! An answered call: RTP both ways through [`CallMedia`], the room participant, and the SIP
-//! dialog, until one side ends it. Returns the call's outcome (shared/OUTCOMES.md, "An
-//! established call"); the BYE and the room departure are sent here.
+//! An answered call: RTP both ways through [`CallMedia`](super::media::CallMedia), the room
+//! participant, and the SIP dialog, until one side ends it with an [`EstablishedEnd`]
+//! (docs/OUTCOMES.md, "An established call"), delivered through `call::end`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -8,16 +8,18 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use sipbridge_media::leg::MediaEvent;
 use sipbridge_signaling::dialog::{Dialog, DialogEvent, OutgoingRequest, Verdict};
+use sipbridge_signaling::info_dtmf::{ACCEPTED_TYPES, parse_info_dtmf};
 use sipbridge_signaling::message::{Method, Request, Response, sdp_body};
-use sipbridge_signaling::outcome::{EstablishedEnd, Outcome, SipStatus};
+use sipbridge_signaling::outcome::{Direction, DisconnectReason, EstablishedEnd, SipStatus};
 use sipbridge_signaling::sdp::{LocalSession, parse as parse_sdp};
 use sipbridge_signaling::transaction::ServerTxId;
 use tokio::sync::mpsc;
 
 use super::context::CallContext;
+use super::end::{ApiAnswer, CallSinks, PhoneClose, deliver};
 use super::leg::MediaLeg;
 use super::media::StreamStart;
-use super::sip::{CallSip, departure, outcome_reason};
+use super::sip::{CallSip, outcome_reason};
 use super::transfer::Transfers;
 use crate::cdr::CallRecord;
 use crate::inbound::LocalAddresses;
@@ -47,48 +49,75 @@ pub struct Established {
 }
 
 /// How the loop ended, before the BYE and the departure.
+#[derive(Debug)]
 enum Ending {
     End(EstablishedEnd),
     /// A transfer succeeded (with this final sipfrag status) and the peer did not hang up
     /// within the grace.
     Transferred(SipStatus),
-    /// An ending the outcome table has no row for (no ACK, session timer): ended by us.
-    Other(Outcome),
-}
-
-/// Our 200 was never ACKed (Timer H or L): the phone is gone (RFC 3261 §13.3.1.4).
-pub fn no_ack() -> Outcome {
-    Outcome {
-        reason: sipbridge_signaling::outcome::DisconnectReason::ConnectionTimeout,
-        status: SipStatus::new(408, "No ACK"),
-    }
 }
 
 impl Established {
     /// Runs the answered call to its end: counted in `active_calls` meanwhile, its
     /// duration observed, its record written with the outcome.
-    pub async fn run_to_end(
-        self,
+    pub async fn run_to_end(self, context: &CallContext, direction: Direction, record: CallRecord) {
+        self.run_to_end_with(context, direction, record, None).await;
+    }
+
+    /// [`Established::run_to_end`] for a call whose API caller may still be waiting (when
+    /// the answer was not yet given, `api` hears the outcome).
+    pub async fn run_to_end_with(
+        mut self,
         context: &CallContext,
-        direction: &'static str,
+        direction: Direction,
         record: CallRecord,
+        api: Option<ApiAnswer>,
     ) {
         let answered = Instant::now();
         context.metrics.active_calls.inc();
-        let outcome = self.run().await;
+        let ending = self.run().await;
         context.metrics.active_calls.dec();
         context
             .metrics
             .call_duration
-            .get_or_create(&vec![("direction", direction)])
+            .get_or_create(&vec![("direction", direction.as_str())])
             .observe(answered.elapsed().as_secs_f64());
-        context.finish(direction, record, &outcome, "");
+        self.leg.finish(&self.metrics);
+        self.abandon_transfer(Instant::now());
+        let end = match ending {
+            Ending::End(end) => end,
+            Ending::Transferred(status) => EstablishedEnd::Transferred(status),
+        };
+        // After a successful transfer the outcome is the transfer's, whoever hangs up.
+        let (phone_hung_up, room_gone) = (
+            matches!(end, EstablishedEnd::RemoteBye),
+            matches!(end, EstablishedEnd::RoomEnded(_)),
+        );
+        let end = self
+            .transfers
+            .completed()
+            .map_or(end, EstablishedEnd::Transferred);
+        let Established {
+            sip,
+            mut dialog,
+            room,
+            ..
+        } = self;
+        let phone = if phone_hung_up {
+            PhoneClose::Nothing
+        } else {
+            PhoneClose::Bye(&mut dialog)
+        };
+        let sinks = CallSinks::new(context, direction, Some(&sip), record)
+            .room((!room_gone).then_some(room))
+            .api(api);
+        deliver(&end.into(), "", phone, sinks).await;
     }
 
-    async fn run(mut self) -> Outcome {
+    async fn run(&mut self) -> Ending {
         let started = Instant::now();
         let deadline = self.max_duration.map(|max| started + max);
-        let ending = loop {
+        loop {
             let mut wake = self.leg.poll_timeout();
             let timers = [
                 self.dialog.poll_timeout(),
@@ -130,15 +159,13 @@ impl Established {
             if let Some(ending) = self.dialog_events() {
                 break ending;
             }
-        };
-        self.leg.finish(&self.metrics);
-        self.hang_up(ending).await
+        }
     }
 
     /// Frames and packets out; DTMF from the phone to the room; the media timeout.
     async fn run_media(&mut self, now: Instant) -> Option<Ending> {
         let mut digits = Vec::new();
-        for event in self.leg.pump(now, &self.room, &self.metrics) {
+        for event in self.leg.pump(now, Some(&self.room), &self.metrics) {
             match event {
                 MediaEvent::Dtmf(key) => digits.push(Payload::Dtmf {
                     code: u32::from(key.code),
@@ -181,11 +208,11 @@ impl Established {
             }
             Some(RoomEvent::Ended(RoomEnd::Lost(detail))) => {
                 tracing::warn!(%detail, "lost the room connection");
-                let reason = sipbridge_signaling::outcome::DisconnectReason::SignalClose;
+                let reason = DisconnectReason::SignalClose;
                 return Some(Ending::End(EstablishedEnd::RoomEnded(reason)));
             }
             Some(RoomEvent::Ended(RoomEnd::Left(_))) | None => {
-                let reason = sipbridge_signaling::outcome::DisconnectReason::UnknownReason;
+                let reason = DisconnectReason::UnknownReason;
                 return Some(Ending::End(EstablishedEnd::RoomEnded(reason)));
             }
             Some(_) => {}
@@ -196,7 +223,7 @@ impl Established {
     async fn handle_sip(&mut self, input: Option<CallInput>) -> Option<Ending> {
         match input? {
             CallInput::Request { id, request } => self.handle_request(id, request).await,
-            CallInput::NoAck { .. } => Some(Ending::Other(no_ack())),
+            CallInput::NoAck { .. } => Some(Ending::End(EstablishedEnd::NoAck)),
             CallInput::Shutdown => Some(Ending::End(EstablishedEnd::Shutdown)),
             CallInput::Response { response, .. }
                 if response.code >= 200
@@ -330,66 +357,41 @@ impl Established {
 
     /// SIP INFO DTMF (`application/dtmf-relay`, `Signal=5`), as some PBXs send it.
     async fn dtmf_info(&mut self, request: &Request) -> Response {
-        let body = String::from_utf8_lossy(&request.body);
-        let signal = body
-            .lines()
-            .find_map(|line| line.trim().strip_prefix("Signal="))
-            .or_else(|| {
-                (request.head.media_type() == Some("application/dtmf")).then_some(body.trim())
-            });
-        if let Some(digit) = signal.and_then(|s| s.trim().chars().next()) {
-            let code = "0123456789*#ABCD"
-                .find(digit.to_ascii_uppercase())
-                .unwrap_or(0);
-            let payload = Payload::Dtmf {
-                code: code as u32,
-                digit: digit.to_string(),
-            };
-            let _ = self
-                .room
-                .send_data(payload, Delivery::Reliable, Vec::new())
-                .await;
+        // An INFO without a body carries no key (some UAs send one to probe the dialog).
+        if request.body.is_empty() {
+            return Response::to(request, 200, None);
         }
-        Response::to(request, 200, None)
+        match parse_info_dtmf(request.head.content_type.as_deref(), &request.body) {
+            Ok(dtmf) => {
+                let payload = Payload::Dtmf {
+                    code: u32::from(dtmf.code),
+                    digit: dtmf.key.to_string(),
+                };
+                let _ = self
+                    .room
+                    .send_data(payload, Delivery::Reliable, Vec::new())
+                    .await;
+                Response::to(request, 200, None)
+            }
+            Err(error) => {
+                tracing::debug!(%error, "INFO DTMF refused");
+                let (code, reason) = error.info_dtmf_rejection().unwrap_or((400, "Bad Request"));
+                let mut response = Response::to(request, code, Some(reason));
+                if code == 415 {
+                    // RFC 3261 §21.4.13: a 415 lists the body types we accept.
+                    response.head.other.push("Accept", ACCEPTED_TYPES);
+                }
+                response
+            }
+        }
     }
 
     fn dialog_events(&mut self) -> Option<Ending> {
         while let Some(event) = self.dialog.poll_event() {
             if event == DialogEvent::SessionExpired {
-                return Some(Ending::Other(Outcome {
-                    reason: sipbridge_signaling::outcome::DisconnectReason::ConnectionTimeout,
-                    status: SipStatus::new(408, "Session expired"),
-                }));
+                return Some(Ending::End(EstablishedEnd::SessionExpired));
             }
         }
         None
-    }
-
-    /// BYE unless the phone hung up, then the room departure with the outcome. After a
-    /// successful transfer the outcome is the transfer's, whoever hangs up.
-    async fn hang_up(mut self, ending: Ending) -> Outcome {
-        self.abandon_transfer(Instant::now());
-        let (mut outcome, send_bye, leave_room) = match ending {
-            Ending::End(end) => {
-                let send_bye = !matches!(end, EstablishedEnd::RemoteBye);
-                let leave_room = !matches!(end, EstablishedEnd::RoomEnded(_));
-                (end.outcome(), send_bye, leave_room)
-            }
-            Ending::Transferred(status) => {
-                (EstablishedEnd::Transferred(status).outcome(), true, true)
-            }
-            Ending::Other(outcome) => (outcome, true, true),
-        };
-        if let Some(status) = self.transfers.completed() {
-            outcome = EstablishedEnd::Transferred(status).outcome();
-        }
-        if send_bye {
-            self.sip.send_bye(&mut self.dialog, &self.local).await;
-        }
-        if leave_room {
-            self.room.leave(departure(&outcome)).await;
-        }
-        self.sip.forget().await;
-        outcome
     }
 }

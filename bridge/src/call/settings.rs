@@ -46,6 +46,16 @@ pub fn codec_preferences(rtp: &Rtp) -> CodecPreferences {
     CodecPreferences::new(&audio, telephone_event).unwrap_or_default()
 }
 
+/// The codec's name in the call record's `audio_codec` (the SDP encoding names).
+pub fn codec_name(codec: AudioCodec) -> &'static str {
+    match codec {
+        AudioCodec::Pcmu => "PCMU",
+        AudioCodec::Pcma => "PCMA",
+        AudioCodec::G722 => "G722",
+        AudioCodec::Opus => "opus",
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -17,8 +17,8 @@ use crate::sip::local::LocalAddresses;
 #[derive(Debug)]
 pub struct CallSip {
     endpoint: mpsc::Sender<Command>,
-    inputs_sender: mpsc::UnboundedSender<CallInput>,
-    pub inputs: mpsc::UnboundedReceiver<CallInput>,
+    inputs_sender: mpsc::Sender<CallInput>,
+    pub inputs: mpsc::Receiver<CallInput>,
     key: DialogKey,
     /// The transport the call arrived on; in-dialog requests use it too.
     pub transport: Transport,
@@ -31,8 +31,8 @@ pub struct CallSip {
 impl CallSip {
     pub fn new(
         endpoint: mpsc::Sender<Command>,
-        inputs_sender: mpsc::UnboundedSender<CallInput>,
-        inputs: mpsc::UnboundedReceiver<CallInput>,
+        inputs_sender: mpsc::Sender<CallInput>,
+        inputs: mpsc::Receiver<CallInput>,
         key: DialogKey,
         transport: Transport,
         source: SocketAddr,
@@ -104,7 +104,9 @@ impl CallSip {
     /// Puts inputs the call set aside back in its queue, in order, for whoever reads next.
     pub fn requeue(&self, inputs: Vec<CallInput>) {
         for input in inputs {
-            let _ = self.inputs_sender.send(input);
+            if self.inputs_sender.try_send(input).is_err() {
+                tracing::warn!("call input queue full: a set-aside input dropped");
+            }
         }
     }
 
@@ -115,7 +117,7 @@ impl CallSip {
     }
 }
 
-/// An outcome as the room participant leaves with it (shared/OUTCOMES.md ways 1 and 2).
+/// An outcome as the room participant leaves with it (docs/OUTCOMES.md, the room's two ways).
 pub fn departure(outcome: &Outcome) -> Departure {
     Departure {
         reason: livekit_reason(outcome.reason),

@@ -1,4 +1,4 @@
-//! A transfer inside an answered call (shared/OUTCOMES.md, "Transfers"): the REFER, the
+//! A transfer inside an answered call (docs/OUTCOMES.md, "Transfers"): the REFER, the
 //! NOTIFYs of its implicit subscription (RFC 3515), the timers, and the answer to the API
 //! caller. The rules of the table live in `signaling`'s [`Transfer`]; this file feeds it
 //! what the network and the clock say and carries out what it decides.

@@ -1,5 +1,5 @@
 //! Call detail records: one JSON line per call, shaped exactly like `livekit.SIPCallInfo`
-//! (its protobuf JSON mapping), appended to `cdr.path` (shared/OUTCOMES.md, delivery 3), and
+//! (its protobuf JSON mapping), appended to `cdr.path` (docs/OUTCOMES.md, delivery 3), and
 //! one line per transfer shaped like `livekit.SIPTransferInfo` ([`TransferRecord`]); a reader
 //! tells them apart by `transferId`, which only transfer lines have.
 //!

@@ -1,5 +1,5 @@
 //! Whether an inbound INVITE may become a call, and where it goes: trunk, digest auth,
-//! dispatch rule (shared/OUTCOMES.md, "Inbound INVITE that never reaches a room").
+//! dispatch rule (docs/OUTCOMES.md, "Inbound INVITE refused").
 
 use std::sync::Mutex;
 use std::time::SystemTime;
@@ -22,29 +22,26 @@ pub struct Admitted<'c> {
 
 /// How to answer an INVITE that may not go ahead.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    pub code: u16,
-    pub reason: String,
-    /// Extra headers (the 407's `Proxy-Authenticate` challenges).
-    pub headers: Vec<(&'static str, String)>,
-    /// The outcome to record; `None` for a 407 challenge, which is a step of a call attempt,
-    /// not its end (the caller answers it with a new INVITE).
-    pub outcome: Option<InboundRejection>,
-    /// No answer at all (`sip.hide_inbound_port` and an address no trunk allows).
-    pub silent: bool,
-    /// For the log: what exactly failed (never sent to the peer).
-    pub detail: String,
+pub enum Refusal {
+    /// 407 with these `Proxy-Authenticate` challenges: a step of the attempt, not its end
+    /// (the caller answers it with a new INVITE), so no record.
+    Challenge(Vec<String>),
+    /// The attempt ends here, with this rejection's status.
+    Rejected {
+        rejection: InboundRejection,
+        /// No answer at all (`sip.hide_inbound_port` and an address no trunk allows).
+        silent: bool,
+        /// For the log and the record: what exactly failed (never sent to the peer).
+        detail: String,
+    },
 }
 
 impl Refusal {
-    fn new(code: u16, reason: &str, outcome: Option<InboundRejection>, detail: String) -> Self {
-        Self {
-            code,
-            reason: reason.to_owned(),
-            headers: Vec::new(),
-            outcome,
+    fn rejected(rejection: InboundRejection, detail: impl Into<String>) -> Self {
+        Self::Rejected {
+            rejection,
             silent: false,
-            detail,
+            detail: detail.into(),
         }
     }
 }
@@ -75,14 +72,11 @@ pub fn admit<'c>(
     let trunk = match match_trunk(config, address) {
         Ok(trunk) => trunk,
         Err(why) => {
-            let mut refusal = Refusal::new(
-                403,
-                "Forbidden",
-                Some(InboundRejection::TrunkNotAllowed),
-                format!("{why:?}"),
-            );
-            refusal.silent = why == NoTrunk::AddressNotAllowed && config.sip.hide_inbound_port;
-            return Err(refusal);
+            return Err(Refusal::Rejected {
+                rejection: InboundRejection::TrunkNotAllowed,
+                silent: why == NoTrunk::AddressNotAllowed && config.sip.hide_inbound_port,
+                detail: format!("{why:?}"),
+            });
         }
     };
     if let Some(credentials) = &trunk.auth {
@@ -110,12 +104,6 @@ pub fn admit<'c>(
         match verdict {
             Ok(()) => {}
             Err(AuthRejection::Challenge { stale }) => {
-                let mut refusal = Refusal::new(
-                    407,
-                    "Proxy Authentication Required",
-                    None,
-                    "challenge".into(),
-                );
                 let algorithms: Vec<Algorithm> = trunk
                     .auth_algorithms
                     .iter()
@@ -124,36 +112,28 @@ pub fn admit<'c>(
                         DigestAlgorithm::Md5 => Algorithm::Md5,
                     })
                     .collect();
-                for value in challenger.challenge_with(now, stale, &algorithms) {
-                    refusal.headers.push(("Proxy-Authenticate", value));
-                }
-                return Err(refusal);
+                let challenges = challenger.challenge_with(now, stale, &algorithms);
+                return Err(Refusal::Challenge(challenges.into_iter().collect()));
             }
             Err(AuthRejection::Forbidden { reason }) => {
-                return Err(Refusal::new(
-                    403,
+                let rejection = InboundRejection::AuthFailed {
+                    malformed: false,
                     reason,
-                    Some(InboundRejection::AuthFailed),
-                    "credentials".into(),
-                ));
+                };
+                return Err(Refusal::rejected(rejection, "credentials"));
             }
             Err(AuthRejection::BadRequest { reason }) => {
-                return Err(Refusal::new(
-                    400,
+                let rejection = InboundRejection::AuthFailed {
+                    malformed: true,
                     reason,
-                    Some(InboundRejection::AuthFailed),
-                    "malformed credentials".into(),
-                ));
+                };
+                return Err(Refusal::rejected(rejection, "malformed credentials"));
             }
         }
     }
     let Some(rule) = match_rule(config, trunk) else {
-        return Err(Refusal::new(
-            404,
-            "Not Found",
-            Some(InboundRejection::NoDispatchRule),
-            format!("no dispatch rule for trunk {}", trunk.id.as_str()),
-        ));
+        let detail = format!("no dispatch rule for trunk {}", trunk.id.as_str());
+        return Err(Refusal::rejected(InboundRejection::NoDispatchRule, detail));
     };
     Ok(Admitted {
         trunk,

@@ -5,32 +5,28 @@ use std::collections::HashMap;
 
 use livekit_protocol::{SipCallDirection, SipCallInfo};
 use sipbridge_signaling::message::Request;
+use sipbridge_signaling::outcome::CallStatus;
 
 use super::admit::Admitted;
 use crate::cdr::{CallRecord, new_call_id, now_ns};
-use crate::room::Identity;
+use crate::room::{Identity, attributes};
 
-/// The record's fields known when the call arrives.
-pub(super) fn call_info(
-    invite: &Request,
-    admitted: Option<&Admitted<'_>>,
-    room: &str,
-) -> SipCallInfo {
-    let now = now_ns();
+/// The record's fields known when the INVITE arrives.
+pub(super) fn call_info(invite: &Request) -> SipCallInfo {
     SipCallInfo {
         call_id: new_call_id(),
         sip_call_id: invite.head.call_id.0.clone(),
-        trunk_id: admitted
-            .map(|a| a.trunk.id.as_str().to_owned())
-            .unwrap_or_default(),
-        dispatch_rule_id: admitted
-            .map(|a| a.rule.id.as_str().to_owned())
-            .unwrap_or_default(),
-        room_name: room.to_owned(),
-        created_at_ns: now,
+        created_at_ns: now_ns(),
         call_direction: SipCallDirection::ScdInbound as i32,
         ..SipCallInfo::default()
     }
+}
+
+/// The record's fields known once the call is admitted: its trunk, rule and room.
+pub(super) fn admitted_info(info: &mut SipCallInfo, admitted: &Admitted<'_>, room: &str) {
+    info.trunk_id = admitted.trunk.id.as_str().to_owned();
+    info.dispatch_rule_id = admitted.rule.id.as_str().to_owned();
+    info.room_name = room.to_owned();
 }
 
 /// `sip_<caller>` with the standard `sip.*` attributes, the rule's attributes and the
@@ -45,22 +41,25 @@ pub(super) fn participant(
         admitted.rule.attributes.clone().into_iter().collect();
     let call_id = record.call_id();
     let standard = [
-        ("sip.callID", call_id),
-        ("sip.callIDFull", invite.head.call_id.0.clone()),
-        ("sip.trunkID", admitted.trunk.id.as_str().to_owned()),
-        ("sip.ruleID", admitted.rule.id.as_str().to_owned()),
-        ("sip.phoneNumber", admitted.caller.clone()),
-        ("sip.trunkPhoneNumber", admitted.called.clone()),
-        ("sip.callStatus", "ringing".to_owned()),
+        (attributes::CALL_ID, call_id),
+        (attributes::CALL_ID_FULL, invite.head.call_id.0.clone()),
+        (attributes::TRUNK_ID, admitted.trunk.id.as_str().to_owned()),
+        (attributes::RULE_ID, admitted.rule.id.as_str().to_owned()),
+        (attributes::PHONE_NUMBER, admitted.caller.clone()),
+        (attributes::TRUNK_PHONE_NUMBER, admitted.called.clone()),
         (
-            "sip.hostname",
+            attributes::CALL_STATUS,
+            CallStatus::Ringing.attribute_value().to_owned(),
+        ),
+        (
+            attributes::HOSTNAME,
             invite
                 .uri
                 .as_sip()
                 .map(|u| u.host.to_string())
                 .unwrap_or_default(),
         ),
-        ("sip.room", room.to_owned()),
+        (attributes::ROOM, room.to_owned()),
     ];
     for (name, value) in standard {
         attributes.insert(name.to_owned(), value);

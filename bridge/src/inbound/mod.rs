@@ -1,12 +1,15 @@
 //! Inbound calls: from an INVITE to a caller in a LiveKit room.
 
 pub mod admit;
+mod answer;
 mod call;
 mod identity;
 mod pin;
 pub mod routing;
 
 use std::sync::Arc;
+
+use tracing::Instrument;
 
 use crate::call::context::{CallContext, InProgress};
 use crate::sip::endpoint::CallStarter;
@@ -17,9 +20,17 @@ pub fn call_starter(context: Arc<CallContext>) -> CallStarter {
     Box::new(move |new_call| {
         let running = InProgress::new(context.clone());
         let context = context.clone();
-        tokio::spawn(async move {
+        // Every log line of the call carries its ids (`call` once the record has one).
+        let span = tracing::info_span!(
+            "call",
+            direction = "inbound",
+            call = tracing::field::Empty,
+            sip_call_id = %new_call.invite.head.call_id,
+        );
+        let call = async move {
             call::run(context, new_call).await;
             drop(running);
-        });
+        };
+        tokio::spawn(call.instrument(span));
     })
 }

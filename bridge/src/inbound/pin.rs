@@ -1,6 +1,9 @@
 //! The PIN of a `direct` rule with `pin`: the call is answered, the caller hears dial tone
 //! and keys the PIN (ending with `#`, or just its digits); a wrong PIN gets a second of busy
 //! tone and another try, three in all. Only then does the caller join the room.
+//!
+//! [`PinEntry`] decides (sans-IO, on the caller's clock); [`collect_pin`] runs the call's
+//! media and SIP inputs around it.
 
 use std::time::{Duration, Instant};
 
@@ -8,121 +11,160 @@ use sipbridge_media::leg::MediaEvent;
 use sipbridge_media::tone::Progress;
 use sipbridge_signaling::dialog::{Dialog, Verdict};
 use sipbridge_signaling::message::{Method, Response};
-use sipbridge_signaling::outcome::{DisconnectReason, EstablishedEnd, Outcome, SipStatus};
+use sipbridge_signaling::outcome::{Ending, EstablishedEnd, PinEnd};
 
-use crate::call::media::CallMedia;
-use crate::call::ports::RtpSockets;
+use crate::call::leg::MediaLeg;
 use crate::call::sip::CallSip;
+use crate::metrics::Metrics;
 use crate::sip::link::CallInput;
 
 const ATTEMPTS: usize = 3;
 const BUSY_BETWEEN_TRIES: Duration = Duration::from_secs(1);
 
-/// How PIN collection ended.
-#[derive(Debug)]
-pub(super) enum PinResult {
-    Entered,
-    /// The call is over; `send_bye` unless the phone already hung up.
-    Over {
-        outcome: Outcome,
-        send_bye: bool,
-    },
+/// What the caller should hear now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Prompt {
+    Dial,
+    Busy,
+    Silence,
 }
 
-/// Runs the call's media and its SIP inputs until the PIN is right, wrong three times, not
-/// entered within `timeout`, or the call ends.
+/// Where PIN entry stands after a key or a timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum PinStep {
+    /// Keep listening; play `Prompt` if it changed.
+    Waiting(Option<Prompt>),
+    /// The right PIN: the caller may join the room.
+    Entered,
+    /// No more tries or no more time.
+    Over(PinEnd),
+}
+
+/// PIN entry, sans-IO: keys and the clock in, prompts and a verdict out.
+#[derive(Debug)]
+pub(super) struct PinEntry {
+    pin: String,
+    entered: String,
+    failures: usize,
+    deadline: Instant,
+    /// After a wrong PIN: when the dial tone comes back.
+    reprompt_at: Option<Instant>,
+}
+
+impl PinEntry {
+    /// Starts collecting at `now`, with dial tone, for at most `timeout`.
+    pub(super) fn new(pin: &str, now: Instant, timeout: Duration) -> Self {
+        Self {
+            pin: pin.to_owned(),
+            entered: String::new(),
+            failures: 0,
+            deadline: now + timeout,
+            reprompt_at: None,
+        }
+    }
+
+    /// When [`PinEntry::handle_timeout`] is next due.
+    pub(super) fn poll_timeout(&self) -> Instant {
+        self.reprompt_at
+            .map_or(self.deadline, |at| at.min(self.deadline))
+    }
+
+    pub(super) fn handle_timeout(&mut self, now: Instant) -> PinStep {
+        if now >= self.deadline {
+            return PinStep::Over(PinEnd::Timeout);
+        }
+        if self.reprompt_at.is_some_and(|at| now >= at) {
+            self.reprompt_at = None;
+            return PinStep::Waiting(Some(Prompt::Dial));
+        }
+        PinStep::Waiting(None)
+    }
+
+    /// A key the caller pressed (RFC 4733 or SIP INFO).
+    pub(super) fn handle_key(&mut self, now: Instant, key: char) -> PinStep {
+        if key != '#' {
+            self.entered.push(key);
+            if self.entered.len() < self.pin.len() {
+                return PinStep::Waiting(Some(Prompt::Silence));
+            }
+        }
+        if self.entered == self.pin {
+            return PinStep::Entered;
+        }
+        self.entered.clear();
+        self.failures += 1;
+        if self.failures == ATTEMPTS {
+            return PinStep::Over(PinEnd::Wrong);
+        }
+        self.reprompt_at = Some(now + BUSY_BETWEEN_TRIES);
+        PinStep::Waiting(Some(Prompt::Busy))
+    }
+}
+
+/// How PIN collection ended when it did not succeed.
+#[derive(Debug)]
+pub(super) struct PinFailed {
+    pub ending: Ending,
+    /// The phone hung up (its BYE is answered): no BYE of ours.
+    pub phone_gone: bool,
+}
+
+/// Runs the call's media (the same pump as an answered call: RTCP, counts, metrics) and its
+/// SIP inputs until the PIN is right, wrong three times, not entered in time, or the call
+/// ends.
 pub(super) async fn collect_pin(
     pin: &str,
-    media: &mut CallMedia,
-    sockets: &RtpSockets,
+    leg: &mut MediaLeg,
     sip: &mut CallSip,
     dialog: &mut Dialog,
     timeout: Duration,
-) -> PinResult {
-    let deadline = Instant::now() + timeout;
-    let mut entered = String::new();
-    let mut failures = 0;
-    let mut reprompt_at: Option<Instant> = None;
-    media.set_prompt(Some(Progress::Dial));
-    let mut buffer = vec![0u8; 2048];
+    metrics: &Metrics,
+) -> Result<(), PinFailed> {
+    let mut entry = PinEntry::new(pin, Instant::now(), timeout);
+    play(leg, Prompt::Dial);
     loop {
-        let mut wake = media.poll_timeout().min(deadline);
-        if let Some(at) = reprompt_at {
-            wake = wake.min(at);
-        }
+        let wake = leg.poll_timeout().min(entry.poll_timeout());
         tokio::select! {
-            received = sockets.rtp.recv_from(&mut buffer) => {
-                if let Ok((len, source)) = received {
-                    media.handle_rtp(Instant::now(), source, &buffer[..len]);
-                }
-            }
+            () = leg.receive() => {}
             () = tokio::time::sleep_until(wake.into()) => {}
-            input = sip.inputs.recv() => {
-                if let Some(result) = handle_sip(input, sip, dialog).await {
-                    return result;
-                }
-            }
+            input = sip.inputs.recv() => handle_sip(input, sip, dialog).await?,
         }
         let now = Instant::now();
-        if now >= deadline {
-            let outcome = Outcome {
-                reason: DisconnectReason::UserUnavailable,
-                status: SipStatus::new(408, "PIN timeout"),
-            };
-            return PinResult::Over {
-                outcome,
-                send_bye: true,
-            };
-        }
-        if reprompt_at.is_some_and(|at| now >= at) {
-            reprompt_at = None;
-            media.set_prompt(Some(Progress::Dial));
-        }
-        while media.tick_due(now) {
-            let _ = media.tick(now);
-            while let Some((packet, destination)) = media.poll_rtp() {
-                let _ = sockets.rtp.try_send_to(packet, destination);
-            }
-        }
-        media.handle_timeout(now);
-        while let Some(event) = media.poll_event() {
+        let mut steps = vec![entry.handle_timeout(now)];
+        for event in leg.pump(now, None, metrics) {
             match event {
-                MediaEvent::Dtmf(key) => {
-                    media.set_prompt(None);
-                    if key.key != '#' {
-                        entered.push(key.key);
-                    }
-                    if key.key != '#' && entered.len() < pin.len() {
-                        continue;
-                    }
-                    if entered == pin {
-                        return PinResult::Entered;
-                    }
-                    entered.clear();
-                    failures += 1;
-                    if failures == ATTEMPTS {
-                        let outcome = Outcome {
-                            reason: DisconnectReason::UserRejected,
-                            status: SipStatus::new(403, "Wrong PIN"),
-                        };
-                        return PinResult::Over {
-                            outcome,
-                            send_bye: true,
-                        };
-                    }
-                    media.set_prompt(Some(Progress::Busy));
-                    reprompt_at = Some(now + BUSY_BETWEEN_TRIES);
-                }
-                MediaEvent::Timeout { .. } => {
-                    let outcome = EstablishedEnd::MediaTimeout.outcome();
-                    return PinResult::Over {
-                        outcome,
-                        send_bye: true,
-                    };
-                }
+                MediaEvent::Dtmf(key) => steps.push(entry.handle_key(now, key.key)),
+                MediaEvent::Timeout { .. } => return Err(hang_up(EstablishedEnd::MediaTimeout)),
                 MediaEvent::SourceChanged(_) | MediaEvent::Latched(_) => {}
             }
         }
+        for step in steps {
+            match step {
+                PinStep::Waiting(Some(prompt)) => play(leg, prompt),
+                PinStep::Waiting(None) => {}
+                PinStep::Entered => {
+                    play(leg, Prompt::Silence);
+                    return Ok(());
+                }
+                PinStep::Over(end) => return Err(hang_up(end)),
+            }
+        }
+    }
+}
+
+fn play(leg: &mut MediaLeg, prompt: Prompt) {
+    let tone = match prompt {
+        Prompt::Dial => Some(Progress::Dial),
+        Prompt::Busy => Some(Progress::Busy),
+        Prompt::Silence => None,
+    };
+    leg.media.set_prompt(tone);
+}
+
+fn hang_up(ending: impl Into<Ending>) -> PinFailed {
+    PinFailed {
+        ending: ending.into(),
+        phone_gone: false,
     }
 }
 
@@ -131,28 +173,22 @@ async fn handle_sip(
     input: Option<CallInput>,
     sip: &CallSip,
     dialog: &mut Dialog,
-) -> Option<PinResult> {
+) -> Result<(), PinFailed> {
     let (id, request) = match input {
         Some(CallInput::Request { id, request }) => (id, request),
-        Some(CallInput::Shutdown) => {
-            let outcome = EstablishedEnd::Shutdown.outcome();
-            return Some(PinResult::Over {
-                outcome,
-                send_bye: true,
-            });
-        }
-        Some(_) => return None,
+        Some(CallInput::Shutdown) => return Err(hang_up(EstablishedEnd::Shutdown)),
+        Some(_) => return Ok(()),
+        // The endpoint is gone: nothing can carry a BYE any more.
         None => {
-            let outcome = EstablishedEnd::Shutdown.outcome();
-            return Some(PinResult::Over {
-                outcome,
-                send_bye: false,
+            return Err(PinFailed {
+                ending: EstablishedEnd::Shutdown.into(),
+                phone_gone: true,
             });
         }
     };
     let mut response = match dialog.receive_request(&request, rand::random()) {
         Ok(Verdict::Accept) => match request.method {
-            Method::Ack => return None,
+            Method::Ack => return Ok(()),
             Method::Bye | Method::Options | Method::Info => Response::to(&request, 200, None),
             // RFC 3261 §14.2: not now, try again shortly.
             _ => {
@@ -167,8 +203,64 @@ async fn handle_sip(
     let bye = request.method == Method::Bye && response.code == 200;
     let _ = dialog.respond(&request, &mut response, Instant::now());
     sip.respond(id, response).await;
-    bye.then(|| PinResult::Over {
-        outcome: EstablishedEnd::RemoteBye.outcome(),
-        send_bye: false,
-    })
+    if bye {
+        return Err(PinFailed {
+            ending: EstablishedEnd::RemoteBye.into(),
+            phone_gone: true,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECOND: Duration = Duration::from_secs(1);
+
+    fn keys(entry: &mut PinEntry, now: Instant, keys: &str) -> Vec<PinStep> {
+        keys.chars().map(|key| entry.handle_key(now, key)).collect()
+    }
+
+    #[test]
+    fn the_right_pin_with_or_without_hash() {
+        let now = Instant::now();
+        let mut entry = PinEntry::new("1234", now, 30 * SECOND);
+        assert_eq!(
+            keys(&mut entry, now, "1234").last(),
+            Some(&PinStep::Entered)
+        );
+        let mut entry = PinEntry::new("1234", now, 30 * SECOND);
+        assert_eq!(
+            keys(&mut entry, now, "1234#").last(),
+            Some(&PinStep::Entered)
+        );
+    }
+
+    #[test]
+    fn a_wrong_pin_gets_busy_tone_then_dial_tone_and_three_end_the_call() {
+        let start = Instant::now();
+        let mut entry = PinEntry::new("42", start, 30 * SECOND);
+        let busy = PinStep::Waiting(Some(Prompt::Busy));
+        assert_eq!(keys(&mut entry, start, "13").last(), Some(&busy));
+        assert_eq!(entry.poll_timeout(), start + SECOND);
+        let dial = PinStep::Waiting(Some(Prompt::Dial));
+        assert_eq!(entry.handle_timeout(start + SECOND), dial);
+        // A short PIN ended by # is wrong too.
+        assert_eq!(keys(&mut entry, start, "4#").last(), Some(&busy));
+        let last = keys(&mut entry, start, "99").pop();
+        assert_eq!(last, Some(PinStep::Over(PinEnd::Wrong)));
+    }
+
+    #[test]
+    fn no_pin_in_time_is_a_timeout() {
+        let start = Instant::now();
+        let mut entry = PinEntry::new("42", start, 10 * SECOND);
+        keys(&mut entry, start, "4");
+        assert_eq!(entry.poll_timeout(), start + 10 * SECOND);
+        assert_eq!(
+            entry.handle_timeout(start + 10 * SECOND),
+            PinStep::Over(PinEnd::Timeout)
+        );
+    }
 }

@@ -16,7 +16,7 @@ pub struct CallAddress<'a> {
     pub caller: &'a str,
 }
 
-/// Why no trunk takes the call (all answered 403, shared/OUTCOMES.md; the detail is logged).
+/// Why no trunk takes the call (all answered 403, docs/OUTCOMES.md; the detail is logged).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoTrunk {
     /// No trunk allows the source address (or none of those serving the number does).
@@ -79,7 +79,7 @@ pub fn match_trunk<'c>(
 }
 
 /// The dispatch rule for a call on `trunk`: a rule naming the trunk wins over one that
-/// serves every trunk; then config order. `None` → 404 (shared/OUTCOMES.md).
+/// serves every trunk; then config order. `None` → 404 (docs/OUTCOMES.md).
 pub fn match_rule<'c>(config: &'c Config, trunk: &InboundTrunk) -> Option<&'c DispatchRule> {
     let names_trunk = |rule: &&DispatchRule| rule.trunk_ids.iter().any(|id| id == &trunk.id);
     let serves_all = |rule: &&DispatchRule| rule.trunk_ids.is_empty();

@@ -2,7 +2,6 @@
 //! the room (`dialing`), the INVITE through the trunk, the answer (`active`, the API
 //! caller's reply), the established call, and exactly one record and `calls_ended` count.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,26 +11,36 @@ use livekit_protocol::{SipHeaderOptions, SipParticipantInfo};
 use sipbridge_signaling::dial::Dialer;
 use sipbridge_signaling::dialog::{Dialog, TimerConfig};
 use sipbridge_signaling::message::{Response, sdp_body};
-use sipbridge_signaling::outcome::{DisconnectReason, OutboundEnd, Outcome, SipStatus};
+use sipbridge_signaling::outcome::{
+    CallStatus, Direction, Ending, OutboundEnd, Outcome, SetupFailure,
+};
 use sipbridge_signaling::sdp::{LocalSession, parse as parse_sdp};
 use sipbridge_signaling::transaction::Transport;
-use tokio::sync::mpsc;
 
 use super::dial::{Dialed, Dialing, start_media};
 use super::identity::{call_info, participant};
 use super::invite::invite_params;
 use super::{CreateError, Plan, Reply};
 use crate::call::context::CallContext;
+use crate::call::end::{ApiAnswer, CallSinks, PhoneClose, deliver};
 use crate::call::leg::MediaLeg;
 use crate::call::media::StreamStart;
 use crate::call::ports::RtpSockets;
 use crate::call::session::Established;
-use crate::call::settings::codec_preferences;
-use crate::call::sip::{CallSip, departure};
+use crate::call::settings::{codec_name, codec_preferences};
+use crate::call::sip::CallSip;
 use crate::call::transfer::Transfers;
 use crate::cdr::{CallRecord, now_ns};
-use crate::room::{JoinRequest, RoomHandle, join};
-use crate::sip::link::{Command, DialogKey};
+use crate::room::{JoinRequest, RoomHandle, attributes, join};
+use crate::sip::link::{Command, DialogKey, call_inputs};
+
+/// A 2xx to our INVITE, and the early media that may have come before it.
+struct Answer {
+    invite: Box<sipbridge_signaling::message::Request>,
+    response: Response,
+    leg: Option<Box<MediaLeg>>,
+    sockets: Option<RtpSockets>,
+}
 
 /// A call we place, between its steps.
 struct OutboundCall {
@@ -45,6 +54,9 @@ struct OutboundCall {
 pub(super) async fn run(context: Arc<CallContext>, plan: Plan, reply: Reply) {
     let sip_call_id = format!("{:032x}@{}", rand::random::<u128>(), context.local.sip_ip);
     let record = context.cdr.record(call_info(&plan, &sip_call_id));
+    let span = tracing::Span::current();
+    span.record("call", record.call_id().as_str());
+    span.record("sip_call_id", sip_call_id.as_str());
     let call = OutboundCall {
         context,
         plan,
@@ -59,9 +71,9 @@ impl OutboundCall {
     async fn place(mut self) {
         let context = self.context.clone();
         let Some(sockets) = context.ports.allocate().await else {
-            tracing::warn!("no free RTP port pair");
-            let status = SipStatus::new(503, "No free RTP port");
-            return self.refuse(status, "no free RTP port");
+            return self
+                .end(None, SetupFailure::NoRtpPort, "no free RTP port")
+                .await;
         };
         let call_id = self.record.call_id();
         let request = JoinRequest {
@@ -71,9 +83,8 @@ impl OutboundCall {
         let (room, mut room_events) = match join(&context.room, request).await {
             Ok(joined) => joined,
             Err(error) => {
-                tracing::warn!(%error, room = %self.plan.room, "joining the room failed");
-                let status = SipStatus::new(503, "Room join failed");
-                return self.refuse(status, &error.to_string());
+                let detail = error.to_string();
+                return self.end(None, SetupFailure::RoomJoinFailed, &detail).await;
             }
         };
         let info = SipParticipantInfo {
@@ -85,33 +96,11 @@ impl OutboundCall {
         let destination = match self.resolve().await {
             Ok(destination) => destination,
             Err(detail) => {
-                let outcome = OutboundEnd::TransportFailure { detail }.outcome();
-                return self.end(Some(room), outcome, "").await;
+                let ending = OutboundEnd::TransportFailure { detail };
+                return self.end(Some(room), ending, "").await;
             }
         };
-        let transport = match self.plan.trunk.transport {
-            sipbridge_config::Transport::Tcp => Transport::Tcp,
-            _ => Transport::Udp,
-        };
-        let local_tag = format!("{:016x}", rand::random::<u64>());
-        let key = DialogKey {
-            call_id: self.sip_call_id.clone(),
-            local_tag: local_tag.clone(),
-        };
-        let (inputs_sender, inputs) = mpsc::unbounded_channel();
-        let register = Command::Register {
-            key: key.clone(),
-            call: inputs_sender.clone(),
-        };
-        let _ = context.endpoint.send(register).await;
-        let mut sip = CallSip::new(
-            context.endpoint.clone(),
-            inputs_sender,
-            inputs,
-            key,
-            transport,
-            destination,
-        );
+        let (mut sip, local_tag) = self.sip_leg(destination).await;
         let rtp_addr = SocketAddr::new(context.local.rtp_ip, sockets.rtp_port());
         let mut session = LocalSession::new(
             rand::random::<u32>().into(),
@@ -124,7 +113,7 @@ impl OutboundCall {
             &self.plan,
             &self.sip_call_id,
             &local_tag,
-            transport,
+            sip.transport,
             offer,
         );
         let dialer = Dialer::new(params, rand::random());
@@ -155,41 +144,71 @@ impl OutboundCall {
             Dialed::TooLate {
                 invite,
                 response,
-                outcome,
+                ending,
             } => {
                 // RFC 3261 §15: a 2xx is acknowledged even when we no longer want the call.
-                if let Some((mut dialog, _)) = self.acknowledge(&sip, &invite, &response).await {
-                    sip.send_bye(&mut dialog, &context.local).await;
-                }
-                sip.forget().await;
-                return self.end(Some(room), outcome, "").await;
+                let acknowledged = self.acknowledge(&sip, &invite, &response).await;
+                let mut dialog = acknowledged.map(|(dialog, _)| dialog);
+                let phone = dialog.as_mut().map_or(PhoneClose::Nothing, PhoneClose::Bye);
+                return self
+                    .end_with(Some(&sip), phone, Some(room), ending, "")
+                    .await;
             }
             Dialed::Ended {
-                outcome,
+                ending,
                 room_ended,
+                linger,
             } => {
-                sip.forget().await;
                 let room = (!room_ended).then_some(room);
-                return self.end(room, outcome, "").await;
+                let phone = PhoneClose::Nothing;
+                self.end_with(Some(&sip), phone, room, ending, "").await;
+                // The INVITE transaction may still bring a 2xx: it is ACKed and hung up.
+                if let Some(dialer) = linger {
+                    super::dial::linger(&context, &mut sip, *dialer).await;
+                }
+                return;
             }
         };
 
+        let answer = Answer {
+            invite,
+            response,
+            leg,
+            sockets,
+        };
+        self.answered(sip, answer, session, room, room_events, info)
+            .await;
+    }
+
+    /// A 2xx: ACK it, start the media, tell the room and the API caller, run the call.
+    async fn answered(
+        mut self,
+        sip: CallSip,
+        answer: Answer,
+        session: LocalSession,
+        room: RoomHandle,
+        room_events: tokio::sync::mpsc::Receiver<crate::room::RoomEvent>,
+        info: SipParticipantInfo,
+    ) {
+        let context = self.context.clone();
+        let Answer {
+            invite,
+            response,
+            leg,
+            sockets,
+        } = answer;
         let Some((mut dialog, ack)) = self.acknowledge(&sip, &invite, &response).await else {
-            sip.forget().await;
-            let outcome = Outcome::new(
-                DisconnectReason::SipTrunkFailure,
-                SipStatus::new(502, "Unusable 2xx"),
-            );
+            let detail = "the 2xx could not form a dialog";
+            let ending = OutboundEnd::UnusableAnswer;
             return self
-                .end(Some(room), outcome, "the 2xx could not form a dialog")
+                .end_with(Some(&sip), PhoneClose::Nothing, Some(room), ending, detail)
                 .await;
         };
         let Some(leg) = self.media_for_answer(&session, &response, leg, sockets) else {
-            sip.send_bye(&mut dialog, &context.local).await;
-            sip.forget().await;
-            let outcome = OutboundEnd::NoCommonCodec.outcome();
+            let phone = PhoneClose::Bye(&mut dialog);
+            let (ending, detail) = (OutboundEnd::NoCommonCodec, "the answer has no usable SDP");
             return self
-                .end(Some(room), outcome, "the answer has no usable SDP")
+                .end_with(Some(&sip), phone, Some(room), ending, detail)
                 .await;
         };
         // Listed before anyone can see the call active, so a transfer asked for at once finds it.
@@ -197,6 +216,9 @@ impl OutboundCall {
         self.go_active(&room, &response).await;
         self.answer_api(Ok(info));
         let mut leg = leg;
+        let codec = codec_name(leg.media.codec());
+        self.record
+            .update(|info| info.audio_codec = codec.to_owned());
         if !self.plan.dtmf.is_empty() && !leg.media.send_dtmf(&self.plan.dtmf) {
             tracing::warn!("the dtmf digits could not be queued");
         }
@@ -216,8 +238,38 @@ impl OutboundCall {
             answer_due: false,
         };
         established
-            .run_to_end(&context, "outbound", self.record)
+            .run_to_end(&context, Direction::Outbound, self.record)
             .await;
+    }
+
+    /// The SIP leg toward the trunk: our From tag, and the endpoint told to route the
+    /// dialog's requests to this call.
+    async fn sip_leg(&self, destination: SocketAddr) -> (CallSip, String) {
+        let transport = match self.plan.trunk.transport {
+            sipbridge_config::Transport::Tcp => Transport::Tcp,
+            _ => Transport::Udp,
+        };
+        let local_tag = format!("{:016x}", rand::random::<u64>());
+        let key = DialogKey {
+            call_id: self.sip_call_id.clone(),
+            local_tag: local_tag.clone(),
+        };
+        let (inputs_sender, inputs) = call_inputs();
+        let register = Command::Register {
+            key: key.clone(),
+            call: inputs_sender.clone(),
+        };
+        let endpoint = &self.context.endpoint;
+        let _ = endpoint.send(register).await;
+        let sip = CallSip::new(
+            endpoint.clone(),
+            inputs_sender,
+            inputs,
+            key,
+            transport,
+            destination,
+        );
+        (sip, local_tag)
     }
 
     /// The trunk's address; DNS failures are the table's transport failures.
@@ -296,7 +348,7 @@ impl OutboundCall {
     /// `sip.callStatus=active` (only now: never before the 200), with the 200's headers the
     /// trunk maps and those the request asked for (`include_headers`).
     async fn go_active(&self, room: &RoomHandle, response: &Response) {
-        let mut attributes = HashMap::from([("sip.callStatus".to_owned(), "active".to_owned())]);
+        let mut attributes = attributes::call_status(CallStatus::Active);
         let wanted = |name: &str| match self.plan.include_headers {
             SipHeaderOptions::SipNoHeaders => false,
             SipHeaderOptions::SipXHeaders => name.len() > 2 && name[..2].eq_ignore_ascii_case("x-"),
@@ -310,7 +362,7 @@ impl OutboundCall {
         for (name, value) in response.head.other.iter() {
             if wanted(name) {
                 attributes.insert(
-                    format!("sip.h.{}", name.to_ascii_lowercase()),
+                    format!("{}{}", attributes::HEADER_PREFIX, name.to_ascii_lowercase()),
                     value.to_owned(),
                 );
             }
@@ -326,31 +378,33 @@ impl OutboundCall {
         }
     }
 
-    /// The call could not start (no port, no room): the API caller hears why.
-    fn refuse(mut self, status: SipStatus, error: &str) {
-        let outcome = Outcome::new(DisconnectReason::JoinFailure, status);
-        self.answer_api(Err(CreateError::Unavailable(format!(
-            "{}: {error}",
-            outcome.status.reason
-        ))));
-        self.context
-            .finish("outbound", self.record, &outcome, error);
+    /// The call ended before it was answered, with no SIP leg to tell.
+    async fn end(self, room: Option<RoomHandle>, ending: impl Into<Ending>, detail: &str) {
+        self.end_with(None, PhoneClose::Nothing, room, ending, detail)
+            .await;
     }
 
-    /// The call ended before it was answered: the room, the API caller and the record hear
-    /// the outcome.
-    async fn end(mut self, room: Option<RoomHandle>, outcome: Outcome, error: &str) {
-        tracing::info!(
-            reason = outcome.reason.as_str(),
-            code = outcome.status.code,
-            status = %outcome.status.reason,
-            "outbound call ended"
-        );
-        if let Some(room) = room {
-            room.leave(departure(&outcome)).await;
-        }
-        self.answer_api(Err(CreateError::Call(outcome.clone())));
-        self.context
-            .finish("outbound", self.record, &outcome, error);
+    /// The call ended before it was answered: the phone (`phone`, through `sip`), the room,
+    /// the API caller and the record hear the outcome.
+    async fn end_with(
+        self,
+        sip: Option<&CallSip>,
+        phone: PhoneClose<'_>,
+        room: Option<RoomHandle>,
+        ending: impl Into<Ending>,
+        detail: &str,
+    ) {
+        let sinks = CallSinks::new(&self.context, Direction::Outbound, sip, self.record)
+            .room(room)
+            .api(api_answer(self.reply));
+        deliver(&ending.into(), detail, phone, sinks).await;
     }
+}
+
+/// The API caller's answer, for an ending that comes before the answer.
+fn api_answer(reply: Option<Reply>) -> Option<ApiAnswer> {
+    let reply = reply?;
+    Some(Box::new(move |outcome: &Outcome| {
+        let _ = reply.send(Err(CreateError::Call(outcome.clone())));
+    }))
 }

@@ -3,14 +3,15 @@
 //! withdrawn (CANCEL) when the ringing times out, the room closes, the API caller goes away
 //! or the bridge shuts down.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use sipbridge_media::leg::Negotiated;
 use sipbridge_signaling::dial::{CancelCause, DialStep, Dialer};
+use sipbridge_signaling::dialog::Dialog;
 use sipbridge_signaling::message::{Method, Request, Response};
-use sipbridge_signaling::outcome::{EstablishedEnd, OutboundEnd, Outcome};
+use sipbridge_signaling::outcome::{CallStatus, Ending, EstablishedEnd, OutboundEnd};
 use sipbridge_signaling::sdp::{LocalSession, parse as parse_sdp};
+use sipbridge_signaling::transaction::ClientTxId;
 use tokio::sync::mpsc;
 
 use super::Reply;
@@ -21,11 +22,16 @@ use crate::call::media::CallMedia;
 use crate::call::ports::RtpSockets;
 use crate::call::settings::leg_settings;
 use crate::call::sip::CallSip;
-use crate::room::{RoomEvent, RoomHandle};
+use crate::room::{RoomEvent, RoomHandle, attributes};
 use crate::sip::link::CallInput;
 
 /// The longest the dialling loop sleeps with nothing due.
 const IDLE_WAKE: Duration = Duration::from_secs(1);
+
+/// After our CANCEL, how long the far end has to end the INVITE (normally with 487) before
+/// the call ends without it: the API caller and the record should not wait 64·T1 for a far
+/// end that never answers the CANCEL. The transaction layer absorbs whatever comes later.
+const CANCEL_GRACE: Duration = Duration::from_secs(4);
 
 /// How dialling ended.
 #[derive(Debug)]
@@ -42,12 +48,17 @@ pub(super) enum Dialed {
     TooLate {
         invite: Box<Request>,
         response: Response,
-        outcome: Outcome,
+        ending: Ending,
     },
     /// No call. `room_ended`: the participant is already gone (the room closed).
-    Ended { outcome: Outcome, room_ended: bool },
+    /// `linger`: the INVITE transaction is still running (the call ended before its final
+    /// response), so a late 2xx must still be ACKed and hung up.
+    Ended {
+        ending: Ending,
+        room_ended: bool,
+        linger: Option<Box<Dialer>>,
+    },
 }
-
 /// What the dialling loop works with.
 pub(super) struct Dialing<'a> {
     pub context: &'a CallContext,
@@ -61,180 +72,318 @@ pub(super) struct Dialing<'a> {
     pub play_dialtone: bool,
 }
 
+/// The dialling loop's state between wake-ups.
+struct DialLoop<'a> {
+    io: Dialing<'a>,
+    dialer: Dialer,
+    invite_tx: ClientTxId,
+    ringing_deadline: Instant,
+    /// After our CANCEL: when the call ends without the INVITE's final response.
+    give_up_at: Option<Instant>,
+    sockets: Option<RtpSockets>,
+    /// Early media: the phone's 183 brought an answer.
+    leg: Option<MediaLeg>,
+    ringback: Option<Ringback>,
+    ringing: bool,
+    room_ended: bool,
+    /// Set when something other than the table's cancel row decides the outcome (shutdown).
+    overriding: Option<Ending>,
+}
+
 impl Dialing<'_> {
     /// Sends the INVITE and runs until its final response (or the end of trying).
     pub(super) async fn run(self, mut dialer: Dialer, sockets: RtpSockets) -> Dialed {
-        let Dialing {
-            context,
-            sip,
-            room,
-            room_events,
-            session,
-            reply,
-            room_name,
-            ringing_timeout,
-            play_dialtone,
-        } = self;
-        let Some(mut invite_tx) = sip.send_request(dialer.invite().clone()).await else {
+        let Some(invite_tx) = self.sip.send_request(dialer.invite().clone()).await else {
             let end = dialer.on_transport_error("the INVITE could not be sent");
-            return ended(end.outcome(), false);
+            return ended(end.into(), false);
         };
         let started = Instant::now();
-        let ringing_deadline = started + ringing_timeout;
-        // RFC 3261 §9.1: after a CANCEL the INVITE should end with a 487; 64·T1 bounds the wait.
-        let cancel_wait = context.config.sip.timers.t1.0 * 64;
-        let mut give_up_at: Option<Instant> = None;
-        let mut sockets = Some(sockets);
-        let mut leg: Option<MediaLeg> = None;
-        let mut ringback = if play_dialtone {
-            Ringback::new(started, leg_settings(&context.config.rtp).opus)
-        } else {
-            None
+        let opus = leg_settings(&self.context.config.rtp).opus;
+        let ringback = self
+            .play_dialtone
+            .then(|| Ringback::new(started, opus))
+            .flatten();
+        let state = DialLoop {
+            ringing_deadline: started + self.ringing_timeout,
+            io: self,
+            dialer,
+            invite_tx,
+            give_up_at: None,
+            sockets: Some(sockets),
+            leg: None,
+            ringback,
+            ringing: false,
+            room_ended: false,
+            overriding: None,
         };
-        let mut ringing = false;
-        let mut room_ended = false;
-        // Set when something other than the table's cancel row decides the outcome.
-        let mut overriding: Option<Outcome> = None;
-        let outcome_of = |end: OutboundEnd, overriding: &Option<Outcome>| {
-            overriding.clone().unwrap_or_else(|| end.outcome())
-        };
+        state.run().await
+    }
+}
 
+impl DialLoop<'_> {
+    async fn run(mut self) -> Dialed {
         loop {
-            // Nothing else due: wake for the ringing deadline while it still matters, and
-            // otherwise only for what arrives.
-            let idle = Instant::now() + IDLE_WAKE;
-            let mut wake = leg.as_ref().map_or(idle, MediaLeg::poll_timeout);
-            if dialer.cancelling().is_none() {
-                wake = wake.min(ringing_deadline);
-            }
-            if let Some(at) = give_up_at {
-                wake = wake.min(at);
-            }
-            if let Some(ringback) = &ringback {
-                wake = wake.min(ringback.poll_timeout());
-            }
-            let mut cancel = None;
-            tokio::select! {
-                () = receive(&mut leg) => {}
-                () = tokio::time::sleep_until(wake.into()) => {}
-                () = api_gone(reply) => {
+            let wake = self.wake();
+            let io = &mut self.io;
+            let cancel = tokio::select! {
+                () = receive(&mut self.leg) => None,
+                () = tokio::time::sleep_until(wake.into()) => None,
+                () = api_gone(io.reply) => {
                     tracing::info!("the API caller went away: cancelling the call");
-                    *reply = None;
-                    cancel = Some(CancelCause::Caller);
+                    *io.reply = None;
+                    Some(CancelCause::Caller)
                 }
-                event = room_events.recv(), if !room_ended => match event {
-                    Some(RoomEvent::Ended(_)) | None => {
-                        tracing::info!("the participant left before the answer: cancelling the call");
-                        room_ended = true;
-                        cancel = Some(CancelCause::Caller);
-                    }
-                    Some(RoomEvent::Audio(audio)) => {
-                        if let Some(leg) = &mut leg {
-                            leg.media.handle_room_audio(Instant::now(), &audio);
-                        }
-                    }
-                    Some(RoomEvent::TrackRemoved { track_sid, .. }) => {
-                        if let Some(leg) = &mut leg {
-                            leg.media.remove_track(&track_sid);
-                        }
-                    }
-                    Some(_) => {}
+                event = io.room_events.recv(), if !self.room_ended => self.on_room_event(event),
+                input = io.sip.inputs.recv() => match self.on_sip(input).await {
+                    Ok(cancel) => cancel,
+                    Err(dialed) => return *dialed,
                 },
-                input = sip.inputs.recv() => match input {
-                    Some(CallInput::Response { response, .. }) => {
-                        match dialer.on_response(&response, rand::random()) {
-                            DialStep::Nothing => {}
-                            DialStep::Send(request) if request.method == Method::Invite => {
-                                match sip.send_request(*request).await {
-                                    Some(id) => invite_tx = id,
-                                    None => {
-                                        let end = dialer.on_transport_error("the INVITE could not be sent");
-                                        return ended(outcome_of(end, &overriding), room_ended);
-                                    }
-                                }
-                            }
-                            DialStep::Send(cancel_request) => {
-                                sip.send_request(*cancel_request).await;
-                                give_up_at = Some(Instant::now() + cancel_wait);
-                            }
-                            DialStep::Progress { sdp, .. } => {
-                                if !ringing {
-                                    ringing = true;
-                                    set_status(room, "ringing").await;
-                                }
-                                if let (Some(sdp), None) = (sdp, &leg) {
-                                    leg = early_media(context, session, &sdp, &mut sockets, room_name);
-                                    if leg.is_some() {
-                                        // The phone's own tones now reach the room.
-                                        ringback = None;
-                                    }
-                                }
-                            }
-                            DialStep::Answered => {
-                                let invite = Box::new(dialer.invite().clone());
-                                return Dialed::Answered { invite, response, leg: leg.map(Box::new), sockets };
-                            }
-                            DialStep::AnsweredTooLate(end) => {
-                                let outcome = outcome_of(end, &overriding);
-                                let invite = Box::new(dialer.invite().clone());
-                                return Dialed::TooLate { invite, response, outcome };
-                            }
-                            DialStep::Ended(end) => return ended(outcome_of(end, &overriding), room_ended),
-                        }
-                    }
-                    Some(CallInput::Timeout { id }) if id == invite_tx => {
-                        let end = dialer.on_timeout();
-                        return ended(outcome_of(end, &overriding), room_ended);
-                    }
-                    Some(CallInput::TransportError { id, detail }) if id == invite_tx => {
-                        let end = dialer.on_transport_error(&detail);
-                        return ended(outcome_of(end, &overriding), room_ended);
-                    }
-                    Some(CallInput::Shutdown) => {
-                        overriding = Some(EstablishedEnd::Shutdown.outcome());
-                        cancel = Some(CancelCause::Caller);
+            };
+            if let Some(end) = self.after_wake(cancel).await {
+                return self.linger(end);
+            }
+        }
+    }
+
+    /// Nothing else due: wake for the ringing deadline while it still matters, and
+    /// otherwise only for what arrives.
+    fn wake(&self) -> Instant {
+        let idle = Instant::now() + IDLE_WAKE;
+        let mut wake = self.leg.as_ref().map_or(idle, MediaLeg::poll_timeout);
+        if self.dialer.cancelling().is_none() {
+            wake = wake.min(self.ringing_deadline);
+        }
+        let timers = [
+            self.give_up_at,
+            self.ringback.as_ref().map(Ringback::poll_timeout),
+        ];
+        timers.into_iter().flatten().fold(wake, Instant::min)
+    }
+
+    fn on_room_event(&mut self, event: Option<RoomEvent>) -> Option<CancelCause> {
+        let now = Instant::now();
+        match (event, self.leg.as_mut()) {
+            (Some(RoomEvent::Ended(_)) | None, _) => {
+                tracing::info!("the participant left before the answer: cancelling the call");
+                self.room_ended = true;
+                return Some(CancelCause::Caller);
+            }
+            (Some(RoomEvent::Audio(audio)), Some(leg)) => leg.media.handle_room_audio(now, &audio),
+            (Some(RoomEvent::TrackRemoved { track_sid, .. }), Some(leg)) => {
+                leg.media.remove_track(&track_sid)
+            }
+            (Some(_), _) => {}
+        }
+        None
+    }
+
+    /// A SIP input: a CANCEL to send, or (`Err`) the end of dialling.
+    async fn on_sip(
+        &mut self,
+        input: Option<CallInput>,
+    ) -> Result<Option<CancelCause>, Box<Dialed>> {
+        let end = match input {
+            Some(CallInput::Response { response, .. }) => {
+                return self.on_response(response).await.map(|()| None);
+            }
+            Some(CallInput::Timeout { id }) if id == self.invite_tx => self.dialer.on_timeout(),
+            Some(CallInput::TransportError { id, detail }) if id == self.invite_tx => {
+                self.dialer.on_transport_error(&detail)
+            }
+            Some(CallInput::Shutdown) => {
+                self.overriding = Some(EstablishedEnd::Shutdown.into());
+                return Ok(Some(CancelCause::Caller));
+            }
+            None => self.dialer.on_transport_error("the SIP endpoint stopped"),
+            Some(_) => return Ok(None),
+        };
+        Err(Box::new(ended(self.ending(end), self.room_ended)))
+    }
+
+    async fn on_response(&mut self, response: Response) -> Result<(), Box<Dialed>> {
+        let dialed = match self.dialer.on_response(&response, rand::random()) {
+            DialStep::Nothing => return Ok(()),
+            DialStep::Send(request) if request.method == Method::Invite => {
+                match self.io.sip.send_request(*request).await {
+                    Some(id) => {
+                        self.invite_tx = id;
+                        return Ok(());
                     }
                     None => {
-                        let end = dialer.on_transport_error("the SIP endpoint stopped");
-                        return ended(outcome_of(end, &overriding), room_ended);
+                        let end = self
+                            .dialer
+                            .on_transport_error("the INVITE could not be sent");
+                        ended(self.ending(end), self.room_ended)
                     }
-                    Some(_) => {}
-                },
-            }
-            let now = Instant::now();
-            if cancel.is_none() && now >= ringing_deadline && dialer.cancelling().is_none() {
-                tracing::info!(?ringing_timeout, "no answer: cancelling the call");
-                cancel = Some(CancelCause::RingingTimeout);
-            }
-            if let Some(cause) = cancel {
-                // The call is being withdrawn: the room stops hearing it ring.
-                ringback = None;
-                if let Some(request) = dialer.cancel(cause) {
-                    sip.send_request(request).await;
-                    give_up_at = Some(now + cancel_wait);
                 }
             }
-            if give_up_at.is_some_and(|at| now >= at)
-                && let Some(end) = dialer.give_up()
-            {
-                return ended(outcome_of(end, &overriding), room_ended);
+            DialStep::Send(cancel) => {
+                self.io.sip.send_request(*cancel).await;
+                self.give_up_at = Some(Instant::now() + self.cancel_wait());
+                return Ok(());
             }
-            if let Some(leg) = &mut leg {
-                // Before the answer a silent phone is normal: timeouts are not acted on.
-                leg.pump(now, room, &context.metrics);
+            DialStep::Progress { sdp, .. } => {
+                self.progress(sdp).await;
+                return Ok(());
             }
-            if let Some(ringback) = &mut ringback {
-                ringback.tick(now, room);
+            DialStep::Answered => Dialed::Answered {
+                invite: Box::new(self.dialer.invite().clone()),
+                response,
+                leg: self.leg.take().map(Box::new),
+                sockets: self.sockets.take(),
+            },
+            DialStep::AnsweredTooLate(end) => Dialed::TooLate {
+                invite: Box::new(self.dialer.invite().clone()),
+                response,
+                ending: self.ending(end),
+            },
+            DialStep::Ended(end) => ended(self.ending(end), self.room_ended),
+        };
+        Err(Box::new(dialed))
+    }
+
+    /// The phone rings (`sip.callStatus=ringing`); a 183's SDP starts early media, and the
+    /// phone's own tones then replace our ringback.
+    async fn progress(&mut self, sdp: Option<bytes::Bytes>) {
+        if !self.ringing {
+            self.ringing = true;
+            set_status(self.io.room, CallStatus::Ringing).await;
+        }
+        if let (Some(sdp), None) = (sdp, &self.leg) {
+            let io = &self.io;
+            self.leg = early_media(
+                io.context,
+                io.session,
+                &sdp,
+                &mut self.sockets,
+                io.room_name,
+            );
+            if self.leg.is_some() {
+                self.ringback = None;
             }
+        }
+    }
+
+    /// The ringing timeout, a CANCEL asked for, the CANCEL's grace, and the media due. The
+    /// call ends (`Some`) when time is up before the INVITE's final response.
+    async fn after_wake(&mut self, mut cancel: Option<CancelCause>) -> Option<OutboundEnd> {
+        let now = Instant::now();
+        if cancel.is_none() && now >= self.ringing_deadline && self.dialer.cancelling().is_none() {
+            if !self.dialer.responded() {
+                // Nothing came back at all: no CANCEL may be sent without a provisional
+                // response (§9.1), but the caller's time is up. The call ends now; the
+                // transaction runs out on its own.
+                tracing::info!(timeout = ?self.io.ringing_timeout, "no response: ending the call");
+                let _ = self.dialer.cancel(CancelCause::RingingTimeout);
+                return Some(OutboundEnd::NoResponse);
+            }
+            tracing::info!(timeout = ?self.io.ringing_timeout, "no answer: cancelling the call");
+            cancel = Some(CancelCause::RingingTimeout);
+        }
+        if let Some(cause) = cancel {
+            // The call is being withdrawn: the room stops hearing it ring.
+            self.ringback = None;
+            if let Some(request) = self.dialer.cancel(cause) {
+                self.io.sip.send_request(request).await;
+                self.give_up_at = Some(now + self.cancel_wait());
+            }
+        }
+        if self.give_up_at.is_some_and(|at| now >= at)
+            && let Some(end) = self.dialer.give_up()
+        {
+            return Some(end);
+        }
+        if let Some(leg) = &mut self.leg {
+            // Before the answer a silent phone is normal: timeouts are not acted on.
+            leg.pump(now, Some(self.io.room), &self.io.context.metrics);
+        }
+        if let Some(ringback) = &mut self.ringback {
+            ringback.tick(now, self.io.room);
+        }
+        None
+    }
+
+    /// RFC 3261 §9.1: after a CANCEL the INVITE should end with a 487; we wait a little.
+    fn cancel_wait(&self) -> Duration {
+        CANCEL_GRACE.min(self.io.context.config.sip.timers.t1.0 * 64)
+    }
+
+    fn ending(&self, end: OutboundEnd) -> Ending {
+        self.overriding.clone().unwrap_or_else(|| end.into())
+    }
+
+    /// The call ends with `end` while the INVITE transaction goes on (see [`linger`]).
+    fn linger(self, end: OutboundEnd) -> Dialed {
+        lingering(self.ending(end), self.room_ended, self.dialer)
+    }
+}
+
+fn ended(ending: Ending, room_ended: bool) -> Dialed {
+    Dialed::Ended {
+        ending,
+        room_ended,
+        linger: None,
+    }
+}
+
+/// The call is over but the INVITE transaction is not (see [`linger`]).
+fn lingering(ending: Ending, room_ended: bool, dialer: Dialer) -> Dialed {
+    Dialed::Ended {
+        ending,
+        room_ended,
+        linger: Some(Box::new(dialer)),
+    }
+}
+
+/// After the call ended without the INVITE's final response: until the transaction ends
+/// (64·T1 at most), a provisional response gets the CANCEL that waited for it (§9.1) and a
+/// 2xx is ACKed and hung up at once (§15), so no call is left up at the far end.
+pub(super) async fn linger(context: &CallContext, sip: &mut CallSip, mut dialer: Dialer) {
+    let until = Instant::now() + context.config.sip.timers.t1.0 * 64;
+    let sleep = tokio::time::sleep_until(until.into());
+    tokio::pin!(sleep);
+    loop {
+        let response = tokio::select! {
+            () = &mut sleep => return,
+            input = sip.inputs.recv() => match input {
+                Some(CallInput::Response { response, .. }) => response,
+                Some(CallInput::Timeout { .. } | CallInput::TransportError { .. }) | None => return,
+                Some(_) => continue,
+            },
+        };
+        if response.head.cseq.method != Method::Invite {
+            continue;
+        }
+        if (200..300).contains(&response.code) {
+            hang_up_late_answer(context, sip, dialer.invite(), &response).await;
+            return;
+        }
+        if response.code >= 300 {
+            return;
+        }
+        if let DialStep::Send(cancel) = dialer.on_response(&response, rand::random()) {
+            sip.send_request(*cancel).await;
         }
     }
 }
 
-fn ended(outcome: Outcome, room_ended: bool) -> Dialed {
-    Dialed::Ended {
-        outcome,
-        room_ended,
+/// ACKs a 2xx nobody wants any more and sends BYE in its dialog.
+async fn hang_up_late_answer(
+    context: &CallContext,
+    sip: &CallSip,
+    invite: &Request,
+    response: &Response,
+) {
+    tracing::info!("a 2xx after the call ended: ACK and BYE");
+    let timers = sipbridge_signaling::dialog::TimerConfig::default();
+    let Ok(mut dialog) = Dialog::new_uac(invite, response, timers, Instant::now()) else {
+        return;
+    };
+    let via = context.local.via(sip.transport);
+    if let Ok(ack) = dialog.build_ack(response, via, None) {
+        sip.send_ack(ack).await;
     }
+    sip.send_bye(&mut dialog, &context.local).await;
 }
 
 async fn receive(leg: &mut Option<MediaLeg>) {
@@ -252,10 +401,9 @@ async fn api_gone(reply: &mut Option<Reply>) {
     }
 }
 
-async fn set_status(room: &RoomHandle, status: &str) {
-    let attributes = HashMap::from([("sip.callStatus".to_owned(), status.to_owned())]);
-    if let Err(error) = room.set_attributes(attributes).await {
-        tracing::debug!(%error, status, "call status not set");
+async fn set_status(room: &RoomHandle, status: CallStatus) {
+    if let Err(error) = room.set_attributes(attributes::call_status(status)).await {
+        tracing::debug!(%error, ?status, "call status not set");
     }
 }
 

@@ -5,9 +5,11 @@ use std::collections::HashMap;
 
 use livekit_protocol::{SipCallDirection, SipCallInfo, SipUri as ProtoSipUri};
 
+use sipbridge_signaling::outcome::CallStatus;
+
 use super::Plan;
 use crate::cdr::{new_call_id, now_ns};
-use crate::room::Identity;
+use crate::room::{Identity, attributes};
 
 /// The record's fields known before dialling.
 pub(super) fn call_info(plan: &Plan, sip_call_id: &str) -> SipCallInfo {
@@ -36,16 +38,19 @@ pub(super) fn call_info(plan: &Plan, sip_call_id: &str) -> SipCallInfo {
 pub(super) fn participant(plan: &Plan, call_id: &str, sip_call_id: &str) -> Identity {
     let mut attributes: HashMap<String, String> = plan.attributes.clone();
     let mut standard = vec![
-        ("sip.callID", call_id.to_owned()),
-        ("sip.callIDFull", sip_call_id.to_owned()),
-        ("sip.callStatus", "dialing".to_owned()),
-        ("sip.trunkID", plan.trunk.id.clone()),
-        ("sip.hostname", plan.trunk.host.clone()),
-        ("sip.room", plan.room.clone()),
+        (attributes::CALL_ID, call_id.to_owned()),
+        (attributes::CALL_ID_FULL, sip_call_id.to_owned()),
+        (
+            attributes::CALL_STATUS,
+            CallStatus::Dialing.attribute_value().to_owned(),
+        ),
+        (attributes::TRUNK_ID, plan.trunk.id.clone()),
+        (attributes::HOSTNAME, plan.trunk.host.clone()),
+        (attributes::ROOM, plan.room.clone()),
     ];
     if !plan.hide_phone_number {
-        standard.push(("sip.phoneNumber", plan.to_number.clone()));
-        standard.push(("sip.trunkPhoneNumber", plan.from_number.clone()));
+        standard.push((attributes::PHONE_NUMBER, plan.to_number.clone()));
+        standard.push((attributes::TRUNK_PHONE_NUMBER, plan.from_number.clone()));
     }
     for (name, value) in standard {
         attributes.insert(name.to_owned(), value);

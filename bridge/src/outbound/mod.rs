@@ -1,5 +1,5 @@
 //! Outbound calls (CreateSIPParticipant): the participant joins the room, the bridge dials
-//! the phone through a trunk, and the call ends with one outcome of shared/OUTCOMES.md,
+//! the phone through a trunk, and the call ends with one outcome of docs/OUTCOMES.md,
 //! delivered to the API caller (when waiting), the room, the record and the metrics.
 
 mod call;
@@ -12,8 +12,9 @@ mod ringback;
 use std::sync::Arc;
 
 use livekit_protocol::{CreateSipParticipantRequest, SipParticipantInfo};
-use sipbridge_signaling::outcome::Outcome;
+use sipbridge_signaling::outcome::{DisconnectReason, Ending, Outcome, SetupFailure};
 use tokio::sync::oneshot;
+use tracing::Instrument;
 
 use crate::api::{ApiError, TwirpCode};
 use crate::call::context::{CallContext, InProgress};
@@ -29,7 +30,7 @@ pub enum CreateError {
     /// The bridge cannot take the call now (draining, over its limits, no RTP port).
     Unavailable(String),
     /// The call was placed and ended before it was answered (or could not join the room):
-    /// the outcome of shared/OUTCOMES.md.
+    /// its outcome (docs/OUTCOMES.md).
     Call(Outcome),
 }
 
@@ -50,14 +51,23 @@ pub async fn create_sip_participant(
     }
     let plan = Plan::new(&context.config, request)?;
     let running = InProgress::new(context.clone());
-    if let Some(reason) = context.overloaded() {
-        return Err(CreateError::Unavailable(reason.to_owned()));
+    if let Some(overload) = context.overloaded() {
+        let refused = Ending::from(SetupFailure::Overloaded(overload));
+        return Err(CreateError::Call(refused.outcome()));
     }
     let (reply, answer) = oneshot::channel();
-    tokio::spawn(async move {
+    // Every log line of the call carries its ids (`call` once the record has one).
+    let span = tracing::info_span!(
+        "call",
+        direction = "outbound",
+        call = tracing::field::Empty,
+        sip_call_id = tracing::field::Empty,
+    );
+    let call = async move {
         call::run(context, plan, reply).await;
         drop(running);
-    });
+    };
+    tokio::spawn(call.instrument(span));
     answer.await.unwrap_or_else(|_| {
         Err(CreateError::Unavailable(
             "the call ended without an answer".into(),
@@ -80,7 +90,16 @@ pub(crate) fn api_error(error: CreateError) -> ApiError {
                 status.reason,
                 outcome.reason.as_str()
             );
-            ApiError::from_sip(status, message)
+            let error = ApiError::from_sip(status, message);
+            // The bridge itself could not take the call on (limits, RTP ports, the room):
+            // the caller may try again, or another instance, unlike a refusal by the far end.
+            if outcome.reason == DisconnectReason::JoinFailure {
+                return ApiError {
+                    code: TwirpCode::Unavailable,
+                    ..error
+                };
+            }
+            error
         }
     }
 }

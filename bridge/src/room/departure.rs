@@ -1,8 +1,11 @@
-//! How a participant's call ended, as room members see it (shared/OUTCOMES.md, ways 1 and 2).
+//! How a participant's call ended, as room members see it (docs/OUTCOMES.md, the room's two ways).
 
 use std::collections::HashMap;
 
 use livekit_protocol::DisconnectReason;
+use sipbridge_signaling::outcome::CallStatus;
+
+use super::attributes;
 
 /// The outcome handed to [`super::RoomHandle::leave`]: the reason goes into the signal
 /// `LeaveRequest`, and all of it into the departure attributes set just before.
@@ -17,15 +20,19 @@ impl Departure {
     /// The attributes every room member sees on the participant's way out, whatever the
     /// server version does with the leave reason.
     pub fn attributes(&self) -> HashMap<String, String> {
-        HashMap::from([
-            ("sip.callStatus".to_owned(), "hangup".to_owned()),
+        let mut attributes = attributes::call_status(CallStatus::Hangup);
+        let outcome = [
             (
-                "sip.disconnectReason".to_owned(),
+                attributes::DISCONNECT_REASON,
                 self.reason.as_str_name().to_owned(),
             ),
-            ("sip.statusCode".to_owned(), self.status_code.to_string()),
-            ("sip.statusReason".to_owned(), self.status_reason.clone()),
-        ])
+            (attributes::STATUS_CODE, self.status_code.to_string()),
+            (attributes::STATUS_REASON, self.status_reason.clone()),
+        ];
+        for (key, value) in outcome {
+            attributes.insert(key.to_owned(), value);
+        }
+        attributes
     }
 }
 

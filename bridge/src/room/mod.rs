@@ -5,6 +5,7 @@
 //! [`RoomHandle::send_audio`], reads [`RoomEvent`]s (remote audio as Opus packets, data,
 //! attribute changes, the end of the participant) and leaves with [`RoomHandle::leave`].
 
+pub mod attributes;
 mod data;
 mod departure;
 mod driver;

@@ -21,7 +21,7 @@ use sipbridge_signaling::transaction::{
 };
 use tokio::sync::mpsc;
 
-use super::link::{CallInput, Command, DialogKey, NewCall};
+use super::link::{CallInput, Command, DialogKey, NewCall, call_inputs};
 use super::transport::{Inbound, Transports};
 use crate::metrics::Metrics;
 
@@ -37,7 +37,7 @@ pub fn command_channel() -> (mpsc::Sender<Command>, mpsc::Receiver<Command>) {
 /// Starts a call for a new INVITE (spawning its task).
 pub type CallStarter = Box<dyn Fn(NewCall) + Send>;
 
-type CallSender = mpsc::UnboundedSender<CallInput>;
+type CallSender = mpsc::Sender<CallInput>;
 
 pub struct Endpoint {
     config: Arc<Config>,
@@ -51,8 +51,6 @@ pub struct Endpoint {
     dialogs: HashMap<DialogKey, CallSender>,
     servers: HashMap<ServerTxId, CallSender>,
     clients: HashMap<ClientTxId, CallSender>,
-    /// Why the last destination was unreachable, for the transport errors it causes.
-    unreachable: String,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -90,7 +88,6 @@ impl Endpoint {
             dialogs: HashMap::new(),
             servers: HashMap::new(),
             clients: HashMap::new(),
-            unreachable: String::new(),
         }
     }
 
@@ -114,8 +111,7 @@ impl Endpoint {
                     }
                     Some(Inbound::Unreachable { destination, detail }) => {
                         tracing::debug!(%destination, %detail, "SIP destination unreachable");
-                        self.unreachable = detail;
-                        self.layer.handle_transport_error(Instant::now(), destination);
+                        self.layer.handle_transport_error(Instant::now(), destination, &detail);
                     }
                     None => return,
                 },
@@ -176,12 +172,11 @@ impl Endpoint {
             Event::Timeout { id } => self.to_client_owner(id, CallInput::Timeout { id }),
             Event::TransportError {
                 id: TxId::Client(id),
-            } => {
-                let detail = std::mem::take(&mut self.unreachable);
-                self.to_client_owner(id, CallInput::TransportError { id, detail });
-            }
+                detail,
+            } => self.to_client_owner(id, CallInput::TransportError { id, detail }),
             Event::TransportError {
                 id: TxId::Server(_),
+                ..
             } => {}
             Event::StrayResponse { response, .. } => {
                 tracing::debug!(code = response.code, call_id = %response.head.call_id, "stray 2xx dropped");
@@ -229,7 +224,7 @@ impl Endpoint {
             match self.dialogs.get(&key).cloned() {
                 Some(call) => {
                     self.servers.insert(id, call.clone());
-                    let _ = call.send(CallInput::Request { id, request });
+                    self.to_call(&call, CallInput::Request { id, request });
                 }
                 // A stray ACK needs nothing; anything else is for a dialog we do not have
                 // (RFC 3261 §12.2.2).
@@ -258,7 +253,7 @@ impl Endpoint {
             call_id: invite.head.call_id.0.clone(),
             local_tag: local_tag.clone(),
         };
-        let (inputs_sender, inputs) = mpsc::unbounded_channel();
+        let (inputs_sender, inputs) = call_inputs();
         self.dialogs.insert(key, inputs_sender.clone());
         self.servers.insert(id, inputs_sender.clone());
         (self.start_call)(NewCall {
@@ -321,7 +316,7 @@ impl Endpoint {
             }
             Command::ShutdownCalls => {
                 for call in self.dialogs.values() {
-                    let _ = call.send(CallInput::Shutdown);
+                    self.to_call(call, CallInput::Shutdown);
                 }
             }
         }
@@ -329,13 +324,22 @@ impl Endpoint {
 
     fn to_server_owner(&self, id: ServerTxId, input: CallInput) {
         if let Some(call) = self.servers.get(&id) {
-            let _ = call.send(input);
+            self.to_call(call, input);
         }
     }
 
     fn to_client_owner(&self, id: ClientTxId, input: CallInput) {
         if let Some(call) = self.clients.get(&id) {
-            let _ = call.send(input);
+            self.to_call(call, input);
+        }
+    }
+
+    /// A call's queue is bounded (a peer flooding one dialog must not grow our memory):
+    /// what does not fit is dropped and counted. A call that has ended is simply gone.
+    fn to_call(&self, call: &CallSender, input: CallInput) {
+        if let Err(mpsc::error::TrySendError::Full(input)) = call.try_send(input) {
+            tracing::warn!(?input, "call input queue full: input dropped");
+            self.metrics.call_inputs_dropped.inc();
         }
     }
 

@@ -7,6 +7,15 @@ use sipbridge_signaling::message::{Request, Response};
 use sipbridge_signaling::transaction::{ClientTxId, ServerTxId, Transport};
 use tokio::sync::mpsc;
 
+/// How many inputs wait for one call at most. A call reads its inputs as they come; only a
+/// peer flooding one dialog fills this (the endpoint then drops and counts).
+const CALL_INPUT_QUEUE: usize = 256;
+
+/// A new call's input queue.
+pub fn call_inputs() -> (mpsc::Sender<CallInput>, mpsc::Receiver<CallInput>) {
+    mpsc::channel(CALL_INPUT_QUEUE)
+}
+
 /// A dialog as the endpoint routes to it: Call-ID and our tag (RFC 3261 §12: with the
 /// remote tag it identifies the dialog; ours alone is unique among our dialogs).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -45,8 +54,8 @@ pub struct NewCall {
     pub source: SocketAddr,
     pub transport: Transport,
     pub local_tag: String,
-    pub inputs: mpsc::UnboundedReceiver<CallInput>,
-    pub inputs_sender: mpsc::UnboundedSender<CallInput>,
+    pub inputs: mpsc::Receiver<CallInput>,
+    pub inputs_sender: mpsc::Sender<CallInput>,
     pub endpoint: mpsc::Sender<Command>,
 }
 
@@ -67,7 +76,7 @@ pub enum Command {
         request: Request,
         destination: SocketAddr,
         transport: Transport,
-        call: mpsc::UnboundedSender<CallInput>,
+        call: mpsc::Sender<CallInput>,
         reply: tokio::sync::oneshot::Sender<Option<ClientTxId>>,
     },
     /// An ACK for a 2xx (outside any transaction).
@@ -79,7 +88,7 @@ pub enum Command {
     /// A call we place: in-dialog requests for `key` (our From tag) go to `call`.
     Register {
         key: DialogKey,
-        call: mpsc::UnboundedSender<CallInput>,
+        call: mpsc::Sender<CallInput>,
     },
     /// The call ended: forget its dialog.
     Forget {

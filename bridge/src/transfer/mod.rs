@@ -1,6 +1,6 @@
 //! Transfers (TransferSIPParticipant): the API finds the participant's answered call and
 //! hands it a [`TransferOrder`]; the call sends the REFER and follows its NOTIFYs
-//! (`call/transfer.rs`), then answers with the outcome of shared/OUTCOMES.md's transfer
+//! (`call/transfer.rs`), then answers with the outcome of docs/OUTCOMES.md's transfer
 //! table, which becomes the API response or a Twirp error here.
 
 mod plan;

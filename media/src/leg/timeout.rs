@@ -1,5 +1,5 @@
 //! Media timeout: no RTP from the phone for `media_timeout` (or, before its first packet,
-//! `media_timeout_initial`) ends the call with MEDIA_FAILURE (shared/OUTCOMES.md). While
+//! `media_timeout_initial`) ends the call with MEDIA_FAILURE (docs/OUTCOMES.md). While
 //! the phone is not supposed to send (hold, `inactive`), the clock is suspended.
 
 use std::time::{Duration, Instant};

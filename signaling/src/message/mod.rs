@@ -155,7 +155,7 @@ pub struct Request {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
     pub code: u16,
-    /// The reason phrase exactly as received (shared/OUTCOMES.md reports it verbatim).
+    /// The reason phrase exactly as received (docs/OUTCOMES.md reports it verbatim).
     pub reason: String,
     pub head: Head,
     pub body: Bytes,

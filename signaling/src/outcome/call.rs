@@ -1,5 +1,5 @@
 //! Established calls (either direction) and inbound INVITEs that never reached a room:
-//! the second and third tables of shared/OUTCOMES.md.
+//! the "established call" and "inbound INVITE refused" tables of docs/OUTCOMES.md.
 
 use super::{DisconnectReason, Outcome, SipStatus, phrase};
 
@@ -20,6 +20,13 @@ pub enum EstablishedEnd {
     /// A transfer succeeded and the call left us; carries the final sipfrag status (see
     /// [`super::Transfer::completed`]). Applies whoever sends the BYE afterwards.
     Transferred(SipStatus),
+    /// Our 2xx was never acknowledged (Timer H or L): the phone is gone (RFC 3261 §13.3.1.4).
+    NoAck,
+    /// The RFC 4028 session timer ran out without a refresh (§10: the session is over).
+    SessionExpired,
+    /// Our 200 carried the offer (the INVITE had none, RFC 3261 §13.2.1) and the ACK brought
+    /// no usable answer: the call is hung up, there is no media to carry.
+    NoUsableAnswer,
 }
 
 impl EstablishedEnd {
@@ -44,6 +51,18 @@ impl EstablishedEnd {
                 SipStatus::new(503, phrase::SHUTTING_DOWN),
             ),
             Self::Transferred(status) => (DisconnectReason::ClientInitiated, status.clone()),
+            Self::NoAck => (
+                DisconnectReason::ConnectionTimeout,
+                SipStatus::new(408, phrase::NO_ACK),
+            ),
+            Self::SessionExpired => (
+                DisconnectReason::ConnectionTimeout,
+                SipStatus::new(408, phrase::SESSION_EXPIRED),
+            ),
+            Self::NoUsableAnswer => (
+                DisconnectReason::MediaFailure,
+                SipStatus::new(488, phrase::NO_USABLE_ANSWER),
+            ),
         };
         Outcome::new(reason, status)
     }
@@ -59,46 +78,67 @@ impl EstablishedEnd {
 pub enum InboundRejection {
     /// No trunk matches the request, or its source address is not allowed.
     TrunkNotAllowed,
-    /// The caller failed digest auth after our 407 challenge.
-    AuthFailed,
+    /// The caller failed digest auth after our 407 challenge: 403 with the auth layer's
+    /// phrase, or 400 when the credentials could not even be checked (`malformed`).
+    AuthFailed {
+        malformed: bool,
+        reason: &'static str,
+    },
     /// A trunk matched but no dispatch rule routes the call to a room.
     NoDispatchRule,
-    /// Joining the room failed (LiveKit unreachable, token refused, ...).
-    RoomJoinFailed,
-    /// The offer SDP was malformed or had nothing we can use.
-    BadSdp,
+    /// The offer SDP was malformed or had nothing we can use: the status the SDP fault calls
+    /// for (`sdp::SdpRejection`, 400/413/488/500).
+    BadOffer { code: u16, reason: &'static str },
+    /// The INVITE cannot form a dialog (RFC 3261 §12.1.1: no usable Contact, for one).
+    NoDialog,
     /// The caller sent CANCEL before we answered.
     CallerCancelled,
+    /// The bridge is draining for a shutdown: the caller should try another instance.
+    Draining,
 }
 
 impl InboundRejection {
+    /// The refusal of an offer we cannot take, as `rejection` (the SDP error's) says, or a
+    /// plain 488 when the error says nothing more precise.
+    pub fn bad_offer(rejection: Option<crate::sdp::SdpRejection>) -> Self {
+        let (code, reason) =
+            rejection.map_or((488, "Not Acceptable Here"), |r| (r.status, r.reason));
+        Self::BadOffer { code, reason }
+    }
+
     /// The one outcome this rejection maps to.
     ///
-    /// Only the status codes and the CANCEL row's reason are fixed by OUTCOMES.md; the
+    /// Only the status codes and the CANCEL row's reason are fixed by the table; the
     /// other reasons are chosen here to mirror the outbound table, so a failure has the
     /// same label whichever side placed the call:
     /// - trunk / IP refused, auth failed → `SIP_TRUNK_FAILURE`: the carrier and our trunk
     ///   configuration disagree, like an outbound 403 or a 401/407 after our answer;
     /// - no dispatch rule → `SIP_TRUNK_FAILURE`: the dialled number leads nowhere, like
     ///   an outbound 404;
-    /// - room join failed → `JOIN_FAILURE`: the proto's own words, "unable to connect
-    ///   fully", are exactly what happened to our participant;
+    /// - an INVITE that cannot form a dialog → `SIP_TRUNK_FAILURE`: a protocol failure;
     /// - bad SDP → `MEDIA_FAILURE`, like an outbound 488.
     ///
     /// The phrases are RFC 3261 §21's, which is what we put on the wire.
     pub fn outcome(self) -> Outcome {
         let (reason, code, phrase) = match self {
-            Self::TrunkNotAllowed | Self::AuthFailed => {
-                (DisconnectReason::SipTrunkFailure, 403, "Forbidden")
+            Self::TrunkNotAllowed => (DisconnectReason::SipTrunkFailure, 403, "Forbidden"),
+            Self::AuthFailed { malformed, reason } => {
+                let code = if malformed { 400 } else { 403 };
+                (DisconnectReason::SipTrunkFailure, code, reason)
             }
             Self::NoDispatchRule => (DisconnectReason::SipTrunkFailure, 404, "Not Found"),
-            Self::RoomJoinFailed => (DisconnectReason::JoinFailure, 503, "Service Unavailable"),
-            Self::BadSdp => (DisconnectReason::MediaFailure, 488, "Not Acceptable Here"),
+            Self::BadOffer { code, reason } => (DisconnectReason::MediaFailure, code, reason),
+            Self::NoDialog => (
+                DisconnectReason::SipTrunkFailure,
+                400,
+                phrase::CANNOT_FORM_DIALOG,
+            ),
             Self::CallerCancelled => (
                 DisconnectReason::ClientInitiated,
                 487,
                 phrase::REQUEST_TERMINATED,
             ),
+            Self::Draining => (DisconnectReason::ServerShutdown, 503, phrase::SHUTTING_DOWN),
         };
         Outcome::new(reason, SipStatus::new(code, phrase))
     }
@@ -109,84 +149,75 @@ mod tests {
     use super::*;
     use DisconnectReason::*;
 
+    fn check(cases: Vec<(Outcome, DisconnectReason, u16, &str)>) {
+        for (got, reason, code, phrase) in cases {
+            assert_eq!(got, Outcome::new(reason, SipStatus::new(code, phrase)));
+        }
+    }
+
     #[test]
     fn established_ends() {
-        let cases: Vec<(EstablishedEnd, DisconnectReason, u16, &str)> = vec![
+        use EstablishedEnd as E;
+        let transferred = |code, phrase| E::Transferred(SipStatus::new(code, phrase)).outcome();
+        check(vec![
             (
-                EstablishedEnd::RemoteBye,
+                E::RemoteBye.outcome(),
                 ClientInitiated,
                 200,
                 "Remote hangup",
             ),
             (
-                EstablishedEnd::RoomEnded(ParticipantRemoved),
+                E::RoomEnded(ParticipantRemoved).outcome(),
                 ParticipantRemoved,
                 200,
                 "Local hangup",
             ),
             (
-                EstablishedEnd::RoomEnded(RoomDeleted),
+                E::RoomEnded(RoomDeleted).outcome(),
                 RoomDeleted,
                 200,
                 "Local hangup",
             ),
             (
-                EstablishedEnd::RoomEnded(ClientInitiated),
-                ClientInitiated,
-                200,
-                "Local hangup",
-            ),
-            (
-                EstablishedEnd::RoomEnded(RoomClosed),
-                RoomClosed,
-                200,
-                "Local hangup",
-            ),
-            (
-                EstablishedEnd::RoomEnded(UnknownReason),
+                E::RoomEnded(UnknownReason).outcome(),
                 UnknownReason,
                 200,
                 "Local hangup",
             ),
             (
-                EstablishedEnd::MediaTimeout,
+                E::MediaTimeout.outcome(),
                 MediaFailure,
                 408,
                 "Media timeout",
             ),
             (
-                EstablishedEnd::MaxDuration,
+                E::MaxDuration.outcome(),
                 ClientInitiated,
                 200,
                 "Max duration",
             ),
+            (E::Shutdown.outcome(), ServerShutdown, 503, "Shutting down"),
+            (transferred(200, "OK"), ClientInitiated, 200, "OK"),
             (
-                EstablishedEnd::Shutdown,
-                ServerShutdown,
-                503,
-                "Shutting down",
-            ),
-            (
-                EstablishedEnd::Transferred(SipStatus::new(200, "OK")),
-                ClientInitiated,
-                200,
-                "OK",
-            ),
-            (
-                EstablishedEnd::Transferred(SipStatus::new(202, "Accepted here")),
+                transferred(202, "Accepted here"),
                 ClientInitiated,
                 202,
                 "Accepted here",
             ),
-        ];
-        for (end, reason, code, phrase) in cases {
-            let got = end.outcome();
-            assert_eq!(
-                got,
-                Outcome::new(reason, SipStatus::new(code, phrase)),
-                "{end:?}"
-            );
-        }
+            (E::NoAck.outcome(), ConnectionTimeout, 408, "No ACK"),
+            (
+                E::SessionExpired.outcome(),
+                ConnectionTimeout,
+                408,
+                "Session expired",
+            ),
+            (
+                E::NoUsableAnswer.outcome(),
+                MediaFailure,
+                488,
+                "Not Acceptable Here - No usable SDP answer",
+            ),
+        ]);
     }
 
     #[test]
@@ -198,51 +229,56 @@ mod tests {
 
     #[test]
     fn inbound_rejections() {
-        let cases = [
+        use InboundRejection as R;
+        let auth = |malformed, reason| R::AuthFailed { malformed, reason }.outcome();
+        check(vec![
             (
-                InboundRejection::TrunkNotAllowed,
+                R::TrunkNotAllowed.outcome(),
                 SipTrunkFailure,
                 403,
                 "Forbidden",
             ),
+            (auth(false, "Forbidden"), SipTrunkFailure, 403, "Forbidden"),
             (
-                InboundRejection::AuthFailed,
+                auth(true, "Bad Request - Bad nonce"),
                 SipTrunkFailure,
-                403,
-                "Forbidden",
+                400,
+                "Bad Request - Bad nonce",
             ),
             (
-                InboundRejection::NoDispatchRule,
+                R::NoDispatchRule.outcome(),
                 SipTrunkFailure,
                 404,
                 "Not Found",
             ),
             (
-                InboundRejection::RoomJoinFailed,
-                JoinFailure,
-                503,
-                "Service Unavailable",
-            ),
-            (
-                InboundRejection::BadSdp,
+                R::bad_offer(None).outcome(),
                 MediaFailure,
                 488,
                 "Not Acceptable Here",
             ),
             (
-                InboundRejection::CallerCancelled,
+                R::NoDialog.outcome(),
+                SipTrunkFailure,
+                400,
+                "Bad Request - Cannot form a dialog",
+            ),
+            (
+                R::CallerCancelled.outcome(),
                 ClientInitiated,
                 487,
                 "Request Terminated",
             ),
-        ];
-        for (rejection, reason, code, phrase) in cases {
-            let got = rejection.outcome();
-            assert_eq!(
-                got,
-                Outcome::new(reason, SipStatus::new(code, phrase)),
-                "{rejection:?}"
-            );
-        }
+            (R::Draining.outcome(), ServerShutdown, 503, "Shutting down"),
+        ]);
+    }
+
+    /// An offer's refusal carries the status its SDP fault calls for.
+    #[test]
+    fn bad_offers_carry_the_sdp_status() {
+        let error = crate::Error::SdpSrtpNotSupported;
+        let got = InboundRejection::bad_offer(error.sdp_rejection()).outcome();
+        let status = SipStatus::new(488, "Not Acceptable Here - SRTP not supported");
+        assert_eq!(got, Outcome::new(MediaFailure, status));
     }
 }

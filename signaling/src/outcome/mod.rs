@@ -1,23 +1,31 @@
-//! How a call ended → exactly one [`Outcome`] (shared/OUTCOMES.md, the normative table).
-//!
-//! The inputs are enums that name what happened, one per table: [`OutboundEnd`] (our
-//! INVITE never became a call), [`EstablishedEnd`] (a call in either direction ended),
-//! [`InboundRejection`] (an incoming INVITE never reached a room), and the [`Transfer`]
-//! state machine for REFER. Each maps to a `DisconnectReason` plus a `SipStatus`; the
-//! bridge delivers that one record four ways (leave reason, participant attributes, call
-//! detail record, metric), so all four agree by construction.
+//! How a call ended → exactly one [`Outcome`]: every way a call can end is a variant of
+//! [`Ending`], and [`Ending::outcome`] is the only source of the `DisconnectReason` and SIP
+//! status the bridge delivers. The groups: [`SetupFailure`] (the bridge could not take the
+//! call on), [`InboundRejection`] (an incoming INVITE never reached a room),
+//! [`OutboundEnd`] (our INVITE never became a call), [`PinEnd`], [`EstablishedEnd`] (an
+//! answered call ended), and the [`Transfer`] state machine for REFER.
 //!
 //! Everything here is a pure function: no I/O, no clock. Timers are events the caller
 //! feeds in (ringing timeout, media timeout, transfer timeout).
+//!
+//! The table below is `docs/OUTCOMES.md`, the project's normative outcome table.
+//!
+#![doc = include_str!("../../../docs/OUTCOMES.md")]
 
 mod call;
+mod call_status;
+mod ending;
 mod outbound;
 mod reason;
+mod setup;
 mod transfer;
 
 pub use call::{EstablishedEnd, InboundRejection};
+pub use call_status::CallStatus;
+pub use ending::Ending;
 pub use outbound::OutboundEnd;
 pub use reason::DisconnectReason;
+pub use setup::{Overload, PinEnd, SetupFailure};
 pub use transfer::{
     SubscriptionState, Transfer, TransferEvent, TransferFailure, TransferReason, TransferResult,
 };
@@ -27,7 +35,7 @@ use std::fmt;
 /// A SIP status: the numeric code and its reason phrase.
 ///
 /// The phrase is exactly what the peer sent (so operators see the carrier's own words,
-/// e.g. "Busy Here" or "User Busy"), or one of the synthetic phrases of OUTCOMES.md when
+/// e.g. "Busy Here" or "User Busy"), or one of the synthetic phrases of docs/OUTCOMES.md when
 /// the bridge decided the end itself. Code 0 means "no SIP status" (a transfer whose
 /// outcome is unknown because the peer hung up first).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -132,7 +140,7 @@ impl Direction {
     }
 }
 
-/// The synthetic phrases of OUTCOMES.md, in one place so the table's words are checked once.
+/// The synthetic phrases of docs/OUTCOMES.md, in one place so the table's words are checked once.
 pub(crate) mod phrase {
     pub(crate) const RINGING_TIMEOUT: &str = "Ringing timeout";
     pub(crate) const NO_RESPONSE: &str = "No response";
@@ -149,6 +157,17 @@ pub(crate) mod phrase {
     pub(crate) const TRANSFER_TIMEOUT: &str = "Transfer timeout";
     pub(crate) const TRANSFER_IN_PROGRESS: &str = "Transfer in progress";
     pub(crate) const TRANSFER_ABANDONED: &str = "Call ended during transfer";
+    pub(crate) const NO_ACK: &str = "No ACK";
+    pub(crate) const SESSION_EXPIRED: &str = "Session expired";
+    pub(crate) const NO_USABLE_ANSWER: &str = "Not Acceptable Here - No usable SDP answer";
+    pub(crate) const CANNOT_FORM_DIALOG: &str = "Bad Request - Cannot form a dialog";
+    pub(crate) const TOO_MANY_CALLS: &str = "Service Unavailable - too many calls";
+    pub(crate) const CPU_OVERLOADED: &str = "Service Unavailable - CPU overloaded";
+    pub(crate) const NO_RTP_PORT: &str = "Service Unavailable - no free RTP port";
+    pub(crate) const ROOM_JOIN_FAILED: &str = "Service Unavailable - room join failed";
+    pub(crate) const UNUSABLE_ANSWER: &str = "Unusable 2xx";
+    pub(crate) const PIN_TIMEOUT: &str = "PIN timeout";
+    pub(crate) const WRONG_PIN: &str = "Wrong PIN";
 }
 
 #[cfg(test)]

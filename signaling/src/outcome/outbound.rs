@@ -1,5 +1,5 @@
-//! Outbound INVITE (CreateSIPParticipant) that never became a call: the first table of
-//! shared/OUTCOMES.md.
+//! Outbound INVITE (CreateSIPParticipant) that never became a call: the "outbound INVITE"
+//! table of docs/OUTCOMES.md.
 
 use super::{DisconnectReason, Outcome, SipStatus, phrase};
 
@@ -29,6 +29,10 @@ pub enum OutboundEnd {
     NoCommonCodec,
     /// The API caller cancelled, or the room closed, before the peer answered.
     Cancelled,
+    /// The peer answered with a 2xx we cannot form a dialog from (no Contact, say): we
+    /// cannot even send the BYE, so the call is over. RFC 3261 has no status for a bad
+    /// response; 502 Bad Gateway is what a proxy says of a next hop's invalid response.
+    UnusableAnswer,
 }
 
 impl OutboundEnd {
@@ -63,6 +67,10 @@ impl OutboundEnd {
             Self::Cancelled => Outcome::new(
                 DisconnectReason::ClientInitiated,
                 SipStatus::new(487, phrase::REQUEST_TERMINATED),
+            ),
+            Self::UnusableAnswer => Outcome::new(
+                DisconnectReason::SipTrunkFailure,
+                SipStatus::new(502, phrase::UNUSABLE_ANSWER),
             ),
         }
     }
@@ -192,6 +200,12 @@ mod tests {
                 ClientInitiated,
                 487,
                 "Request Terminated",
+            ),
+            (
+                OutboundEnd::UnusableAnswer,
+                SipTrunkFailure,
+                502,
+                "Unusable 2xx",
             ),
         ];
         for (end, reason, code, phrase) in cases {

@@ -2,7 +2,7 @@
 //! `livekit_models.proto`).
 //!
 //! `signaling` knows nothing of LiveKit, yet the outcome record must name the proto enum
-//! exactly (shared/OUTCOMES.md). So this enum has the same variants, in the same order,
+//! exactly (docs/OUTCOMES.md). So this enum has the same variants, in the same order,
 //! with the same numbers, and `as_str()` returns the proto name: `bridge/` maps it 1:1
 //! (and can test that mapping over [`DisconnectReason::ALL`]).
 

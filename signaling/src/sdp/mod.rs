@@ -8,7 +8,7 @@
 //!
 //! # Why our own parser
 //!
-//! shared/DESIGN.md names the `sdp` crate (or its successor `rtc-sdp`). Both were measured
+//! The first choice was the `sdp` crate (or its successor `rtc-sdp`). Both were measured
 //! (sdp 0.5.3, rtc-sdp 0.21.1, same results) on the fixtures in `testdata/sdp/`, on
 //! variants of them, and on 200,000 random mutations:
 //!

@@ -189,9 +189,10 @@ impl ClientTx {
         }
     }
 
-    pub(crate) fn on_transport_error(&mut self, out: &mut Output) {
+    pub(crate) fn on_transport_error(&mut self, out: &mut Output, detail: &str) {
         out.event(Event::TransportError {
             id: super::TxId::Client(self.id),
+            detail: detail.to_owned(),
         });
         self.state = State::Terminated;
     }

@@ -156,7 +156,7 @@ impl TransactionLayer {
 
     /// The transport could not reach `destination` (connection refused, ICMP unreachable):
     /// every transaction sending there ends with [`Event::TransportError`].
-    pub fn handle_transport_error(&mut self, _now: Instant, destination: SocketAddr) {
+    pub fn handle_transport_error(&mut self, _now: Instant, destination: SocketAddr, detail: &str) {
         let Some(ids) = self.destinations.remove(&destination) else {
             return;
         };
@@ -166,13 +166,13 @@ impl TransactionLayer {
             match id {
                 TxId::Client(id) => {
                     if let Some(tx) = self.clients.get_mut(&id) {
-                        tx.on_transport_error(&mut self.out);
+                        tx.on_transport_error(&mut self.out, detail);
                     }
                     self.settle_client(id);
                 }
                 TxId::Server(id) => {
                     if let Some(tx) = self.servers.get_mut(&id) {
-                        tx.on_transport_error(&mut self.out);
+                        tx.on_transport_error(&mut self.out, detail);
                     }
                     self.settle_server(id);
                 }

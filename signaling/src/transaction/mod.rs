@@ -152,8 +152,8 @@ pub enum Event {
     /// No final response within 64·T1 (Timer B or F): the TU treats it as a 408 (§8.1.3.1).
     Timeout { id: ClientTxId },
     /// The transport reported that the transaction's destination is unreachable
-    /// (§17.1.4, §17.2.4); the transaction ends.
-    TransportError { id: TxId },
+    /// (§17.1.4, §17.2.4); the transaction ends. `detail` says why (for the record).
+    TransportError { id: TxId, detail: String },
     /// No ACK arrived for our final response: Timer H for a non-2xx (§17.2.1) or Timer L
     /// for a 2xx, after which the TU ends the dialog with BYE (§13.3.1.4).
     NoAck { id: ServerTxId },

@@ -265,11 +265,12 @@ impl ServerTx {
         }
     }
 
-    pub(crate) fn on_transport_error(&mut self, out: &mut Output) {
+    pub(crate) fn on_transport_error(&mut self, out: &mut Output, detail: &str) {
         self.emit(
             out,
             Event::TransportError {
                 id: TxId::Server(self.id),
+                detail: detail.to_owned(),
             },
         );
         self.state = State::Terminated;

@@ -1,4 +1,4 @@
-//! REFER transfers (TransferSIPParticipant): the last table of shared/OUTCOMES.md.
+//! REFER transfers (TransferSIPParticipant): the last table of docs/OUTCOMES.md.
 //!
 //! The API call waits until the transfer's outcome is known. The outcome arrives as the
 //! REFER's response and then NOTIFYs of the implicit subscription carrying `message/sipfrag`

@@ -1,4 +1,4 @@
-//! Every row of the transfer table in shared/OUTCOMES.md, as event sequences.
+//! Every row of the transfer table in docs/OUTCOMES.md, as event sequences.
 
 use super::*;
 use SubscriptionState::{Active, Pending, Terminated};

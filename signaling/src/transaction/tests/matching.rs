@@ -249,21 +249,25 @@ fn transport_error_ends_the_transactions_to_that_destination() {
             Transport::Udp,
         )
         .unwrap();
-    uac.handle_transport_error(now, UAS);
+    uac.handle_transport_error(now, UAS, "refused");
     let lost = TxId::Client(lost);
     assert_eq!(
         events(&mut uac),
         [
-            Event::TransportError { id: lost },
+            Event::TransportError {
+                id: lost,
+                detail: "refused".into()
+            },
             Event::Terminated { id: lost }
         ]
     );
     assert_eq!(uac.len(), 1);
-    uac.handle_transport_error(now, elsewhere);
+    uac.handle_transport_error(now, elsewhere, "unreachable");
     assert_eq!(
         events(&mut uac)[0],
         Event::TransportError {
-            id: TxId::Client(kept)
+            id: TxId::Client(kept),
+            detail: "unreachable".into()
         }
     );
     assert!(uac.is_empty());
