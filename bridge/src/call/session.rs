@@ -237,7 +237,7 @@ impl Established {
             }
             // Responses to our other in-dialog requests: only the REFER's matter.
             CallInput::Response { id, response } => {
-                let status = SipStatus::new(response.code, response.reason.clone());
+                let status = SipStatus::of(&response);
                 self.transfer_response(id, status, Instant::now());
                 None
             }

@@ -146,7 +146,7 @@ impl Established {
             dialtone: plan.play_dialtone,
         });
         let Some((refer, cseq)) = self.refer(&plan) else {
-            let status = SipStatus::new(500, "REFER could not be built");
+            let status = SipStatus::refer_not_built();
             self.settle(TransferEvent::ReferResponse(status), now);
             return;
         };

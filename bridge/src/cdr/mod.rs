@@ -89,6 +89,12 @@ impl CallRecord {
         })
     }
 
+    /// Drops the record unwritten: the attempt did not end, it took a step (a 407 challenge,
+    /// answered with a new INVITE that gets a record of its own).
+    pub fn discard(mut self) {
+        self.info = None;
+    }
+
     /// Writes the record with its outcome. `ended_at_ns` is now.
     pub fn finish(mut self, reason: DisconnectReason, code: u16, status: &str, error: &str) {
         if let Some(mut info) = self.info.take() {

@@ -112,8 +112,9 @@ pub(super) async fn run(context: Arc<CallContext>, call: NewCall) {
     let config = context.config.clone();
     let admitted = match call.admission(&config).await {
         Ok(Some(admitted)) => admitted,
-        // A 407 challenge went out: a step of the attempt, which ends with the next INVITE.
-        Ok(None) => return,
+        // A 407 challenge went out: a step of the attempt, which ends with the next INVITE
+        // (and its record).
+        Ok(None) => return call.record.discard(),
         Err(stop) => return call.end(*stop).await,
     };
     // Admission is instant and a refusal final at once; for an admitted call, 100 Trying now

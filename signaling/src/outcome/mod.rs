@@ -65,6 +65,16 @@ impl SipStatus {
         Self::new(503, format!("{}: {detail}", phrase::TRANSPORT_FAILURE))
     }
 
+    /// 500 "REFER could not be built": our own failure to make a transfer's request.
+    pub fn refer_not_built() -> Self {
+        Self::new(500, phrase::REFER_NOT_BUILT)
+    }
+
+    /// The status a response carries, phrase as received.
+    pub fn of(response: &crate::message::Response) -> Self {
+        Self::new(response.code, response.reason.clone())
+    }
+
     /// Code 0 with an empty phrase: no SIP status is known.
     pub const fn none() -> Self {
         Self {
@@ -168,6 +178,7 @@ pub(crate) mod phrase {
     pub(crate) const UNUSABLE_ANSWER: &str = "Unusable 2xx";
     pub(crate) const PIN_TIMEOUT: &str = "PIN timeout";
     pub(crate) const WRONG_PIN: &str = "Wrong PIN";
+    pub(crate) const REFER_NOT_BUILT: &str = "REFER could not be built";
 }
 
 #[cfg(test)]
