@@ -1,4 +1,4 @@
-//! Every row of the outbound table of shared/OUTCOMES.md, end to end: SIPp plays the carrier,
+//! Every row of the outbound table of docs/OUTCOMES.md, end to end: SIPp plays the carrier,
 //! the official Node and Python SDKs place the call through the bridge's Twirp API with
 //! `wait_until_answered`, and each outcome is checked on all four delivery paths at once —
 //! the SDK's `SipCallError`, the departure attributes a Python room member sees, the call

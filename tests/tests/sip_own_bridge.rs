@@ -12,7 +12,7 @@ use sipbridge_tests::{Bed, OwnBridge, RoomMember};
 const WAIT: Duration = Duration::from_secs(30);
 
 /// After the drain period the bridge sends BYE to the phone, the participant leaves, and
-/// the call's record says SERVER_SHUTDOWN, 503 "Shutting down" (shared/OUTCOMES.md).
+/// the call's record says SERVER_SHUTDOWN, 503 "Shutting down" (docs/OUTCOMES.md).
 #[test]
 fn a_call_still_up_at_shutdown_gets_bye_and_a_server_shutdown_record() {
     let Some(bed) = Bed::get("a_call_still_up_at_shutdown_gets_bye_and_a_server_shutdown_record")
@@ -106,7 +106,7 @@ fn a_call_over_max_active_calls_gets_503() {
 }
 
 /// LiveKit unreachable: the caller gets 503 and the record says JOIN_FAILURE
-/// (shared/OUTCOMES.md: "room join failure → 503").
+/// (docs/OUTCOMES.md: "room join failure → 503").
 #[test]
 fn a_room_that_cannot_be_joined_gets_503() {
     let Some(bed) = Bed::get("a_room_that_cannot_be_joined_gets_503") else {
@@ -142,7 +142,7 @@ fn assert_join_failure_counted(own: &Bed) {
 
 /// With `sip.hide_inbound_port`, an INVITE from an address no trunk allows gets no answer at
 /// all (not even 100 Trying, so a scanner learns nothing), yet the attempt has its record
-/// and metric (shared/OUTCOMES.md: "403, or silence when hide_inbound_port"). OPTIONS, a
+/// and metric (docs/OUTCOMES.md: "403, or silence when hide_inbound_port"). OPTIONS, a
 /// health probe, is still answered.
 #[test]
 fn a_hidden_port_does_not_answer_invites_from_unknown_addresses() {

@@ -1,4 +1,4 @@
-//! Every row of the transfer table of shared/OUTCOMES.md, end to end. The bridge is in an
+//! Every row of the transfer table of docs/OUTCOMES.md, end to end. The bridge is in an
 //! answered call with SIPp playing the carrier (an outbound call placed through the API, or
 //! an inbound call SIPp made); the official Node and Python SDKs call TransferSIPParticipant;
 //! the carrier takes the REFER as the row says and sends its NOTIFYs. Each row checks the
