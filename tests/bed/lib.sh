@@ -3,11 +3,17 @@
 
 BED_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
-# livekit-server is built from the Go module proxy. v1.13.5 is the newest release whose
-# dependencies the proxy serves: v1.13.8-v1.13.11 honour SIP_TRUNK_FAILURE in a client
-# LeaveRequest (livekit/livekit#4890) but need livekit/protocol, psrpc and pion forks the proxy
-# answers 403 for (README.md, "livekit-server version").
+# livekit-server is built from its module source, fetched through the Go module proxy
+# (tests/bed/setup, build_livekit_server); the bed runs LIVEKIT_SERVER_VERSION. v1.13.5 stays
+# the default. v1.13.8 and later honour SIP_TRUNK_FAILURE in a client LeaveRequest
+# (livekit/livekit#4890); they pin forks of pion's webrtc, dtls and ice in `replace`
+# directives, which the proxy does not serve, so setup builds them against the upstream pion
+# versions their go.mod requires instead (checked with v1.13.11).
 LIVEKIT_SERVER_VERSION=${LIVEKIT_SERVER_VERSION:-v1.13.5}
+# The versions whose behaviour the tests compare: sip_outbound_outcomes runs its table against
+# each (a server of its own for those the bed does not run). `tests/bed/setup
+# --all-livekit-versions` builds them all, as CI does; elsewhere that pass is skipped, saying so.
+LIVEKIT_SERVER_COMPARED_VERSIONS=(v1.13.5 v1.13.11)
 
 # Everything slow to make is cached here, outside the repository: the livekit-server build per
 # version, the Python venv per requirements file, and cargo's target directory.
@@ -21,7 +27,10 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$SIPBRIDGE_CACHE/target-$checkout_ke
 # Pid files, logs and generated configs of the running bed.
 BED_DIR=${SIPBRIDGE_BED_DIR:-${TMPDIR:-/tmp}/sipbridge-bed}
 
-LIVEKIT_BIN=$SIPBRIDGE_CACHE/livekit-server/$LIVEKIT_SERVER_VERSION/livekit-server
+# One build per version: $SIPBRIDGE_CACHE/livekit-server/<version>/livekit-server (the tests
+# find the other versions' builds beside the bed's).
+livekit_bin() { printf '%s/livekit-server/%s/livekit-server' "$SIPBRIDGE_CACHE" "$1"; }
+LIVEKIT_BIN=$(livekit_bin "$LIVEKIT_SERVER_VERSION")
 BRIDGE_BIN=$CARGO_TARGET_DIR/debug/sipbridge
 DEV_CONFIG=$BED_ROOT/config/examples/dev.yaml
 PY_REQUIREMENTS=$BED_ROOT/tests/py/requirements.txt

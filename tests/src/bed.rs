@@ -70,6 +70,43 @@ impl Bed {
         })
     }
 
+    /// The version of the bed's livekit-server: `tests/bed/setup` caches each build as
+    /// `<cache>/livekit-server/<version>/livekit-server`.
+    pub fn livekit_server_version(&self) -> String {
+        self.livekit_server
+            .parent()
+            .and_then(Path::file_name)
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// The build of livekit-server `version`: the bed's binary for the bed's version, else
+    /// the one `tests/bed/setup --all-livekit-versions` made beside it. `None` after printing
+    /// why `test` skips that version when it is not built; panics instead when `CI=true`.
+    pub fn livekit_server_build(&self, test: &str, version: &str) -> Option<PathBuf> {
+        if version == self.livekit_server_version() {
+            return Some(self.livekit_server.clone());
+        }
+        let versions = self.livekit_server.parent().and_then(Path::parent);
+        let binary = versions
+            .unwrap_or(Path::new("."))
+            .join(version)
+            .join("livekit-server");
+        if binary.is_file() {
+            return Some(binary);
+        }
+        let reason = format!(
+            "livekit-server {version} is not built ({} is missing): run tests/bed/setup \
+             --all-livekit-versions",
+            binary.display()
+        );
+        if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+            panic!("{test}: {reason}");
+        }
+        eprintln!("SKIPPED {test} against livekit-server {version}: {reason}");
+        None
+    }
+
     /// A file of the repository's `tests/` directory.
     pub fn tests_file(relative: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)

@@ -87,14 +87,38 @@ pub fn calls_ended(direction: &str, reason: &str, status_class: &str) -> String 
     )
 }
 
-/// The `disconnect_reason` other room members see when a participant leaves with `sent`
-/// (a DisconnectReason name), on the bed's livekit-server v1.13.5: its signal handler keeps
-/// CLIENT_INITIATED, USER_UNAVAILABLE, USER_REJECTED (and AGENT_ERROR) and turns every other
-/// client reason into CLIENT_INITIATED (pkg/rtc/signalling/signalhandler.go); the others
-/// pass from v1.13.8 on. The departure attributes carry the exact reason on every version.
-pub fn reason_the_bed_server_shows(sent: &str) -> &str {
-    match sent {
-        "CLIENT_INITIATED" | "USER_UNAVAILABLE" | "USER_REJECTED" => sent,
-        _ => "CLIENT_INITIATED",
+/// The livekit-server versions the tests compare, each with the reasons of a client
+/// LeaveRequest it keeps as the participant's `disconnect_reason` (what other room members
+/// see); every other reason becomes CLIENT_INITIATED. Read from each version's
+/// pkg/rtc/signalling/signalhandler.go (the LeaveRequest case; AGENT_ERROR, kept by both, is
+/// not a reason the bridge sends): v1.13.8 added SIP_TRUNK_FAILURE (livekit/livekit#4890);
+/// MEDIA_FAILURE and CONNECTION_TIMEOUT read CLIENT_INITIATED on both. The departure
+/// attributes carry the exact reason on every version.
+pub const LIVEKIT_SERVERS: [(&str, &[&str]); 2] = [
+    (
+        "v1.13.5",
+        &["CLIENT_INITIATED", "USER_UNAVAILABLE", "USER_REJECTED"],
+    ),
+    (
+        "v1.13.11",
+        &[
+            "CLIENT_INITIATED",
+            "USER_UNAVAILABLE",
+            "USER_REJECTED",
+            "SIP_TRUNK_FAILURE",
+        ],
+    ),
+];
+
+/// The `disconnect_reason` livekit-server `version` shows for a departure with `sent`.
+/// Panics for a version [`LIVEKIT_SERVERS`] does not list (its behaviour is unknown).
+pub fn reason_server_shows<'a>(version: &str, sent: &'a str) -> &'a str {
+    let Some((_, kept)) = LIVEKIT_SERVERS.iter().find(|(v, _)| *v == version) else {
+        panic!("livekit-server {version}: which leave reasons it keeps is not known");
+    };
+    if kept.contains(&sent) {
+        sent
+    } else {
+        "CLIENT_INITIATED"
     }
 }

@@ -1,6 +1,7 @@
-//! A livekit-server of a test's own, for tests that must kill it without disturbing the bed's.
+//! A livekit-server of a test's own, for tests that must kill it without disturbing the bed's,
+//! or that need another version than the bed's.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -17,6 +18,11 @@ impl OwnLiveKit {
     /// Starts livekit-server on 127.0.0.1:`port` (signal) and `udp_port` (media), with the bed's
     /// dev keys, and waits until it answers HTTP.
     pub fn start(bed: &Bed, name: &str, port: u16, udp_port: u16) -> Self {
+        Self::start_binary(bed, &bed.livekit_server, name, port, udp_port)
+    }
+
+    /// The same with another build of livekit-server (see [`Bed::livekit_server_build`]).
+    pub fn start_binary(bed: &Bed, binary: &Path, name: &str, port: u16, udp_port: u16) -> Self {
         let dir = bed.dir.join(name);
         std::fs::create_dir_all(&dir).unwrap();
         let config = format!(
@@ -28,14 +34,14 @@ impl OwnLiveKit {
         let config_path = dir.join("livekit.yaml");
         std::fs::write(&config_path, config).unwrap();
         let log = std::fs::File::create(dir.join("livekit.log")).unwrap();
-        let child = Command::new(&bed.livekit_server)
+        let child = Command::new(binary)
             .arg("--config")
             .arg(&config_path)
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .stdin(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bed.livekit_server.display()));
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
         let server = Self {
             child: Some(child),
             url: format!("ws://127.0.0.1:{port}"),

@@ -14,7 +14,7 @@ use sipbridge::room::{
 use sipbridge_media::analysis as audio;
 use sipbridge_media::opus::{EncoderSettings, OpusDecoder, OpusEncoder};
 use sipbridge_media::tone::Sine;
-use sipbridge_tests::observe::reason_the_bed_server_shows;
+use sipbridge_tests::observe::reason_server_shows;
 use sipbridge_tests::{Bed, OwnLiveKit, RoomMember, TcpProxy};
 use tokio::sync::mpsc::Receiver;
 
@@ -576,7 +576,7 @@ async fn every_leave_reason_reaches_the_room() {
                 reason.as_str_name()
             ));
         }
-        let expected = reason_the_bed_server_shows(reason.as_str_name());
+        let expected = reason_server_shows(&bed.livekit_server_version(), reason.as_str_name());
         if seen_reason != expected {
             failures.push(format!(
                 "{}: server showed {seen_reason}, expected {expected}",

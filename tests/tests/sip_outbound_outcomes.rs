@@ -1,28 +1,32 @@
 //! Every row of the outbound table of docs/OUTCOMES.md, end to end: SIPp plays the carrier,
 //! the official Node and Python SDKs place the call through the bridge's Twirp API with
 //! `wait_until_answered`, and each outcome is checked on all four delivery paths at once —
-//! the SDK's `SipCallError`, the departure attributes a Python room member sees, the call
-//! detail record, and the `calls_ended` metric. One table row per call is printed.
+//! the SDK's `SipCallError`, the departure attributes a Python room member sees (and the
+//! `disconnect_reason` the server gives it), the call detail record, and the `calls_ended`
+//! metric. One table row per call is printed.
 //!
 //! The calls go through a bridge of the test's own (short SIP T1 and media timeouts, so
 //! "no response" and "media timeout" take seconds, and a metrics registry nobody else
-//! counts in).
+//! counts in). The table runs once per livekit-server version of [`LIVEKIT_SERVERS`], with a bridge
+//! per version: on the bed's server for the bed's version, on a server of the test's own
+//! (127.0.0.1, ports of its own) for the other.
 
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use sipbridge_tests::api::{ApiCaller, ApiReply, Sdk};
-use sipbridge_tests::observe::{calls_ended, reason_the_bed_server_shows};
+use sipbridge_tests::observe::{LIVEKIT_SERVERS, calls_ended, reason_server_shows};
 use sipbridge_tests::sipp::{self, free_port, scenario};
 use sipbridge_tests::sipp_uas::{
     BRIDGE_HANGS_UP, NO_HEADERS, RING_180, SippUas, WWW_AUTHENTICATE, answer,
     carrier_hangs_up_after, reject,
 };
-use sipbridge_tests::{Bed, OwnBridge, RoomMember};
+use sipbridge_tests::{Bed, OwnBridge, OwnLiveKit, RoomMember};
 
 /// T1 100 ms: Timer B (64·T1) and the wait for a 487 after CANCEL are 6.4 s.
 const OWN_BRIDGE: &str = "
@@ -236,6 +240,49 @@ fn status_class(code: u16) -> String {
     format!("{}xx", code / 100)
 }
 
+/// One run of the table: a bridge of the test's own on one livekit-server version.
+struct Pass {
+    version: &'static str,
+    bridge: OwnBridge,
+    /// The server of the test's own (`None`: the bed's); dropped after the bridge.
+    _server: Option<OwnLiveKit>,
+}
+
+/// A pass per version of [`LIVEKIT_SERVERS`] that is built (in CI, all of them).
+fn passes(bed: &Bed, test: &str) -> Vec<Pass> {
+    let mut passes = Vec::new();
+    for (version, _) in LIVEKIT_SERVERS {
+        let Some(binary) = bed.livekit_server_build(test, version) else {
+            continue;
+        };
+        let label = format!("outcomes-{version}");
+        let (server, on) = if binary == bed.livekit_server {
+            (None, bed.clone())
+        } else {
+            let port = free_port(false);
+            let udp_port = loop {
+                let udp_port = free_port(false);
+                if udp_port != port {
+                    break udp_port;
+                }
+            };
+            let server = OwnLiveKit::start_binary(bed, &binary, &label, port, udp_port);
+            let on = Bed {
+                livekit_url: server.url.clone(),
+                livekit_server: binary,
+                ..bed.clone()
+            };
+            (Some(server), on)
+        };
+        passes.push(Pass {
+            version,
+            bridge: OwnBridge::start(&on, &label, OWN_BRIDGE),
+            _server: server,
+        });
+    }
+    passes
+}
+
 #[test]
 fn every_outbound_outcome_reaches_the_api_the_room_the_record_and_the_metrics() {
     let test = "every_outbound_outcome_reaches_the_api_the_room_the_record_and_the_metrics";
@@ -243,21 +290,44 @@ fn every_outbound_outcome_reaches_the_api_the_room_the_record_and_the_metrics() 
     if !sipp::available(test) {
         return;
     }
-    let bridge = OwnBridge::start(&bed, "outcomes", OWN_BRIDGE);
-    let own = bridge.bed.clone();
+    let passes = passes(&bed, test);
     let rows = rows();
-    let expected_calls = Mutex::new(BTreeMap::<String, f64>::new());
+    let expected_calls: Vec<_> = passes
+        .iter()
+        .map(|_| Mutex::new(BTreeMap::<String, f64>::new()))
+        .collect();
     let table = Mutex::new(Vec::new());
-    // Three rows at a time: each runs SIPp, a room member and two SDK processes.
-    let queue = Mutex::new(rows.iter().collect::<Vec<_>>());
+    // Three rows at a time, of either pass: each runs SIPp, a room member and two SDK
+    // processes.
+    let queue = Mutex::new(
+        (0..passes.len())
+            .flat_map(|pass| rows.iter().map(move |row| (pass, row)))
+            .collect::<Vec<_>>(),
+    );
     std::thread::scope(|scope| {
         for _ in 0..3 {
             scope.spawn(|| {
-                while let Some(row) = queue.lock().unwrap().pop() {
-                    for (sdk, seen) in run_row(&own, row) {
+                loop {
+                    let Some((index, row)) = queue.lock().unwrap().pop() else {
+                        break;
+                    };
+                    let pass = &passes[index];
+                    // The assertions name the row; this names the server version too.
+                    let seen = std::panic::catch_unwind(AssertUnwindSafe(|| run_row(pass, row)))
+                        .unwrap_or_else(|_| {
+                            panic!("{} on livekit-server {} failed", row.label, pass.version)
+                        });
+                    for (sdk, seen) in seen {
                         let sample = calls_ended("outbound", row.reason, &status_class(row.code));
-                        *expected_calls.lock().unwrap().entry(sample).or_default() += 1.0;
-                        table.lock().unwrap().push((row.label, row.code, sdk, seen));
+                        *expected_calls[index]
+                            .lock()
+                            .unwrap()
+                            .entry(sample)
+                            .or_default() += 1.0;
+                        table
+                            .lock()
+                            .unwrap()
+                            .push((pass.version, row.label, row.code, sdk, seen));
                     }
                 }
             });
@@ -265,24 +335,32 @@ fn every_outbound_outcome_reaches_the_api_the_room_the_record_and_the_metrics() 
     });
 
     let mut table = table.into_inner().unwrap();
-    table.sort_by_key(|(label, _, sdk, _)| (*label, sdk.clone()));
+    table.sort_by_key(|(version, label, _, sdk, _)| (*version, *label, sdk.clone()));
     println!(
-        "\n| scenario | SIP | SDK | API | room departure | server disconnect_reason | call detail record |"
+        "\n| livekit-server | scenario | SIP | SDK | API | room departure | server disconnect_reason | call detail record |"
     );
-    println!("|---|---|---|---|---|---|---|");
-    for (label, code, sdk, seen) in &table {
+    println!("|---|---|---|---|---|---|---|---|");
+    for (version, label, code, sdk, seen) in &table {
         println!(
-            "| {label} | {code} | {sdk} | {} | {} | {} | {} |",
+            "| {version} | {label} | {code} | {sdk} | {} | {} | {} | {} |",
             seen.api, seen.room, seen.server_reason, seen.cdr
         );
     }
-    for (sample, expected) in expected_calls.into_inner().unwrap() {
-        assert_eq!(own.metric(&sample), expected, "{sample}");
+    for (pass, expected) in passes.iter().zip(expected_calls) {
+        for (sample, expected) in expected.into_inner().unwrap() {
+            assert_eq!(
+                pass.bridge.bed.metric(&sample),
+                expected,
+                "{} {sample}",
+                pass.version
+            );
+        }
     }
 }
 
 /// Places the row's call through each SDK it applies to and checks every path.
-fn run_row(own: &Bed, row: &Row) -> Vec<(String, Seen)> {
+fn run_row(pass: &Pass, row: &Row) -> Vec<(String, Seen)> {
+    let own = &pass.bridge.bed;
     let sdks: &[Sdk] = match row.action {
         Action::Wait => &[Sdk::Node, Sdk::Python],
         Action::CancelApi => &[Sdk::Python],
@@ -343,9 +421,10 @@ fn run_row(own: &Bed, row: &Row) -> Vec<(String, Seen)> {
             check_departure(row, &left, &statuses);
             assert_eq!(
                 left["reason"],
-                reason_the_bed_server_shows(row.reason),
-                "{}: the server's disconnect_reason",
-                row.label
+                reason_server_shows(pass.version, row.reason),
+                "{}: the disconnect_reason livekit-server {} shows",
+                row.label,
+                pass.version
             );
             let attributes = &left["attributes"];
             (
