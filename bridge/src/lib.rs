@@ -91,27 +91,7 @@ pub async fn run(
     );
     sip_tasks.spawn(endpoint.run(inbound));
 
-    let (stop_http, http_stopped) = oneshot::channel::<()>();
-    let router = http::router(http::HttpState {
-        health: health.clone(),
-        metrics: metrics.clone(),
-        verifier: livekit_api::access_token::TokenVerifier::with_api_key(
-            &config.livekit.api_key,
-            config.livekit.api_secret.expose(),
-        ),
-        // Weak: the HTTP server outlives the calls at shutdown, and must not keep the
-        // record sink open while the records are flushed.
-        sip: Some(Arc::new(service::BridgeService::new(Arc::downgrade(
-            &calls,
-        )))),
-    });
-    let mut http_server = tokio::spawn(async move {
-        axum::serve(sockets.http, router)
-            .with_graceful_shutdown(async move {
-                let _ = http_stopped.await;
-            })
-            .await
-    });
+    let (mut http_server, stop_http) = serve_http(&config, sockets.http, &health, &metrics, &calls);
 
     health.set(Readiness::Ready);
     tracing::info!(
@@ -133,28 +113,7 @@ pub async fn run(
     }
 
     health.set(Readiness::Draining);
-    calls
-        .draining
-        .store(true, std::sync::atomic::Ordering::Release);
-    let drain_timeout = config.shutdown.drain_timeout.0;
-    tracing::info!(
-        ?drain_timeout,
-        calls = calls.calls_in_progress(),
-        "draining"
-    );
-    drain(&calls, drain_timeout).await;
-    // Calls still up get BYE with SERVER_SHUTDOWN (docs/OUTCOMES.md) and their records.
-    if calls.calls_in_progress() > 0 {
-        tracing::info!(
-            calls = calls.calls_in_progress(),
-            "ending the calls still in progress"
-        );
-        let _ = endpoint_commands.send(Command::ShutdownCalls).await;
-        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
-        while calls.calls_in_progress() > 0 && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(DRAIN_POLL).await;
-        }
-    }
+    end_calls(&calls, &endpoint_commands, config.shutdown.drain_timeout.0).await;
 
     sip_tasks.abort_all();
     // Every call task holds a CDR sink through the context; once the last one is gone the
@@ -170,6 +129,63 @@ pub async fn run(
     }
     tracing::info!("sipbridge stopped");
     Ok(())
+}
+
+/// The HTTP listener (`/health`, `/metrics`, the Twirp API) as a task, and the sender that
+/// stops it gracefully.
+fn serve_http(
+    config: &Config,
+    listener: tokio::net::TcpListener,
+    health: &Health,
+    metrics: &Arc<Metrics>,
+    calls: &Arc<CallContext>,
+) -> (
+    tokio::task::JoinHandle<std::io::Result<()>>,
+    oneshot::Sender<()>,
+) {
+    let (stop_http, http_stopped) = oneshot::channel::<()>();
+    let router = http::router(http::HttpState {
+        health: health.clone(),
+        metrics: metrics.clone(),
+        verifier: livekit_api::access_token::TokenVerifier::with_api_key(
+            &config.livekit.api_key,
+            config.livekit.api_secret.expose(),
+        ),
+        // Weak: the HTTP server outlives the calls at shutdown, and must not keep the
+        // record sink open while the records are flushed.
+        sip: Some(Arc::new(service::BridgeService::new(Arc::downgrade(calls)))),
+    });
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = http_stopped.await;
+            })
+            .await
+    });
+    (server, stop_http)
+}
+
+/// Draining: new calls are refused, calls in progress get `drain_timeout` to end on their
+/// own; those still up then get BYE with SERVER_SHUTDOWN (docs/OUTCOMES.md) and their
+/// records, with a short grace to send them.
+async fn end_calls(calls: &CallContext, endpoint: &mpsc::Sender<Command>, drain_timeout: Duration) {
+    calls
+        .draining
+        .store(true, std::sync::atomic::Ordering::Release);
+    tracing::info!(
+        ?drain_timeout,
+        calls = calls.calls_in_progress(),
+        "draining"
+    );
+    drain(calls, drain_timeout).await;
+    if calls.calls_in_progress() > 0 {
+        tracing::info!(
+            calls = calls.calls_in_progress(),
+            "ending the calls still in progress"
+        );
+        let _ = endpoint.send(Command::ShutdownCalls).await;
+        drain(calls, SHUTDOWN_GRACE).await;
+    }
 }
 
 /// Waits until no call is in progress (answered or still being set up), or `timeout`.

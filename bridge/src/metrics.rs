@@ -92,75 +92,80 @@ impl Metrics {
             call_inputs_dropped: Counter::default(),
             registry: Registry::default(),
         };
-        ours.register(
-            "call_inputs_dropped",
-            "SIP events dropped because their call's input queue was full",
-            metrics.call_inputs_dropped.clone(),
-        );
-        ours.register(
-            "active_calls",
-            "Calls in progress",
-            metrics.active_calls.clone(),
-        );
-        ours.register(
-            "sip_requests",
-            "SIP requests received, by method",
-            metrics.sip_requests.clone(),
-        );
-        ours.register(
-            "sip_requests_refused",
-            "SIP requests answered with an error before any transaction, by status",
-            metrics.sip_requests_refused.clone(),
-        );
-        ours.register(
-            "sip_dropped",
-            "SIP messages dropped without an answer, by reason",
-            metrics.sip_dropped.clone(),
-        );
-        ours.register(
-            "inbound_invites",
-            "New inbound INVITEs by the final status answered (200: accepted)",
-            metrics.inbound_invites.clone(),
-        );
-        ours.register(
-            "calls_ended",
-            "Calls ended, by direction, disconnect reason and SIP status class",
-            metrics.calls_ended.clone(),
-        );
-        ours.register(
-            "call_duration_seconds",
-            "Length of answered calls",
-            metrics.call_duration.clone(),
-        );
-        ours.register(
-            "rtp_packets",
-            "RTP packets on the phone leg, by direction",
-            metrics.rtp_packets.clone(),
-        );
-        ours.register(
-            "rtp_bytes",
-            "RTP payload and header bytes on the phone leg, by direction",
-            metrics.rtp_bytes.clone(),
-        );
-        ours.register(
-            "rtp_lost_packets",
-            "RTP packets that never arrived, by direction",
-            metrics.rtp_lost.clone(),
-        );
-        ours.register(
-            "rtp_jitter_seconds",
-            "Interarrival jitter of the phone leg's RTP at the end of each call, by direction",
-            metrics.rtp_jitter.clone(),
-        );
-        ours.register(
-            "transfers",
-            "Transfers requested through the API, by outcome",
-            metrics.transfers.clone(),
-        );
+        metrics.register(ours);
         Self {
             registry,
             ..metrics
         }
+    }
+
+    /// Registers every metric of ours (under the `sipbridge_` prefix).
+    fn register(&self, ours: &mut Registry) {
+        ours.register(
+            "call_inputs_dropped",
+            "SIP events dropped because their call's input queue was full",
+            self.call_inputs_dropped.clone(),
+        );
+        ours.register(
+            "active_calls",
+            "Calls in progress",
+            self.active_calls.clone(),
+        );
+        ours.register(
+            "sip_requests",
+            "SIP requests received, by method",
+            self.sip_requests.clone(),
+        );
+        ours.register(
+            "sip_requests_refused",
+            "SIP requests answered with an error before any transaction, by status",
+            self.sip_requests_refused.clone(),
+        );
+        ours.register(
+            "sip_dropped",
+            "SIP messages dropped without an answer, by reason",
+            self.sip_dropped.clone(),
+        );
+        ours.register(
+            "inbound_invites",
+            "New inbound INVITEs by the final status answered (200: accepted)",
+            self.inbound_invites.clone(),
+        );
+        ours.register(
+            "calls_ended",
+            "Calls ended, by direction, disconnect reason and SIP status class",
+            self.calls_ended.clone(),
+        );
+        ours.register(
+            "call_duration_seconds",
+            "Length of answered calls",
+            self.call_duration.clone(),
+        );
+        ours.register(
+            "rtp_packets",
+            "RTP packets on the phone leg, by direction",
+            self.rtp_packets.clone(),
+        );
+        ours.register(
+            "rtp_bytes",
+            "RTP payload and header bytes on the phone leg, by direction",
+            self.rtp_bytes.clone(),
+        );
+        ours.register(
+            "rtp_lost_packets",
+            "RTP packets that never arrived, by direction",
+            self.rtp_lost.clone(),
+        );
+        ours.register(
+            "rtp_jitter_seconds",
+            "Interarrival jitter of the phone leg's RTP at the end of each call, by direction",
+            self.rtp_jitter.clone(),
+        );
+        ours.register(
+            "transfers",
+            "Transfers requested through the API, by outcome",
+            self.transfers.clone(),
+        );
     }
 
     /// Counts one ended call: `direction` `inbound`/`outbound`, `reason` the

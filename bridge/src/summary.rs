@@ -53,6 +53,14 @@ pub fn summary(config: &Config) -> String {
         "http      {} (Twirp livekit.SIP API, /metrics, /health)",
         config.http.listen
     );
+    trunks(&mut out, config);
+    rules(&mut out, config);
+    let _ = writeln!(out, "cdr       {}", config.cdr.path);
+    out
+}
+
+/// The inbound and outbound trunks, one line each.
+fn trunks(out: &mut String, config: &Config) {
     let _ = writeln!(
         out,
         "inbound   {}",
@@ -82,6 +90,10 @@ pub fn summary(config: &Config) -> String {
         let transport = format!("{:?}", trunk.transport).to_lowercase();
         let _ = writeln!(out, "  {}: {} over {transport}", trunk.id, trunk.address);
     }
+}
+
+/// The dispatch rules, one line each.
+fn rules(out: &mut String, config: &Config) {
     let _ = writeln!(
         out,
         "dispatch  {}",
@@ -105,8 +117,6 @@ pub fn summary(config: &Config) -> String {
         };
         let _ = writeln!(out, "  {}: {trunks} -> {room}", rule.id);
     }
-    let _ = writeln!(out, "cdr       {}", config.cdr.path);
-    out
 }
 
 fn count(n: usize, what: &str) -> String {

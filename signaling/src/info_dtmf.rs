@@ -23,8 +23,6 @@
 //! extra lines, an unreadable `Duration`) and strict where it could (an unknown or repeated
 //! `Signal`).
 
-use sipbridge_media::dtmf::{code_for_key, key_for_code};
-
 use crate::Error;
 use crate::message::grammar::trim_lws;
 
@@ -124,6 +122,23 @@ fn parse_relay(text: &str) -> Result<InfoDtmf, Error> {
     }
     let signal = signal.ok_or(Error::InfoDtmfNoSignal)?;
     key_press(signal, duration.and_then(parse_duration))
+}
+
+/// The DTMF keys by RFC 4733 §3.2 event code: 0-15.
+const EVENT_KEYS: &[u8; 16] = b"0123456789*#ABCD";
+
+/// The key of an event code, if it is a DTMF key.
+fn key_for_code(code: u8) -> Option<char> {
+    EVENT_KEYS.get(usize::from(code)).map(|&k| char::from(k))
+}
+
+/// The event code of a key (`a`-`d` accepted for `A`-`D`).
+fn code_for_key(key: char) -> Option<u8> {
+    let key = key.to_ascii_uppercase();
+    EVENT_KEYS
+        .iter()
+        .position(|&k| char::from(k) == key)
+        .and_then(|i| u8::try_from(i).ok())
 }
 
 /// The key of a signal: one key character (`a`-`d` for `A`-`D`), or an RFC 4733 event code

@@ -4,24 +4,16 @@
 mod sdp_common;
 
 use sdp_common::*;
-use sipbridge_media::codec::AudioCodec;
-use sipbridge_media::leg::{Direction, Negotiated};
-use sipbridge_media::rtp::PayloadType;
+use sipbridge_signaling::sdp::{Codec, MediaDirection, Negotiated, PayloadType};
 
-fn negotiated(
-    codec: AudioCodec,
-    pt: u8,
-    event: Option<u8>,
-    ptime_ms: u32,
-    remote: &str,
-) -> Negotiated {
+fn negotiated(codec: Codec, pt: u8, event: Option<u8>, ptime_ms: u32, remote: &str) -> Negotiated {
     Negotiated {
         codec,
         payload_type: PayloadType(pt),
         receive_event_pt: event.map(PayloadType),
         send_event_pt: event.map(PayloadType),
         ptime_ms,
-        direction: Direction::SendRecv,
+        direction: MediaDirection::SendRecv,
         remote: remote.parse().unwrap(),
     }
 }
@@ -41,16 +33,13 @@ fn twilio_pcmu_with_events() {
         ],
     );
     assert_eq!(answer, expected);
-    let expected = negotiated(AudioCodec::Pcmu, 0, Some(101), 20, "54.172.60.3:13468");
+    let expected = negotiated(Codec::Pcmu, 0, Some(101), 20, "54.172.60.3:13468");
     assert_eq!(media, expected);
 }
 
 #[test]
 fn telnyx_with_g722_preferred() {
-    let mut local = session(
-        &[AudioCodec::G722, AudioCodec::Pcmu, AudioCodec::Pcma],
-        true,
-    );
+    let mut local = session(&[Codec::G722, Codec::Pcmu, Codec::Pcma], true);
     let (answer, media) = local.answer(&sdp(TELNYX)).unwrap();
     let expected = ours(
         1,
@@ -64,13 +53,13 @@ fn telnyx_with_g722_preferred() {
         ],
     );
     assert_eq!(answer, expected);
-    let expected = negotiated(AudioCodec::G722, 9, Some(101), 20, "192.76.120.10:31842");
+    let expected = negotiated(Codec::G722, 9, Some(101), 20, "192.76.120.10:31842");
     assert_eq!(media, expected);
 }
 
 #[test]
 fn asterisk_maxptime_does_not_change_ptime() {
-    let mut local = session(&[AudioCodec::Pcma, AudioCodec::Pcmu], true);
+    let mut local = session(&[Codec::Pcma, Codec::Pcmu], true);
     let (answer, media) = local.answer(&sdp(ASTERISK)).unwrap();
     let expected = ours(
         1,
@@ -84,16 +73,13 @@ fn asterisk_maxptime_does_not_change_ptime() {
         ],
     );
     assert_eq!(answer, expected);
-    let expected = negotiated(AudioCodec::Pcma, 8, Some(101), 20, "10.20.0.5:17218");
+    let expected = negotiated(Codec::Pcma, 8, Some(101), 20, "10.20.0.5:17218");
     assert_eq!(media, expected);
 }
 
 #[test]
 fn freeswitch_opus_takes_the_48_khz_event() {
-    let mut local = session(
-        &[AudioCodec::Opus, AudioCodec::G722, AudioCodec::Pcmu],
-        true,
-    );
+    let mut local = session(&[Codec::Opus, Codec::G722, Codec::Pcmu], true);
     let (answer, media) = local.answer(&sdp(FREESWITCH)).unwrap();
     let expected = ours(
         1,
@@ -108,13 +94,13 @@ fn freeswitch_opus_takes_the_48_khz_event() {
         ],
     );
     assert_eq!(answer, expected);
-    let expected = negotiated(AudioCodec::Opus, 102, Some(101), 20, "203.0.113.20:24580");
+    let expected = negotiated(Codec::Opus, 102, Some(101), 20, "203.0.113.20:24580");
     assert_eq!(media, expected);
 }
 
 #[test]
 fn freeswitch_g722_takes_the_8_khz_event() {
-    let mut local = session(&[AudioCodec::G722, AudioCodec::Opus], true);
+    let mut local = session(&[Codec::G722, Codec::Opus], true);
     let (answer, media) = local.answer(&sdp(FREESWITCH)).unwrap();
     let expected = ours(
         1,
@@ -139,7 +125,7 @@ fn opus_without_a_48_khz_event_falls_back_to_8_khz() {
         "a=rtpmap:101 telephone-event/48000",
         "a=rtpmap:101 telephone-event/16000",
     );
-    let (_, media) = session(&[AudioCodec::Opus], true).answer(&offer).unwrap();
+    let (_, media) = session(&[Codec::Opus], true).answer(&offer).unwrap();
     assert_eq!(media.send_event_pt, Some(PayloadType(100)));
 }
 
@@ -160,7 +146,7 @@ fn video_section_is_refused_in_place() {
     );
     assert_eq!(answer, expected);
     // The audio section has no c= of its own: the session's applies.
-    let expected = negotiated(AudioCodec::Pcmu, 0, Some(100), 20, "192.0.2.44:7078");
+    let expected = negotiated(Codec::Pcmu, 0, Some(100), 20, "192.0.2.44:7078");
     assert_eq!(media, expected);
 }
 
@@ -181,7 +167,7 @@ fn video_first_and_a_second_audio_are_refused() {
         "c=IN IP4 192.0.2.11",
     ]);
     let offer = sdp(body.as_bytes());
-    let (answer, media) = session(&[AudioCodec::Pcmu, AudioCodec::Pcma], false)
+    let (answer, media) = session(&[Codec::Pcmu, Codec::Pcma], false)
         .answer(&offer)
         .unwrap();
     let expected = ours(
@@ -198,15 +184,13 @@ fn video_first_and_a_second_audio_are_refused() {
     assert_eq!(answer, expected);
     assert_eq!(
         media,
-        negotiated(AudioCodec::Pcma, 8, None, 30, "192.0.2.10:5002")
+        negotiated(Codec::Pcma, 8, None, 30, "192.0.2.10:5002")
     );
 }
 
 #[test]
 fn events_disabled_are_left_out() {
-    let (answer, media) = session(&[AudioCodec::Pcmu], false)
-        .answer(&sdp(TWILIO))
-        .unwrap();
+    let (answer, media) = session(&[Codec::Pcmu], false).answer(&sdp(TWILIO)).unwrap();
     assert!(!answer.contains("telephone-event"));
     assert_eq!((media.receive_event_pt, media.send_event_pt), (None, None));
 }
@@ -225,7 +209,7 @@ fn codecs_by_name_in_any_case_and_dynamic_numbers() {
         "a=rtpmap:98 TELEPHONE-EVENT/8000",
         "a=rtcp-fb:* nack",
     ]);
-    let (answer, media) = session(&[AudioCodec::Pcmu], true)
+    let (answer, media) = session(&[Codec::Pcmu], true)
         .answer(&sdp(body.as_bytes()))
         .unwrap();
     assert!(
@@ -239,13 +223,13 @@ fn codecs_by_name_in_any_case_and_dynamic_numbers() {
 #[test]
 fn an_rtpmap_overrides_a_static_number_and_g722_at_16_khz_is_not_g722() {
     let offer = edited(TELNYX, "a=rtpmap:9 G722/8000", "a=rtpmap:9 G722/16000");
-    let (_, media) = session(&[AudioCodec::G722, AudioCodec::Pcma], true)
+    let (_, media) = session(&[Codec::G722, Codec::Pcma], true)
         .answer(&offer)
         .unwrap();
-    assert_eq!(media.codec, AudioCodec::Pcma);
+    assert_eq!(media.codec, Codec::Pcma);
     let offer = edited(TWILIO, "a=rtpmap:0 PCMU/8000", "a=rtpmap:0 G729/8000");
     let (_, media) = default_session().answer(&offer).unwrap();
-    assert_eq!(media.codec, AudioCodec::Pcma);
+    assert_eq!(media.codec, Codec::Pcma);
 }
 
 #[test]

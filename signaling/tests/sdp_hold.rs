@@ -5,7 +5,7 @@
 mod sdp_common;
 
 use sdp_common::*;
-use sipbridge_media::leg::Direction;
+use sipbridge_signaling::sdp::MediaDirection;
 
 /// Our answer to the Asterisk offer, with `direction` and `version`.
 fn answer_text(version: u64, direction: &str) -> String {
@@ -27,15 +27,15 @@ fn phone_holds_and_resumes() {
     let mut local = default_session();
     // (offer edit, our answer's attribute, our o= version, our direction)
     let steps = [
-        ("a=sendrecv", "sendrecv", 1, Direction::SendRecv),
+        ("a=sendrecv", "sendrecv", 1, MediaDirection::SendRecv),
         // A session refresh with the same SDP: same answer, same version.
-        ("a=sendrecv", "sendrecv", 1, Direction::SendRecv),
-        ("a=sendonly", "recvonly", 2, Direction::RecvOnly),
-        ("a=sendonly", "recvonly", 2, Direction::RecvOnly),
-        ("a=inactive", "inactive", 3, Direction::Inactive),
-        ("a=sendrecv", "sendrecv", 4, Direction::SendRecv),
-        ("a=recvonly", "sendonly", 5, Direction::SendOnly),
-        ("a=sendrecv", "sendrecv", 6, Direction::SendRecv),
+        ("a=sendrecv", "sendrecv", 1, MediaDirection::SendRecv),
+        ("a=sendonly", "recvonly", 2, MediaDirection::RecvOnly),
+        ("a=sendonly", "recvonly", 2, MediaDirection::RecvOnly),
+        ("a=inactive", "inactive", 3, MediaDirection::Inactive),
+        ("a=sendrecv", "sendrecv", 4, MediaDirection::SendRecv),
+        ("a=recvonly", "sendonly", 5, MediaDirection::SendOnly),
+        ("a=sendrecv", "sendrecv", 6, MediaDirection::SendRecv),
     ];
     for (attribute, answered, version, direction) in steps {
         let offer = edited(ASTERISK, "a=sendrecv", attribute);
@@ -55,7 +55,7 @@ fn rfc_2543_hold_with_a_zero_address() {
     let (answer, media) = local.answer(&offer).unwrap();
     // "Don't send to me" from the phone: we only receive.
     assert_eq!(answer, answer_text(2, "recvonly"));
-    assert_eq!(media.direction, Direction::RecvOnly);
+    assert_eq!(media.direction, MediaDirection::RecvOnly);
     assert!(!media.direction.sends());
     assert_eq!(media.remote, "0.0.0.0:17218".parse().unwrap());
     // Zero address and recvonly: nothing flows at all.
@@ -66,7 +66,7 @@ fn rfc_2543_hold_with_a_zero_address() {
         .as_bytes());
     let (answer, media) = local.answer(&offer).unwrap();
     assert_eq!(answer, answer_text(3, "inactive"));
-    assert_eq!(media.direction, Direction::Inactive);
+    assert_eq!(media.direction, MediaDirection::Inactive);
     // Resumed.
     let (answer, media) = local.answer(&sdp(ASTERISK)).unwrap();
     assert_eq!(answer, answer_text(4, "sendrecv"));
@@ -80,7 +80,7 @@ fn session_level_direction_applies_unless_the_section_overrides() {
     let (_, media) = local.answer(&overridden).unwrap();
     assert_eq!(
         media.direction,
-        Direction::SendRecv,
+        MediaDirection::SendRecv,
         "section says sendrecv"
     );
     let session_only = std::str::from_utf8(TWILIO)
@@ -90,7 +90,7 @@ fn session_level_direction_applies_unless_the_section_overrides() {
     let (_, media) = local.answer(&sdp(session_only.as_bytes())).unwrap();
     assert_eq!(
         media.direction,
-        Direction::RecvOnly,
+        MediaDirection::RecvOnly,
         "session says sendonly"
     );
 }
@@ -99,7 +99,7 @@ fn session_level_direction_applies_unless_the_section_overrides() {
 fn we_hold_and_resume_with_re_offers() {
     let mut local = default_session();
     let (_, media) = local.answer(&sdp(TWILIO)).unwrap();
-    assert_eq!(media.direction, Direction::SendRecv);
+    assert_eq!(media.direction, MediaDirection::SendRecv);
     assert_eq!(local.session_version(), 1);
 
     local.set_on_hold(true);
@@ -110,14 +110,14 @@ fn we_hold_and_resume_with_re_offers() {
     // The phone answers recvonly, as RFC 3264 §8.4 asks.
     let answer = edited(TWILIO, "a=sendrecv", "a=recvonly");
     let media = local.handle_answer(&answer).unwrap();
-    assert_eq!(media.direction, Direction::SendOnly);
+    assert_eq!(media.direction, MediaDirection::SendOnly);
     // Even an answer of sendrecv leaves us sending only: we offered no more.
     let media = local.handle_answer(&sdp(TWILIO)).unwrap();
-    assert_eq!(media.direction, Direction::SendOnly);
+    assert_eq!(media.direction, MediaDirection::SendOnly);
     // While we hold, a re-INVITE of the phone's is answered sendonly at most.
     let (answer, media) = local.answer(&sdp(TWILIO)).unwrap();
     assert!(answer.ends_with("a=sendonly\r\n"), "{answer}");
-    assert_eq!(media.direction, Direction::SendOnly);
+    assert_eq!(media.direction, MediaDirection::SendOnly);
     assert_eq!(local.session_version(), 3);
 
     local.set_on_hold(false);
@@ -125,7 +125,7 @@ fn we_hold_and_resume_with_re_offers() {
     assert!(resume.contains("o=- 4242 4 IN IP4"), "{resume}");
     assert!(resume.ends_with("a=ptime:20\r\na=sendrecv\r\n"), "{resume}");
     let media = local.handle_answer(&sdp(TWILIO)).unwrap();
-    assert_eq!(media.direction, Direction::SendRecv);
+    assert_eq!(media.direction, MediaDirection::SendRecv);
     // The same offer again changes nothing.
     assert_eq!(local.offer(), resume);
 }

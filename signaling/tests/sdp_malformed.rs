@@ -5,7 +5,7 @@ mod sdp_common;
 
 use sdp_common::*;
 use sipbridge_signaling::Error;
-use sipbridge_signaling::sdp::{MAX_BODY, parse};
+use sipbridge_signaling::sdp::{Codec, MAX_BODY, parse};
 
 #[test]
 fn srtp_only_offer_is_488() {
@@ -58,7 +58,7 @@ fn no_common_codec_is_488_naming_it() {
         (488, "Not Acceptable Here - No common codec", Some(305))
     );
     // Offered opus, but we only take G.711.
-    let only_g711 = session(&[sipbridge_media::codec::AudioCodec::Pcmu], true);
+    let only_g711 = session(&[Codec::Pcmu], true);
     let offer = edited(
         FREESWITCH,
         "RTP/AVP 102 9 0 8 101 100 13",

@@ -5,11 +5,10 @@
 mod sdp_common;
 
 use sdp_common::*;
-use sipbridge_media::codec::AudioCodec;
-use sipbridge_media::leg::Direction;
-use sipbridge_media::rtp::PayloadType;
 use sipbridge_signaling::Error;
-use sipbridge_signaling::sdp::{CodecPreferences, LocalSession, parse};
+use sipbridge_signaling::sdp::{
+    Codec, CodecPreferences, LocalSession, MediaDirection, PayloadType, parse,
+};
 
 #[test]
 fn offer_lists_every_preferred_codec_and_both_event_clocks() {
@@ -36,7 +35,7 @@ fn offer_lists_every_preferred_codec_and_both_event_clocks() {
 
 #[test]
 fn offer_without_opus_or_events() {
-    let offer = session(&[AudioCodec::G722, AudioCodec::Pcma], false).offer();
+    let offer = session(&[Codec::G722, Codec::Pcma], false).offer();
     let expected = ours(
         1,
         &[
@@ -48,7 +47,7 @@ fn offer_without_opus_or_events() {
         ],
     );
     assert_eq!(offer, expected);
-    let only_g711 = session(&[AudioCodec::Pcmu], true).offer();
+    let only_g711 = session(&[Codec::Pcmu], true).offer();
     assert!(
         only_g711.contains("m=audio 30000 RTP/AVP 0 101\r\n"),
         "{only_g711}"
@@ -58,12 +57,8 @@ fn offer_without_opus_or_events() {
 
 #[test]
 fn preferences_drop_duplicates_and_refuse_an_empty_list() {
-    let prefs = CodecPreferences::new(
-        &[AudioCodec::Pcma, AudioCodec::Pcmu, AudioCodec::Pcma],
-        true,
-    )
-    .unwrap();
-    assert_eq!(prefs.codecs(), [AudioCodec::Pcma, AudioCodec::Pcmu]);
+    let prefs = CodecPreferences::new(&[Codec::Pcma, Codec::Pcmu, Codec::Pcma], true).unwrap();
+    assert_eq!(prefs.codecs(), [Codec::Pcma, Codec::Pcmu]);
     assert_eq!(
         CodecPreferences::new(&[], true),
         Err(Error::SdpNoCodecConfigured)
@@ -74,7 +69,7 @@ fn preferences_drop_duplicates_and_refuse_an_empty_list() {
 fn our_offer_answered_by_our_answerer() {
     let mut caller = default_session();
     let callee_address = "203.0.113.50:50000".parse().unwrap();
-    let callee_prefs = CodecPreferences::new(&[AudioCodec::Opus, AudioCodec::Pcmu], true).unwrap();
+    let callee_prefs = CodecPreferences::new(&[Codec::Opus, Codec::Pcmu], true).unwrap();
     let mut callee = LocalSession::new(77, callee_address, callee_prefs);
 
     let offer = caller.offer();
@@ -83,8 +78,8 @@ fn our_offer_answered_by_our_answerer() {
         .handle_answer(&parse(answer.as_bytes()).unwrap())
         .unwrap();
 
-    assert_eq!(at_callee.codec, AudioCodec::Opus);
-    assert_eq!(at_caller.codec, AudioCodec::Opus);
+    assert_eq!(at_callee.codec, Codec::Opus);
+    assert_eq!(at_caller.codec, Codec::Opus);
     assert_eq!(at_caller.payload_type, PayloadType(111));
     assert_eq!(at_callee.payload_type, PayloadType(111));
     assert_eq!(at_callee.send_event_pt, Some(PayloadType(110)));
@@ -92,8 +87,8 @@ fn our_offer_answered_by_our_answerer() {
     assert_eq!(at_caller.receive_event_pt, at_callee.send_event_pt);
     assert_eq!(at_caller.remote, callee_address);
     assert_eq!(at_callee.remote, local_address());
-    assert_eq!(at_caller.direction, Direction::SendRecv);
-    assert_eq!(at_callee.direction, Direction::SendRecv);
+    assert_eq!(at_caller.direction, MediaDirection::SendRecv);
+    assert_eq!(at_callee.direction, MediaDirection::SendRecv);
 
     // We hold the callee; it answers recvonly; both ends agree.
     caller.set_on_hold(true);
@@ -103,8 +98,8 @@ fn our_offer_answered_by_our_answerer() {
     let at_caller = caller
         .handle_answer(&parse(answer.as_bytes()).unwrap())
         .unwrap();
-    assert_eq!(at_caller.direction, Direction::SendOnly);
-    assert_eq!(at_callee.direction, Direction::RecvOnly);
+    assert_eq!(at_caller.direction, MediaDirection::SendOnly);
+    assert_eq!(at_callee.direction, MediaDirection::RecvOnly);
 }
 
 /// A phone's answer to our default offer.
@@ -136,7 +131,7 @@ fn answer_picks_the_first_offered_codec_it_lists() {
     let media = local
         .handle_answer(&parse(answer.as_bytes()).unwrap())
         .unwrap();
-    assert_eq!(media.codec, AudioCodec::Pcma);
+    assert_eq!(media.codec, Codec::Pcma);
     assert_eq!(media.payload_type, PayloadType(8));
     assert_eq!(media.ptime_ms, 30);
     assert_eq!(media.remote, "192.0.2.80:6000".parse().unwrap());
@@ -157,14 +152,14 @@ fn event_numbers_can_differ_per_direction() {
     let media = local
         .handle_answer(&parse(answer.as_bytes()).unwrap())
         .unwrap();
-    assert_eq!(media.codec, AudioCodec::Opus);
+    assert_eq!(media.codec, Codec::Opus);
     assert_eq!(media.send_event_pt, Some(PayloadType(96)));
     assert_eq!(media.receive_event_pt, Some(PayloadType(110)));
 }
 
 #[test]
 fn answers_we_cannot_use() {
-    let mut local = session(&[AudioCodec::Pcmu, AudioCodec::Pcma], true);
+    let mut local = session(&[Codec::Pcmu, Codec::Pcma], true);
     let answer = phone_answer("m=audio 6000 RTP/AVP 0", &[]);
     let parsed = parse(answer.as_bytes()).unwrap();
     assert_eq!(local.handle_answer(&parsed), Err(Error::SdpNoOfferSent));

@@ -55,6 +55,9 @@ struct Row {
     reason: &'static str,
     code: u16,
     phrase: &'static str,
+    /// The API answer must come within this (a call that ends at its `ringing_timeout`,
+    /// not at the transaction's Timer B).
+    answer_within: Option<Duration>,
 }
 
 fn row(
@@ -74,6 +77,7 @@ fn row(
         reason,
         code,
         phrase,
+        answer_within: None,
     }
 }
 
@@ -128,6 +132,19 @@ fn rows() -> Vec<Row> {
     );
     no_487.extra = json!({ "ringing_timeout_s": 2 });
     rows.push(no_487);
+    // Nothing comes back and the caller's ringing_timeout (2 s) is shorter than Timer B
+    // (64·T1 = 6.4 s here): the call ends at the ringing timeout, no CANCEL sent.
+    let silent = scenario("uas_silent", &[("SILENCE_MS", "12000")]);
+    let mut quick = row(
+        "no-response-ringing-timeout",
+        silent,
+        "CONNECTION_TIMEOUT",
+        408,
+        "No response",
+    );
+    quick.extra = json!({ "ringing_timeout_s": 2 });
+    quick.answer_within = Some(Duration::from_secs(5));
+    rows.push(quick);
     let silent = scenario("uas_silent", &[("SILENCE_MS", "12000")]);
     rows.push(row(
         "no-response",
@@ -542,6 +559,13 @@ fn check_api(row: &Row, sdk: Sdk, reply: &ApiReply) -> String {
         "{label} {sdk:?}: {error:?}"
     );
     assert_eq!(error.sip_status, row.phrase, "{label} {sdk:?}: {error:?}");
+    if let Some(limit) = row.answer_within {
+        assert!(
+            reply.elapsed <= limit,
+            "{label} {sdk:?}: answered after {:?}, not within {limit:?}",
+            reply.elapsed
+        );
+    }
     format!(
         "SipCallError {} {} ({})",
         row.code, error.sip_status, error.code

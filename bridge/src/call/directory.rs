@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::mpsc;
 
-use crate::transfer::TransferOrder;
+use crate::call::order::TransferOrder;
 
 /// What the API asks of a running call.
 #[derive(Debug)]

@@ -1,22 +1,56 @@
 //! The media of one call, sans-IO: the phone's RTP in and out (`media::leg`), the room's
 //! tracks mixed for the phone, and the phone's audio encoded for the room. The call task
 //! owns the sockets and calls these methods; everything here is (packets, time) → packets.
+//!
+//! This is also where the two sans-IO crates meet: signaling's SDP settles a
+//! `sdp::Negotiated`, which `media_leg` turns into the media leg's own description.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use sipbridge_media::Error;
+use sipbridge_media::codec::AudioCodec;
 use sipbridge_media::leg::{
-    LegSettings, MediaEvent, Negotiated, PhoneReceiver, PhoneSender, RtcpSession,
+    self, LegSettings, MediaEvent, PhoneReceiver, PhoneSender, RtcpSession,
 };
 use sipbridge_media::mixer::Mixer;
 use sipbridge_media::opus::OpusEncoder;
-use sipbridge_media::rtp::Ssrc;
+use sipbridge_media::rtp::{PayloadType, Ssrc};
 use sipbridge_media::tone::{Country, Progress, ProgressTone};
+use sipbridge_signaling::sdp;
 
 use crate::room::RemoteAudio;
 
 const TICK: Duration = Duration::from_millis(sipbridge_media::FRAME_MS as u64);
+
+/// What signaling negotiated, as the media leg's description: the one place where SDP's
+/// values become media's.
+fn media_leg(negotiated: &sdp::Negotiated) -> leg::Negotiated {
+    let pt = |pt: sdp::PayloadType| PayloadType(pt.0);
+    leg::Negotiated {
+        codec: audio_codec(negotiated.codec),
+        payload_type: pt(negotiated.payload_type),
+        receive_event_pt: negotiated.receive_event_pt.map(pt),
+        send_event_pt: negotiated.send_event_pt.map(pt),
+        ptime_ms: negotiated.ptime_ms,
+        direction: match negotiated.direction {
+            sdp::MediaDirection::SendRecv => leg::Direction::SendRecv,
+            sdp::MediaDirection::SendOnly => leg::Direction::SendOnly,
+            sdp::MediaDirection::RecvOnly => leg::Direction::RecvOnly,
+            sdp::MediaDirection::Inactive => leg::Direction::Inactive,
+        },
+        remote: negotiated.remote,
+    }
+}
+
+fn audio_codec(codec: sdp::Codec) -> AudioCodec {
+    match codec {
+        sdp::Codec::Pcmu => AudioCodec::Pcmu,
+        sdp::Codec::Pcma => AudioCodec::Pcma,
+        sdp::Codec::G722 => AudioCodec::G722,
+        sdp::Codec::Opus => AudioCodec::Opus,
+    }
+}
 
 /// Random starting values of our RTP stream (RFC 3550 §5.1), drawn by the caller.
 #[derive(Debug, Clone, Copy)]
@@ -49,7 +83,7 @@ pub struct CallMedia {
     mixer: Mixer,
     next_tick: Instant,
     /// What the media was set up with, to tell what a re-INVITE changed.
-    negotiated: Negotiated,
+    negotiated: sdp::Negotiated,
     settings: LegSettings,
     /// A tone played to the phone instead of the room's mix (the PIN prompt).
     prompt: Option<ProgressTone>,
@@ -59,16 +93,17 @@ pub struct CallMedia {
 impl CallMedia {
     pub fn new(
         now: Instant,
-        negotiated: &Negotiated,
+        negotiated: &sdp::Negotiated,
         settings: &LegSettings,
         start: StreamStart,
         cname: &str,
     ) -> Result<Self, Error> {
-        let rate = negotiated.codec.pcm_rate();
+        let leg = media_leg(negotiated);
+        let rate = leg.codec.pcm_rate();
         Ok(Self {
-            receiver: PhoneReceiver::new(now, negotiated, settings)?,
+            receiver: PhoneReceiver::new(now, &leg, settings)?,
             sender: PhoneSender::new(
-                negotiated,
+                &leg,
                 settings,
                 Ssrc(start.ssrc),
                 start.sequence,
@@ -90,7 +125,7 @@ impl CallMedia {
     /// random stream toward the phone.
     pub fn for_leg(
         now: Instant,
-        negotiated: &Negotiated,
+        negotiated: &sdp::Negotiated,
         rtp: &sipbridge_config::Rtp,
         cname: &str,
     ) -> Result<Self, Error> {
@@ -205,7 +240,7 @@ impl CallMedia {
     }
 
     /// The codec the phone leg uses now.
-    pub fn codec(&self) -> sipbridge_media::codec::AudioCodec {
+    pub fn codec(&self) -> sdp::Codec {
         self.negotiated.codec
     }
 
@@ -215,7 +250,7 @@ impl CallMedia {
 
     /// Plays `tone` to the phone instead of the room (or the room again, with `None`).
     pub fn set_prompt(&mut self, tone: Option<Progress>) {
-        let rate = self.negotiated.codec.pcm_rate();
+        let rate = audio_codec(self.negotiated.codec).pcm_rate();
         self.prompt = tone.map(|tone| ProgressTone::new(Country::Us, tone, rate));
     }
 
@@ -232,10 +267,11 @@ impl CallMedia {
     pub fn renegotiate(
         &mut self,
         now: Instant,
-        negotiated: &Negotiated,
+        negotiated: &sdp::Negotiated,
         start: StreamStart,
     ) -> Result<(), Error> {
         let old = self.negotiated;
+        let leg = media_leg(negotiated);
         if negotiated.codec != old.codec {
             let cname = self.rtcp_cname.clone();
             *self = Self::new(now, negotiated, &self.settings, start, &cname)?;
@@ -245,19 +281,17 @@ impl CallMedia {
             || negotiated.payload_type != old.payload_type
             || negotiated.receive_event_pt != old.receive_event_pt
         {
-            self.receiver = PhoneReceiver::new(now, negotiated, &self.settings)?;
+            self.receiver = PhoneReceiver::new(now, &leg, &self.settings)?;
         }
         if negotiated.payload_type != old.payload_type
             || negotiated.send_event_pt != old.send_event_pt
         {
             let ssrc = self.sender.ssrc();
             let settings = &self.settings;
-            self.sender =
-                PhoneSender::new(negotiated, settings, ssrc, start.sequence, start.timestamp)?;
+            self.sender = PhoneSender::new(&leg, settings, ssrc, start.sequence, start.timestamp)?;
         }
-        self.sender.set_sending(negotiated.direction.sends());
-        self.receiver
-            .set_receiving(now, negotiated.direction.receives());
+        self.sender.set_sending(leg.direction.sends());
+        self.receiver.set_receiving(now, leg.direction.receives());
         self.negotiated = *negotiated;
         Ok(())
     }
@@ -267,25 +301,80 @@ impl CallMedia {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use sipbridge_media::analysis::tone_frequency;
-    use sipbridge_media::codec::AudioCodec;
     use sipbridge_media::g711::Law;
-    use sipbridge_media::leg::Direction;
     use sipbridge_media::opus::{OpusDecoder, OpusEncoder};
-    use sipbridge_media::rtp::{PayloadType, RtpHeader, RtpPacket};
+    use sipbridge_media::rtp::{RtpHeader, RtpPacket};
     use sipbridge_media::tone::Sine;
 
     use super::*;
 
-    fn pcmu_call(remote: SocketAddr) -> Negotiated {
-        Negotiated {
-            codec: AudioCodec::Pcmu,
-            payload_type: PayloadType(0),
+    fn pcmu_call(remote: SocketAddr) -> sdp::Negotiated {
+        sdp::Negotiated {
+            codec: sdp::Codec::Pcmu,
+            payload_type: sdp::PayloadType(0),
             receive_event_pt: None,
             send_event_pt: None,
             ptime_ms: 20,
-            direction: Direction::SendRecv,
+            direction: sdp::MediaDirection::SendRecv,
             remote,
         }
+    }
+
+    /// Every codec and direction of signaling's SDP becomes its media counterpart, and every
+    /// other field is carried over unchanged.
+    #[test]
+    fn media_leg_maps_every_codec_and_direction() {
+        let codecs = [
+            (sdp::Codec::Pcmu, AudioCodec::Pcmu),
+            (sdp::Codec::Pcma, AudioCodec::Pcma),
+            (sdp::Codec::G722, AudioCodec::G722),
+            (sdp::Codec::Opus, AudioCodec::Opus),
+        ];
+        let directions = [
+            (sdp::MediaDirection::SendRecv, leg::Direction::SendRecv),
+            (sdp::MediaDirection::SendOnly, leg::Direction::SendOnly),
+            (sdp::MediaDirection::RecvOnly, leg::Direction::RecvOnly),
+            (sdp::MediaDirection::Inactive, leg::Direction::Inactive),
+        ];
+        let remote: SocketAddr = "192.0.2.5:4000".parse().unwrap();
+        for (codec, audio) in codecs {
+            for (direction, leg_direction) in directions {
+                let negotiated = sdp::Negotiated {
+                    codec,
+                    payload_type: sdp::PayloadType(111),
+                    receive_event_pt: Some(sdp::PayloadType(101)),
+                    send_event_pt: Some(sdp::PayloadType(110)),
+                    ptime_ms: 30,
+                    direction,
+                    remote,
+                };
+                let expected = leg::Negotiated {
+                    codec: audio,
+                    payload_type: PayloadType(111),
+                    receive_event_pt: Some(PayloadType(101)),
+                    send_event_pt: Some(PayloadType(110)),
+                    ptime_ms: 30,
+                    direction: leg_direction,
+                    remote,
+                };
+                assert_eq!(media_leg(&negotiated), expected);
+                assert_eq!(direction.sends(), leg_direction.sends(), "{direction:?}");
+                assert_eq!(direction.receives(), leg_direction.receives());
+            }
+            assert_eq!(codec.rtp_clock(), audio.rtp_clock(), "{codec:?}");
+            assert_eq!(
+                codec.static_payload_type().map(|pt| pt.0),
+                audio.static_payload_type().map(|pt| pt.0),
+                "{codec:?}"
+            );
+        }
+        let no_events = sdp::Negotiated {
+            receive_event_pt: None,
+            send_event_pt: None,
+            ..pcmu_call(remote)
+        };
+        let leg = media_leg(&no_events);
+        assert_eq!((leg.receive_event_pt, leg.send_event_pt), (None, None));
     }
 
     /// The phone's `i`th 20 ms PCMU packet of `tone`.

@@ -1,10 +1,12 @@
 //! One call: its RTP sockets, its media pipeline, its room participant and its dialog.
 
+pub mod answered;
 pub mod context;
 pub mod directory;
 pub mod end;
 pub mod leg;
 pub mod media;
+pub mod order;
 pub mod ports;
 pub mod session;
 pub mod settings;

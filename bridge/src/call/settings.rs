@@ -1,11 +1,10 @@
 //! The config's `rtp:` section as the values `media/` and `signaling/` take.
 
 use sipbridge_config::{Codec, Rtp, SymmetricRtp};
-use sipbridge_media::codec::AudioCodec;
 use sipbridge_media::jitter::JitterLimits;
 use sipbridge_media::leg::{Latching, LegSettings};
 use sipbridge_media::opus::EncoderSettings;
-use sipbridge_signaling::sdp::CodecPreferences;
+use sipbridge_signaling::sdp::{self, CodecPreferences};
 
 pub fn leg_settings(rtp: &Rtp) -> LegSettings {
     let millis = |d: std::time::Duration| u32::try_from(d.as_millis()).unwrap_or(u32::MAX);
@@ -30,14 +29,14 @@ pub fn leg_settings(rtp: &Rtp) -> LegSettings {
 
 /// The audio codecs in config order, and whether telephone-event is offered.
 pub fn codec_preferences(rtp: &Rtp) -> CodecPreferences {
-    let audio: Vec<AudioCodec> = rtp
+    let audio: Vec<sdp::Codec> = rtp
         .codecs
         .iter()
         .filter_map(|codec| match codec {
-            Codec::Pcmu => Some(AudioCodec::Pcmu),
-            Codec::Pcma => Some(AudioCodec::Pcma),
-            Codec::G722 => Some(AudioCodec::G722),
-            Codec::Opus => Some(AudioCodec::Opus),
+            Codec::Pcmu => Some(sdp::Codec::Pcmu),
+            Codec::Pcma => Some(sdp::Codec::Pcma),
+            Codec::G722 => Some(sdp::Codec::G722),
+            Codec::Opus => Some(sdp::Codec::Opus),
             Codec::TelephoneEvent => None,
         })
         .collect();
@@ -47,13 +46,8 @@ pub fn codec_preferences(rtp: &Rtp) -> CodecPreferences {
 }
 
 /// The codec's name in the call record's `audio_codec` (the SDP encoding names).
-pub fn codec_name(codec: AudioCodec) -> &'static str {
-    match codec {
-        AudioCodec::Pcmu => "PCMU",
-        AudioCodec::Pcma => "PCMA",
-        AudioCodec::G722 => "G722",
-        AudioCodec::Opus => "opus",
-    }
+pub fn codec_name(codec: sdp::Codec) -> &'static str {
+    codec.encoding_name()
 }
 
 #[cfg(test)]
@@ -69,12 +63,26 @@ mod tests {
         assert_eq!(
             prefs.codecs(),
             [
-                AudioCodec::Pcmu,
-                AudioCodec::Pcma,
-                AudioCodec::G722,
-                AudioCodec::Opus
+                sdp::Codec::Pcmu,
+                sdp::Codec::Pcma,
+                sdp::Codec::G722,
+                sdp::Codec::Opus
             ]
         );
         assert!(prefs.telephone_event());
+    }
+
+    /// The record's `audio_codec` values.
+    #[test]
+    fn codec_names_are_the_sdp_encoding_names() {
+        let names = [
+            (sdp::Codec::Pcmu, "PCMU"),
+            (sdp::Codec::Pcma, "PCMA"),
+            (sdp::Codec::G722, "G722"),
+            (sdp::Codec::Opus, "opus"),
+        ];
+        for (codec, name) in names {
+            assert_eq!(codec_name(codec), name);
+        }
     }
 }

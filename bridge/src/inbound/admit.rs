@@ -80,56 +80,7 @@ pub fn admit<'c>(
         }
     };
     if let Some(credentials) = &trunk.auth {
-        let mut challenger = challenger
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let presented = invite.head.other.get("Proxy-Authorization");
-        let verdict = match presented {
-            None => Err(AuthRejection::Challenge { stale: false }),
-            Some(value) => challenger
-                .verify(
-                    now,
-                    invite.method.as_str(),
-                    &invite.uri.to_string(),
-                    value,
-                    &credentials.username,
-                    credentials.password.expose(),
-                )
-                .map_err(|error| {
-                    error.auth_rejection().unwrap_or(AuthRejection::Forbidden {
-                        reason: "Forbidden",
-                    })
-                }),
-        };
-        match verdict {
-            Ok(()) => {}
-            Err(AuthRejection::Challenge { stale }) => {
-                let algorithms: Vec<Algorithm> = trunk
-                    .auth_algorithms
-                    .iter()
-                    .map(|algorithm| match algorithm {
-                        DigestAlgorithm::Sha256 => Algorithm::Sha256,
-                        DigestAlgorithm::Md5 => Algorithm::Md5,
-                    })
-                    .collect();
-                let challenges = challenger.challenge_with(now, stale, &algorithms);
-                return Err(Refusal::Challenge(challenges.into_iter().collect()));
-            }
-            Err(AuthRejection::Forbidden { reason }) => {
-                let rejection = InboundRejection::AuthFailed {
-                    malformed: false,
-                    reason,
-                };
-                return Err(Refusal::rejected(rejection, "credentials"));
-            }
-            Err(AuthRejection::BadRequest { reason }) => {
-                let rejection = InboundRejection::AuthFailed {
-                    malformed: true,
-                    reason,
-                };
-                return Err(Refusal::rejected(rejection, "malformed credentials"));
-            }
-        }
+        check_credentials(trunk, credentials, challenger, invite, now)?;
     }
     let Some(rule) = match_rule(config, trunk) else {
         let detail = format!("no dispatch rule for trunk {}", trunk.id.as_str());
@@ -141,4 +92,66 @@ pub fn admit<'c>(
         caller,
         called,
     })
+}
+
+/// Digest auth (RFC 7616) against the trunk's credentials: a 407 challenge when none (or
+/// stale ones) came, a refusal for wrong or malformed ones.
+fn check_credentials(
+    trunk: &InboundTrunk,
+    credentials: &sipbridge_config::Credentials,
+    challenger: &Mutex<Challenger>,
+    invite: &Request,
+    now: SystemTime,
+) -> Result<(), Refusal> {
+    let mut challenger = challenger
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let presented = invite.head.other.get("Proxy-Authorization");
+    let verdict = match presented {
+        None => Err(AuthRejection::Challenge { stale: false }),
+        Some(value) => challenger
+            .verify(
+                now,
+                invite.method.as_str(),
+                &invite.uri.to_string(),
+                value,
+                &credentials.username,
+                credentials.password.expose(),
+            )
+            .map_err(|error| {
+                error.auth_rejection().unwrap_or(AuthRejection::Forbidden {
+                    reason: "Forbidden",
+                })
+            }),
+    };
+    match verdict {
+        Ok(()) => {}
+        Err(AuthRejection::Challenge { stale }) => {
+            let algorithms: Vec<Algorithm> = trunk
+                .auth_algorithms
+                .iter()
+                .map(|algorithm| match algorithm {
+                    DigestAlgorithm::Sha256 => Algorithm::Sha256,
+                    DigestAlgorithm::Md5 => Algorithm::Md5,
+                })
+                .collect();
+            let challenges = challenger.challenge_with(now, stale, &algorithms);
+            return Err(Refusal::Challenge(challenges.into_iter().collect()));
+        }
+        Err(AuthRejection::Forbidden { reason }) => {
+            let rejection = InboundRejection::AuthFailed {
+                malformed: false,
+                reason,
+            };
+            return Err(Refusal::rejected(rejection, "credentials"));
+        }
+        Err(AuthRejection::BadRequest { reason }) => {
+            let rejection = InboundRejection::AuthFailed {
+                malformed: true,
+                reason,
+            };
+            return Err(Refusal::rejected(rejection, "malformed credentials"));
+        }
+    }
+    Ok(())
 }

@@ -2,29 +2,30 @@
 //! join while the phone rings (or after the PIN), the 200, the ACK that may carry the
 //! phone's answer, and the hand-over to the established call.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use sipbridge_media::leg::Negotiated;
 use sipbridge_signaling::Error;
 use sipbridge_signaling::message::{Response, sdp_body};
 use sipbridge_signaling::outcome::{
     CallStatus, Direction, EstablishedEnd, InboundRejection, SetupFailure,
 };
 use sipbridge_signaling::screen::{ALLOWED_METHODS, SUPPORTED};
-use sipbridge_signaling::sdp::{LocalSession, parse as parse_sdp};
+use sipbridge_signaling::sdp::{LocalSession, Negotiated, parse as parse_sdp};
 use tokio::sync::mpsc;
 
 use super::admit::Admitted;
 use super::call::{InboundCall, Step, Stop};
 use super::identity::participant;
 use super::pin::collect_pin;
+use crate::call::answered::{Answered, Setup};
 use crate::call::leg::MediaLeg;
 use crate::call::media::CallMedia;
 use crate::call::ports::RtpSockets;
 use crate::call::session::Established;
 use crate::call::settings::codec_name;
-use crate::call::transfer::Transfers;
+use crate::call::transfer::TransferDesk;
 use crate::cdr::now_ns;
 use crate::room::{JoinRequest, RoomEvent, attributes, join};
 use crate::sip::link::CallInput;
@@ -255,24 +256,28 @@ impl InboundCall {
             return;
         };
         // Listed before anyone can see the call active, so a transfer asked for at once finds it.
-        let transfers = Transfers::list(&context, &record);
+        let transfers = TransferDesk::list(&context, &record);
         let status = attributes::call_status(CallStatus::Active);
         if let Err(error) = room.set_attributes(status).await {
             tracing::debug!(%error, "call status not set");
         }
-        let established = Established {
-            sip,
+        let setup = Setup {
             dialog,
-            local: context.local.clone(),
             session: ready.session,
+            local: context.local.clone(),
+            transport: sip.transport,
+            max_duration: ready.max_duration,
+            ack: None,
+        };
+        let established = Established {
+            call: Answered::new(setup, Instant::now()),
+            sip,
             leg,
             room,
             room_events: ready.room_events,
-            max_duration: ready.max_duration,
             metrics: context.metrics.clone(),
-            ack: None,
             transfers,
-            answer_due: false,
+            sent: HashMap::new(),
         };
         established
             .run_to_end(&context, Direction::Inbound, record)

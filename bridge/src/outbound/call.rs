@@ -21,6 +21,7 @@ use super::dial::{Dialed, Dialing, start_media};
 use super::identity::{call_info, participant};
 use super::invite::invite_params;
 use super::{CreateError, Plan, Reply};
+use crate::call::answered::{Answered, Setup};
 use crate::call::context::CallContext;
 use crate::call::end::{ApiAnswer, CallSinks, PhoneClose, deliver};
 use crate::call::leg::MediaLeg;
@@ -29,10 +30,18 @@ use crate::call::ports::RtpSockets;
 use crate::call::session::Established;
 use crate::call::settings::{codec_name, codec_preferences};
 use crate::call::sip::CallSip;
-use crate::call::transfer::Transfers;
+use crate::call::transfer::TransferDesk;
 use crate::cdr::{CallRecord, now_ns};
 use crate::room::{JoinRequest, RoomHandle, attributes, join};
 use crate::sip::link::{Command, DialogKey, call_inputs};
+
+/// The call's two legs while it is dialled: SIP with our offer, and the room.
+struct Legs {
+    sip: CallSip,
+    session: LocalSession,
+    room: RoomHandle,
+    room_events: tokio::sync::mpsc::Receiver<crate::room::RoomEvent>,
+}
 
 /// A 2xx to our INVITE, and the early media that may have come before it.
 struct Answer {
@@ -101,22 +110,7 @@ impl OutboundCall {
             }
         };
         let (mut sip, local_tag) = self.sip_leg(destination).await;
-        let rtp_addr = SocketAddr::new(context.local.rtp_ip, sockets.rtp_port());
-        let mut session = LocalSession::new(
-            rand::random::<u32>().into(),
-            rtp_addr,
-            codec_preferences(&context.config.rtp),
-        );
-        let offer = Bytes::from(session.offer());
-        let params = invite_params(
-            &context,
-            &self.plan,
-            &self.sip_call_id,
-            &local_tag,
-            sip.transport,
-            offer,
-        );
-        let dialer = Dialer::new(params, rand::random());
+        let (session, dialer) = self.first_invite(&sip, &sockets, &local_tag);
         if !self.plan.wait_until_answered {
             // The call is dialling: that is all the API caller waits for.
             self.answer_api(Ok(info.clone()));
@@ -134,6 +128,48 @@ impl OutboundCall {
             play_dialtone: self.plan.play_dialtone,
         };
         let dialed = dialing.run(dialer, sockets).await;
+        let legs = Legs {
+            sip,
+            session,
+            room,
+            room_events,
+        };
+        self.dialed(dialed, legs, info).await;
+    }
+
+    /// Our SDP offer and the INVITE that carries it.
+    fn first_invite(
+        &self,
+        sip: &CallSip,
+        sockets: &RtpSockets,
+        local_tag: &str,
+    ) -> (LocalSession, Dialer) {
+        let context = &self.context;
+        let rtp_addr = SocketAddr::new(context.local.rtp_ip, sockets.rtp_port());
+        let preferences = codec_preferences(&context.config.rtp);
+        let mut session = LocalSession::new(rand::random::<u32>().into(), rtp_addr, preferences);
+        let offer = Bytes::from(session.offer());
+        let plan = &self.plan;
+        let params = invite_params(
+            context,
+            plan,
+            &self.sip_call_id,
+            local_tag,
+            sip.transport,
+            offer,
+        );
+        (session, Dialer::new(params, rand::random()))
+    }
+
+    /// After dialling: the answered call, or its end (a 2xx too late is ACKed and hung up;
+    /// an INVITE still running lingers for a late 2xx).
+    async fn dialed(self, dialed: Dialed, legs: Legs, info: SipParticipantInfo) {
+        let Legs {
+            mut sip,
+            session,
+            room,
+            room_events,
+        } = legs;
         let (invite, response, leg, sockets) = match dialed {
             Dialed::Answered {
                 invite,
@@ -159,6 +195,7 @@ impl OutboundCall {
                 room_ended,
                 linger,
             } => {
+                let context = self.context.clone();
                 let room = (!room_ended).then_some(room);
                 let phone = PhoneClose::Nothing;
                 self.end_with(Some(&sip), phone, room, ending, "").await;
@@ -169,7 +206,6 @@ impl OutboundCall {
                 return;
             }
         };
-
         let answer = Answer {
             invite,
             response,
@@ -212,7 +248,7 @@ impl OutboundCall {
                 .await;
         };
         // Listed before anyone can see the call active, so a transfer asked for at once finds it.
-        let transfers = Transfers::list(&context, &self.record);
+        let transfers = TransferDesk::list(&context, &self.record);
         self.go_active(&room, &response).await;
         self.answer_api(Ok(info));
         let mut leg = leg;
@@ -223,19 +259,23 @@ impl OutboundCall {
             tracing::warn!("the dtmf digits could not be queued");
         }
         self.record.update(|info| info.started_at_ns = now_ns());
-        let established = Established {
-            sip,
+        let setup = Setup {
             dialog,
-            local: context.local.clone(),
             session,
+            local: context.local.clone(),
+            transport: sip.transport,
+            max_duration: self.plan.max_call_duration,
+            ack: Some(ack),
+        };
+        let established = Established {
+            call: Answered::new(setup, Instant::now()),
+            sip,
             leg,
             room,
             room_events,
-            max_duration: self.plan.max_call_duration,
             metrics: context.metrics.clone(),
-            ack: Some(ack),
             transfers,
-            answer_due: false,
+            sent: std::collections::HashMap::new(),
         };
         established
             .run_to_end(&context, Direction::Outbound, self.record)

@@ -5,12 +5,11 @@
 
 use std::time::{Duration, Instant};
 
-use sipbridge_media::leg::Negotiated;
 use sipbridge_signaling::dial::{CancelCause, DialStep, Dialer};
 use sipbridge_signaling::dialog::Dialog;
 use sipbridge_signaling::message::{Method, Request, Response};
 use sipbridge_signaling::outcome::{CallStatus, Ending, EstablishedEnd, OutboundEnd};
-use sipbridge_signaling::sdp::{LocalSession, parse as parse_sdp};
+use sipbridge_signaling::sdp::{LocalSession, Negotiated, parse as parse_sdp};
 use sipbridge_signaling::transaction::ClientTxId;
 use tokio::sync::mpsc;
 

@@ -63,22 +63,7 @@ impl Remotes {
                 continue;
             }
             if info.state == State::Disconnected as i32 {
-                if let Some(gone) = self.by_sid.remove(&info.sid) {
-                    for track_sid in gone.audio.keys() {
-                        self.requested.remove(track_sid);
-                        events.push(RoomEvent::TrackRemoved {
-                            identity: gone.info.identity.clone(),
-                            track_sid: track_sid.clone(),
-                        });
-                    }
-                    let reason = proto::DisconnectReason::try_from(info.disconnect_reason)
-                        .unwrap_or_default();
-                    events.push(RoomEvent::ParticipantLeft {
-                        identity: gone.info.identity,
-                        reason,
-                        attributes: info.attributes,
-                    });
-                }
+                self.departed(info, events);
                 continue;
             }
             let participant = RemoteParticipant {
@@ -112,37 +97,69 @@ impl Remotes {
                 known.info = participant.clone();
                 events.push(RoomEvent::ParticipantUpdated(participant));
             }
-            let identity = &known.info.identity;
-            for (sid, muted) in &audio {
-                match known.audio.get(sid) {
-                    None => {
-                        events.push(RoomEvent::TrackAdded {
-                            identity: identity.clone(),
-                            track_sid: sid.clone(),
-                            muted: *muted,
-                        });
-                        if self.requested.insert(sid.clone()) {
-                            subscribe.push(sid.clone());
-                        }
-                    }
-                    Some(was) if was != muted => events.push(RoomEvent::TrackMuted {
-                        identity: identity.clone(),
-                        track_sid: sid.clone(),
-                        muted: *muted,
-                    }),
-                    Some(_) => {}
-                }
-            }
-            for sid in known.audio.keys().filter(|sid| !audio.contains_key(*sid)) {
-                self.requested.remove(sid);
-                events.push(RoomEvent::TrackRemoved {
-                    identity: identity.clone(),
-                    track_sid: sid.clone(),
-                });
-            }
+            diff_tracks(known, &audio, &mut self.requested, &mut subscribe, events);
             known.audio = audio;
         }
         subscribe
+    }
+
+    /// A participant left: its tracks go, and so does it, with the server's reason.
+    fn departed(&mut self, info: proto::ParticipantInfo, events: &mut Vec<RoomEvent>) {
+        let Some(gone) = self.by_sid.remove(&info.sid) else {
+            return;
+        };
+        for track_sid in gone.audio.keys() {
+            self.requested.remove(track_sid);
+            events.push(RoomEvent::TrackRemoved {
+                identity: gone.info.identity.clone(),
+                track_sid: track_sid.clone(),
+            });
+        }
+        let reason = proto::DisconnectReason::try_from(info.disconnect_reason).unwrap_or_default();
+        events.push(RoomEvent::ParticipantLeft {
+            identity: gone.info.identity,
+            reason,
+            attributes: info.attributes,
+        });
+    }
+}
+
+/// The events for a participant's audio tracks now `audio` (sid → muted): added (and to
+/// subscribe, once), muted or unmuted, removed.
+fn diff_tracks(
+    known: &Known,
+    audio: &HashMap<String, bool>,
+    requested: &mut HashSet<String>,
+    subscribe: &mut Vec<String>,
+    events: &mut Vec<RoomEvent>,
+) {
+    let identity = &known.info.identity;
+    for (sid, muted) in audio {
+        match known.audio.get(sid) {
+            None => {
+                events.push(RoomEvent::TrackAdded {
+                    identity: identity.clone(),
+                    track_sid: sid.clone(),
+                    muted: *muted,
+                });
+                if requested.insert(sid.clone()) {
+                    subscribe.push(sid.clone());
+                }
+            }
+            Some(was) if was != muted => events.push(RoomEvent::TrackMuted {
+                identity: identity.clone(),
+                track_sid: sid.clone(),
+                muted: *muted,
+            }),
+            Some(_) => {}
+        }
+    }
+    for sid in known.audio.keys().filter(|sid| !audio.contains_key(*sid)) {
+        requested.remove(sid);
+        events.push(RoomEvent::TrackRemoved {
+            identity: identity.clone(),
+            track_sid: sid.clone(),
+        });
     }
 }
 

@@ -9,33 +9,13 @@ use livekit_protocol::{
     SipStatus as ProtoStatus, SipTransferStatus, TransferSipParticipantRequest,
     TransferSipParticipantResponse,
 };
-use sipbridge_signaling::outcome::{SipStatus, TransferFailure, TransferReason};
 use tokio::sync::oneshot;
 
 use crate::api::{ApiError, TwirpCode};
 use crate::call::context::CallContext;
 use crate::call::directory::CallCommand;
-pub use plan::{TransferPlan, URI_HEADER_PREFIX};
-
-/// A transfer for a call to carry out; the outcome goes back on `reply`.
-#[derive(Debug)]
-pub struct TransferOrder {
-    pub plan: TransferPlan,
-    pub reply: oneshot::Sender<TransferEnd>,
-}
-
-/// How a transfer ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TransferEnd {
-    /// `COMPLETED` with the final sipfrag status, or `CALL_ENDED` with none (the peer hung
-    /// up before any final NOTIFY).
-    Succeeded {
-        reason: TransferReason,
-        status: Option<SipStatus>,
-    },
-    /// The transfer did not happen; the call stays up.
-    Failed(TransferFailure),
-}
+pub use crate::call::order::{TransferEnd, TransferOrder, TransferPlan};
+pub use plan::URI_HEADER_PREFIX;
 
 /// Transfers the participant's call. Returns only once the outcome is known (or the
 /// ringing timeout passed). When the API caller goes away first, the transfer goes on: a
@@ -103,6 +83,8 @@ fn response(
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use sipbridge_signaling::outcome::{SipStatus, TransferFailure, TransferReason};
+
     use super::*;
 
     #[test]

@@ -2,12 +2,11 @@
 //! its REFER. Everything the API caller got wrong is refused here, before the call hears
 //! of it.
 
-use std::time::Duration;
-
 use livekit_protocol::TransferSipParticipantRequest;
 use sipbridge_signaling::refer::refer_to;
 
 use crate::api::fields::{check_header, required, ringing_timeout};
+use crate::call::order::TransferPlan;
 
 /// Headers of the REFER and its subscription that only the bridge writes.
 const REFER_HEADERS: &[&str] = &["refer-to", "event", "subscription-state", "refer-sub"];
@@ -16,23 +15,6 @@ const REFER_HEADERS: &[&str] = &["refer-to", "event", "subscription-state", "ref
 /// rather than onto the REFER: the transferee then puts it on its INVITE to the target
 /// (RFC 3261 §19.1.5). It mirrors the `?` that starts a URI's headers.
 pub const URI_HEADER_PREFIX: char = '?';
-
-/// Everything a transfer is made of.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TransferPlan {
-    /// `STF_` and 12 hex digits: the response's and the record's `transfer_id`.
-    pub transfer_id: String,
-    pub room: String,
-    pub identity: String,
-    /// The target as the API caller wrote it (for the record).
-    pub transfer_to: String,
-    /// The `Refer-To` header value.
-    pub refer_to: String,
-    /// Extra headers for the REFER, sorted by name (a `Referred-By` replaces ours).
-    pub headers: Vec<(String, String)>,
-    pub play_dialtone: bool,
-    pub ringing_timeout: Duration,
-}
 
 impl TransferPlan {
     /// The plan, or the message of an `invalid_argument` error.
@@ -71,6 +53,7 @@ impl TransferPlan {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use std::collections::HashMap;
+    use std::time::Duration;
 
     use super::*;
 

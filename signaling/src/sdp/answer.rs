@@ -1,12 +1,11 @@
 //! Answering an offer (RFC 3264 §6): inbound calls and the phone's re-INVITEs (hold,
 //! unhold, a new address after a transfer).
 
-use sipbridge_media::leg::Negotiated;
-
 use super::codec::{self, Format, pick_telephone_event};
 use super::description::{MediaDescription, SessionDescription};
 use super::negotiate::{intersect, peer_direction, ptime_ms, remote_address, reverse};
 use super::session::{LocalSession, Section, codec_pt};
+use super::types::Negotiated;
 use crate::Error;
 
 impl LocalSession {

@@ -1,15 +1,13 @@
 //! Which of our codecs a payload type in a media section stands for, and how we write them.
 
-use sipbridge_media::codec::AudioCodec;
-use sipbridge_media::rtp::PayloadType;
-
 use super::description::MediaDescription;
+use super::types::{Codec, PayloadType};
 use crate::Error;
 
 /// What one payload type of an audio section carries, as far as we are concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Format {
-    Audio(AudioCodec),
+    Audio(Codec),
     /// RFC 4733 events at this RTP clock rate.
     TelephoneEvent(u32),
     Other,
@@ -32,8 +30,8 @@ pub(crate) fn formats(media: &MediaDescription) -> Vec<(PayloadType, Format)> {
         .collect()
 }
 
-fn static_codec(pt: PayloadType) -> Option<AudioCodec> {
-    [AudioCodec::Pcmu, AudioCodec::Pcma, AudioCodec::G722]
+fn static_codec(pt: PayloadType) -> Option<Codec> {
+    [Codec::Pcmu, Codec::Pcma, Codec::G722]
         .into_iter()
         .find(|codec| codec.static_payload_type() == Some(pt))
 }
@@ -43,16 +41,16 @@ fn by_name(encoding: &str, clock: u32, channels: Option<u16>) -> Format {
     let is = |name: &str| encoding.eq_ignore_ascii_case(name);
     let mono = matches!(channels, None | Some(1));
     if is("PCMU") && clock == 8_000 && mono {
-        Format::Audio(AudioCodec::Pcmu)
+        Format::Audio(Codec::Pcmu)
     } else if is("PCMA") && clock == 8_000 && mono {
-        Format::Audio(AudioCodec::Pcma)
+        Format::Audio(Codec::Pcma)
     } else if is("G722") && clock == 8_000 && mono {
         // G.722 samples at 16 kHz but its RTP clock is 8 kHz (RFC 3551 §4.5.2): a G722/16000
         // map comes from a peer whose timestamps we could not trust.
-        Format::Audio(AudioCodec::G722)
+        Format::Audio(Codec::G722)
     } else if is("opus") && clock == 48_000 && matches!(channels, None | Some(2)) {
         // RFC 7587 §7: always "opus/48000/2", whatever is actually sent.
-        Format::Audio(AudioCodec::Opus)
+        Format::Audio(Codec::Opus)
     } else if is("telephone-event") {
         Format::TelephoneEvent(clock)
     } else {
@@ -61,20 +59,20 @@ fn by_name(encoding: &str, clock: u32, channels: Option<u16>) -> Format {
 }
 
 /// The `a=rtpmap` value after the payload type (RFC 8866 §6.6).
-pub(crate) fn rtpmap_value(codec: AudioCodec) -> &'static str {
+pub(crate) fn rtpmap_value(codec: Codec) -> &'static str {
     match codec {
-        AudioCodec::Pcmu => "PCMU/8000",
-        AudioCodec::Pcma => "PCMA/8000",
-        AudioCodec::G722 => "G722/8000",
-        AudioCodec::Opus => "opus/48000/2",
+        Codec::Pcmu => "PCMU/8000",
+        Codec::Pcma => "PCMA/8000",
+        Codec::G722 => "G722/8000",
+        Codec::Opus => "opus/48000/2",
     }
 }
 
 /// The `a=fmtp` parameters we send for a codec, if any. Opus in-band FEC lets the phone's
 /// decoder rebuild a lost packet from the next one (RFC 7587 §6.1).
-pub(crate) fn fmtp_value(codec: AudioCodec) -> Option<&'static str> {
+pub(crate) fn fmtp_value(codec: Codec) -> Option<&'static str> {
     match codec {
-        AudioCodec::Opus => Some("useinbandfec=1"),
+        Codec::Opus => Some("useinbandfec=1"),
         _ => None,
     }
 }
@@ -86,13 +84,13 @@ pub(crate) const TELEPHONE_EVENTS: &str = "0-16";
 /// telephone-events are negotiated. Built from the configuration by `bridge/`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodecPreferences {
-    codecs: Vec<AudioCodec>,
+    codecs: Vec<Codec>,
     telephone_event: bool,
 }
 
 impl CodecPreferences {
     /// Duplicates are dropped (the first place counts); an empty list is an error.
-    pub fn new(codecs: &[AudioCodec], telephone_event: bool) -> Result<Self, Error> {
+    pub fn new(codecs: &[Codec], telephone_event: bool) -> Result<Self, Error> {
         let mut unique = Vec::with_capacity(codecs.len());
         for codec in codecs {
             if !unique.contains(codec) {
@@ -108,7 +106,7 @@ impl CodecPreferences {
         })
     }
 
-    pub fn codecs(&self) -> &[AudioCodec] {
+    pub fn codecs(&self) -> &[Codec] {
         &self.codecs
     }
 
@@ -121,12 +119,7 @@ impl Default for CodecPreferences {
     /// G.711 first: every carrier has it and it costs no CPU; wideband when asked for.
     fn default() -> Self {
         Self {
-            codecs: vec![
-                AudioCodec::Pcmu,
-                AudioCodec::Pcma,
-                AudioCodec::G722,
-                AudioCodec::Opus,
-            ],
+            codecs: vec![Codec::Pcmu, Codec::Pcma, Codec::G722, Codec::Opus],
             telephone_event: true,
         }
     }
@@ -136,7 +129,7 @@ impl Default for CodecPreferences {
 /// codec's RTP clock (RFC 4733 §2.1 wants them equal), else the common 8000 Hz one.
 pub(crate) fn pick_telephone_event(
     formats: &[(PayloadType, Format)],
-    codec: AudioCodec,
+    codec: Codec,
 ) -> Option<(PayloadType, u32)> {
     let at = |wanted: u32| {
         formats.iter().find_map(|(pt, format)| match format {

@@ -5,8 +5,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use sipbridge_media::leg::Direction;
-use sipbridge_media::rtp::PayloadType;
+use super::types::{MediaDirection, PayloadType};
 
 /// A parsed SDP body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,7 +15,7 @@ pub struct SessionDescription {
     pub connection: Option<ConnectionAddress>,
     /// Session-level direction attribute, the default for media sections (RFC 3264 §5.1).
     /// From the point of view of the SDP's author.
-    pub direction: Option<Direction>,
+    pub direction: Option<MediaDirection>,
     pub media: Vec<MediaDescription>,
 }
 
@@ -65,7 +64,7 @@ pub struct MediaDescription {
     /// `a=maxptime`, in milliseconds (RFC 8866 §6.5).
     pub maxptime: Option<u32>,
     /// From the point of view of the SDP's author; `None` falls back to the session's.
-    pub direction: Option<Direction>,
+    pub direction: Option<MediaDirection>,
     /// `a=rtcp` (RFC 3605): where the author wants RTCP, when not on port + 1.
     pub rtcp: Option<RtcpAddress>,
     /// Whether any `a=crypto` (SDES, RFC 4568) was present.

@@ -3,8 +3,12 @@
 //! [`parse`] turns a body into a [`SessionDescription`]; a [`LocalSession`] per call answers
 //! the phone's offers ([`LocalSession::answer`]) and makes ours ([`LocalSession::offer`],
 //! [`LocalSession::handle_answer`]), each giving the media leg its
-//! [`Negotiated`](sipbridge_media::leg::Negotiated). Errors map to the SIP response
-//! with [`Error::sdp_rejection`](crate::Error::sdp_rejection).
+//! [`Negotiated`]. Errors map to the SIP response with
+//! [`Error::sdp_rejection`](crate::Error::sdp_rejection).
+//!
+//! Its values are our own plain types ([`Codec`], [`PayloadType`], [`MediaDirection`],
+//! [`Negotiated`]): signaling knows nothing of media, and `bridge/` converts them for the
+//! media leg.
 //!
 //! # Why our own parser
 //!
@@ -33,6 +37,7 @@ mod offer;
 mod parse;
 mod reject;
 mod session;
+mod types;
 
 pub use codec::CodecPreferences;
 pub use description::{
@@ -41,3 +46,4 @@ pub use description::{
 pub use parse::{MAX_BODY, MAX_FORMATS, MAX_MEDIA, parse};
 pub use reject::SdpRejection;
 pub use session::LocalSession;
+pub use types::{Codec, MediaDirection, Negotiated, PayloadType};

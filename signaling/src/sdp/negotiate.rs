@@ -3,9 +3,8 @@
 
 use std::net::SocketAddr;
 
-use sipbridge_media::leg::Direction;
-
 use super::description::{ConnectionAddress, MediaDescription, SessionDescription};
+use super::types::MediaDirection;
 use crate::Error;
 
 /// Packet length when the peer says nothing (RFC 3551 §4.5: 20 ms for the G.711 family).
@@ -28,48 +27,48 @@ pub(crate) fn remote_address(
 /// The direction the peer wrote for this stream, from the peer's side: the section's
 /// attribute, else the session's, else sendrecv (RFC 3264 §5.1). A `c=0.0.0.0` means the
 /// peer does not want to receive, whatever the attribute says (RFC 3264 §8.4).
-pub(crate) fn peer_direction(sdp: &SessionDescription, media: &MediaDescription) -> Direction {
+pub(crate) fn peer_direction(sdp: &SessionDescription, media: &MediaDescription) -> MediaDirection {
     let written = media
         .direction
         .or(sdp.direction)
-        .unwrap_or(Direction::SendRecv);
+        .unwrap_or(MediaDirection::SendRecv);
     if media
         .connection_or(sdp)
         .is_some_and(ConnectionAddress::is_unspecified)
     {
-        intersect(written, Direction::SendOnly)
+        intersect(written, MediaDirection::SendOnly)
     } else {
         written
     }
 }
 
 /// The same stream seen from the other end: what one side sends, the other receives.
-pub(crate) fn reverse(direction: Direction) -> Direction {
+pub(crate) fn reverse(direction: MediaDirection) -> MediaDirection {
     match direction {
-        Direction::SendRecv => Direction::SendRecv,
-        Direction::SendOnly => Direction::RecvOnly,
-        Direction::RecvOnly => Direction::SendOnly,
-        Direction::Inactive => Direction::Inactive,
+        MediaDirection::SendRecv => MediaDirection::SendRecv,
+        MediaDirection::SendOnly => MediaDirection::RecvOnly,
+        MediaDirection::RecvOnly => MediaDirection::SendOnly,
+        MediaDirection::Inactive => MediaDirection::Inactive,
     }
 }
 
 /// Media flows one way only if both sides allow it (RFC 3264 §6.1).
-pub(crate) fn intersect(a: Direction, b: Direction) -> Direction {
+pub(crate) fn intersect(a: MediaDirection, b: MediaDirection) -> MediaDirection {
     match (a.sends() && b.sends(), a.receives() && b.receives()) {
-        (true, true) => Direction::SendRecv,
-        (true, false) => Direction::SendOnly,
-        (false, true) => Direction::RecvOnly,
-        (false, false) => Direction::Inactive,
+        (true, true) => MediaDirection::SendRecv,
+        (true, false) => MediaDirection::SendOnly,
+        (false, true) => MediaDirection::RecvOnly,
+        (false, false) => MediaDirection::Inactive,
     }
 }
 
 /// The direction attribute (RFC 8866 §6.7).
-pub(crate) fn direction_attribute(direction: Direction) -> &'static str {
+pub(crate) fn direction_attribute(direction: MediaDirection) -> &'static str {
     match direction {
-        Direction::SendRecv => "sendrecv",
-        Direction::SendOnly => "sendonly",
-        Direction::RecvOnly => "recvonly",
-        Direction::Inactive => "inactive",
+        MediaDirection::SendRecv => "sendrecv",
+        MediaDirection::SendOnly => "sendonly",
+        MediaDirection::RecvOnly => "recvonly",
+        MediaDirection::Inactive => "inactive",
     }
 }
 
@@ -139,7 +138,7 @@ mod tests {
 
     #[test]
     fn directions_reverse_and_intersect() {
-        use Direction::*;
+        use MediaDirection::*;
         for d in [SendRecv, SendOnly, RecvOnly, Inactive] {
             assert_eq!(reverse(reverse(d)), d);
             assert_eq!(intersect(d, SendRecv), d);

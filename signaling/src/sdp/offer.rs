@@ -1,15 +1,12 @@
 //! Offering (RFC 3264 §5): outbound calls, and our own re-INVITEs to hold and resume.
 
-use sipbridge_media::codec::AudioCodec;
-use sipbridge_media::leg::Negotiated;
-use sipbridge_media::rtp::PayloadType;
-
 use super::codec::{self, Format, pick_telephone_event};
 use super::description::SessionDescription;
 use super::negotiate::{
     DEFAULT_PTIME_MS, intersect, peer_direction, ptime_ms, remote_address, reverse,
 };
 use super::session::{LocalSession, Offered, Section, codec_pt, event_pt};
+use super::types::{Codec, Negotiated, PayloadType};
 use crate::Error;
 
 /// The dynamic payload types we pick when the session has not bound one yet: what most
@@ -110,7 +107,7 @@ impl LocalSession {
         if self.preferences.telephone_event() {
             let format = Format::TelephoneEvent(8_000);
             list.push((self.number_for(format, EVENT_8000_PT, &list), format));
-            if self.preferences.codecs().contains(&AudioCodec::Opus) {
+            if self.preferences.codecs().contains(&Codec::Opus) {
                 let format = Format::TelephoneEvent(48_000);
                 list.push((self.number_for(format, EVENT_48000_PT, &list), format));
             }

@@ -5,12 +5,10 @@
 //! bare LF. Blank lines are skipped and the order of session-level lines is not enforced;
 //! a line we interpret that breaks the grammar is an error naming its line number.
 
-use sipbridge_media::leg::Direction;
-use sipbridge_media::rtp::PayloadType;
-
 use super::description::{
     ConnectionAddress, Fmtp, MediaDescription, Origin, RtcpAddress, RtpMap, SessionDescription,
 };
+use super::types::{MediaDirection, PayloadType};
 use crate::Error;
 
 /// Bodies over this are refused before reading a line: a SIP INVITE over UDP cannot carry
@@ -45,7 +43,7 @@ struct Parser {
     saw_version: bool,
     origin: Option<Origin>,
     connection: Option<ConnectionAddress>,
-    direction: Option<Direction>,
+    direction: Option<MediaDirection>,
     media: Vec<MediaDescription>,
 }
 
@@ -167,13 +165,13 @@ fn push_limited<T>(list: &mut Vec<T>, item: T) -> Result<(), Error> {
     Ok(())
 }
 
-fn direction(name: &[u8]) -> Option<Direction> {
+fn direction(name: &[u8]) -> Option<MediaDirection> {
     // RFC 3264 §5.1 (RFC 8866 §6.7): the author's own point of view.
     [
-        ("sendrecv", Direction::SendRecv),
-        ("sendonly", Direction::SendOnly),
-        ("recvonly", Direction::RecvOnly),
-        ("inactive", Direction::Inactive),
+        ("sendrecv", MediaDirection::SendRecv),
+        ("sendonly", MediaDirection::SendOnly),
+        ("recvonly", MediaDirection::RecvOnly),
+        ("inactive", MediaDirection::Inactive),
     ]
     .into_iter()
     .find(|(known, _)| name.eq_ignore_ascii_case(known.as_bytes()))

@@ -48,7 +48,7 @@ fn freeswitch_offer_is_read_whole() {
             .starts_with("useinbandfec=1; maxaveragebitrate")
     );
     assert_eq!(audio.ptime, Some(20));
-    assert_eq!(audio.direction, Some(Direction::SendRecv));
+    assert_eq!(audio.direction, Some(MediaDirection::SendRecv));
     assert_eq!(
         audio.rtcp.as_ref().and_then(RtcpAddress::socket_addr),
         Some("203.0.113.20:24581".parse().unwrap())
@@ -92,7 +92,7 @@ fn lf_line_ends_blank_lines_and_non_utf8_text_are_fine() {
 fn attributes_directions_and_rtcp_forms() {
     let body = "v=0\no=- 1 2 IN IP4 192.0.2.1\na=recvonly\nc=IN IP4 192.0.2.1/127\nm=audio 4000/2 RTP/SAVP 0\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:x\na=rtcp:4001\na=ptime:30.0\na=MAXPTIME:40\nm=audio 0 RTP/AVP 0\na=inactive\n";
     let sdp = parse(body.as_bytes()).unwrap();
-    assert_eq!(sdp.direction, Some(Direction::RecvOnly));
+    assert_eq!(sdp.direction, Some(MediaDirection::RecvOnly));
     assert_eq!(sdp.connection, Some(ip(192, 0, 2, 1)));
     let first = &sdp.media[0];
     assert!(first.crypto && first.is_srtp() && !first.is_plain_rtp());
@@ -105,7 +105,7 @@ fn attributes_directions_and_rtcp_forms() {
     );
     assert_eq!((first.ptime, first.maxptime), (Some(30), Some(40)));
     assert_eq!(first.direction, None);
-    assert_eq!(sdp.media[1].direction, Some(Direction::Inactive));
+    assert_eq!(sdp.media[1].direction, Some(MediaDirection::Inactive));
 }
 
 #[test]

@@ -4,12 +4,9 @@
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
-use sipbridge_media::codec::AudioCodec;
-use sipbridge_media::leg::Direction;
-use sipbridge_media::rtp::PayloadType;
-
 use super::codec::{CodecPreferences, Format, TELEPHONE_EVENTS, fmtp_value, rtpmap_value};
 use super::negotiate::direction_attribute;
+use super::types::{Codec, MediaDirection, PayloadType};
 
 /// Our SDP for one call: `o=` identity and version, RTP address, codec preferences, hold
 /// state, and the payload type numbers already bound in the session.
@@ -36,7 +33,7 @@ pub struct LocalSession {
 #[derive(Debug, Clone)]
 pub(super) struct Offered {
     pub(super) formats: Vec<(PayloadType, Format)>,
-    pub(super) direction: Direction,
+    pub(super) direction: MediaDirection,
 }
 
 /// One `m=` section of our SDP.
@@ -46,7 +43,7 @@ pub(super) enum Section<'a> {
         proto: &'a str,
         formats: &'a [(PayloadType, Format)],
         ptime_ms: u32,
-        direction: Direction,
+        direction: MediaDirection,
     },
     /// A section of the offer we refuse: same media and proto, port zero (RFC 3264 §6).
     Rejected {
@@ -99,11 +96,11 @@ impl LocalSession {
     }
 
     /// The most we agree to: everything, or only sending while we hold the phone.
-    pub(super) fn wanted_direction(&self) -> Direction {
+    pub(super) fn wanted_direction(&self) -> MediaDirection {
         if self.on_hold {
-            Direction::SendOnly
+            MediaDirection::SendOnly
         } else {
-            Direction::SendRecv
+            MediaDirection::SendRecv
         }
     }
 
@@ -214,10 +211,7 @@ pub(super) fn event_pt(formats: &[(PayloadType, Format)], clock: u32) -> Option<
 }
 
 /// The payload type bound to `codec` in `formats`, if listed.
-pub(super) fn codec_pt(
-    formats: &[(PayloadType, Format)],
-    codec: AudioCodec,
-) -> Option<PayloadType> {
+pub(super) fn codec_pt(formats: &[(PayloadType, Format)], codec: Codec) -> Option<PayloadType> {
     formats
         .iter()
         .find(|(_, f)| *f == Format::Audio(codec))

@@ -112,6 +112,15 @@ pub struct ClientTxId(pub(crate) u64);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ServerTxId(pub(crate) u64);
 
+impl ServerTxId {
+    /// An id no transaction layer made: for driving a call's decisions without one (the
+    /// call-level tests on a virtual clock). Ids from a layer never collide with each
+    /// other; these are the caller's to keep apart.
+    pub const fn from_raw(raw: u64) -> Self {
+        Self(raw)
+    }
+}
+
 /// Either kind of transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TxId {

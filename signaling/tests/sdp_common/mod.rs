@@ -3,8 +3,7 @@
 
 use std::net::SocketAddr;
 
-use sipbridge_media::codec::AudioCodec;
-use sipbridge_signaling::sdp::{CodecPreferences, LocalSession, SessionDescription, parse};
+use sipbridge_signaling::sdp::{Codec, CodecPreferences, LocalSession, SessionDescription, parse};
 
 pub const TWILIO: &[u8] = include_bytes!("../../testdata/sdp/twilio.sdp");
 pub const TELNYX: &[u8] = include_bytes!("../../testdata/sdp/telnyx.sdp");
@@ -19,7 +18,7 @@ pub fn local_address() -> SocketAddr {
     "198.51.100.7:30000".parse().unwrap()
 }
 
-pub fn session(codecs: &[AudioCodec], telephone_event: bool) -> LocalSession {
+pub fn session(codecs: &[Codec], telephone_event: bool) -> LocalSession {
     let preferences = CodecPreferences::new(codecs, telephone_event).unwrap();
     LocalSession::new(SESSION_ID, local_address(), preferences)
 }

@@ -9,7 +9,7 @@ use livekit_protocol as proto;
 use livekit_signaling::{SignalClient, SignalEvents};
 use proto::signal_request::Message as Request;
 use str0m::Event;
-use str0m::change::SdpPendingOffer;
+use str0m::change::{SdpOffer, SdpPendingOffer};
 use str0m::channel::{ChannelConfig, ChannelId, Reliability};
 use str0m::media::{Direction, MediaKind, Mid};
 use tokio::sync::{mpsc, oneshot};
@@ -53,7 +53,7 @@ pub(super) struct Driver {
     track_sid: Option<String>,
     rtp_time: u64,
     /// Our data channels on the publisher connection, and which of them are open.
-    out_channels: HashMap<Delivery, (ChannelId, bool)>,
+    out_channels: OutChannels,
     /// Channels we read data from (the server's on the subscriber connection, and ours).
     in_channels: HashMap<(proto::SignalTarget, ChannelId), Delivery>,
     /// Data waiting for its channel to open.
@@ -109,34 +109,7 @@ impl Driver {
                 .map(|p| p.sid.as_str())
                 .unwrap_or("")
         );
-        let mut sdp = publisher.rtc.sdp_api();
-        let audio_mid = sdp.add_media(
-            MediaKind::Audio,
-            Direction::SendOnly,
-            None,
-            Some(cid.clone()),
-            None,
-        );
-        let mut out_channels = HashMap::new();
-        for (delivery, ordered, reliability) in [
-            (Delivery::Reliable, true, Reliability::Reliable),
-            (
-                Delivery::Lossy,
-                false,
-                Reliability::MaxRetransmits { retransmits: 0 },
-            ),
-        ] {
-            let config = ChannelConfig {
-                label: delivery.label().to_owned(),
-                ordered,
-                reliability,
-                ..Default::default()
-            };
-            out_channels.insert(delivery, (sdp.add_channel_with_config(config), false));
-        }
-        let Some((offer, pending)) = sdp.apply() else {
-            return Err(JoinError::NoOffer);
-        };
+        let (offer, pending, audio_mid, out_channels) = publisher_offer(&mut publisher, &cid)?;
 
         let own_sid = join
             .participant
@@ -180,6 +153,14 @@ impl Driver {
             .apply(join.other_participants, &mut driver.room_events);
         driver.subscribe(subscribe).await;
 
+        driver.announce(cid, offer.to_sdp_string()).await;
+        driver.drain_peers()?;
+        Ok(driver)
+    }
+
+    /// Announces our audio track (its `cid` ties it to the offer's m-line), sends the
+    /// publisher offer and both peers' candidates.
+    async fn announce(&mut self, cid: String, offer: String) {
         let add_track = proto::AddTrackRequest {
             cid,
             name: "phone".to_owned(),
@@ -190,23 +171,20 @@ impl Driver {
             audio_features: vec![proto::AudioTrackFeature::TfNoDtx as i32],
             ..Default::default()
         };
-        driver.signal.send(Request::AddTrack(add_track)).await;
+        self.signal.send(Request::AddTrack(add_track)).await;
         let offer = proto::SessionDescription {
             r#type: "offer".into(),
-            sdp: offer.to_sdp_string(),
+            sdp: offer,
             ..Default::default()
         };
-        driver.signal.send(Request::Offer(offer)).await;
-        for peer in [&driver.publisher, &driver.subscriber] {
+        self.signal.send(Request::Offer(offer)).await;
+        for peer in [&self.publisher, &self.subscriber] {
             if let Some(candidate) = peer.local_candidate() {
-                driver
-                    .signal
+                self.signal
                     .send(Request::Trickle(trickle::request(&candidate, peer.target)))
                     .await;
             }
         }
-        driver.drain_peers()?;
-        Ok(driver)
     }
 
     /// Runs until the participant has left, been removed or lost its connection.
@@ -413,4 +391,42 @@ impl Driver {
         let _ =
             tokio::time::timeout(REQUEST_TIMEOUT, self.events.send(RoomEvent::Ended(end))).await;
     }
+}
+
+/// Our data channels, by delivery: their id and whether they are open.
+type OutChannels = HashMap<Delivery, (ChannelId, bool)>;
+
+/// The publisher's offer: our send-only audio m-line (msid track id `cid`) and the two data
+/// channels LiveKit expects, reliable and lossy.
+fn publisher_offer(
+    publisher: &mut Peer,
+    cid: &str,
+) -> Result<(SdpOffer, SdpPendingOffer, Mid, OutChannels), JoinError> {
+    let mut sdp = publisher.rtc.sdp_api();
+    let audio_mid = sdp.add_media(
+        MediaKind::Audio,
+        Direction::SendOnly,
+        None,
+        Some(cid.to_owned()),
+        None,
+    );
+    let mut out_channels = HashMap::new();
+    for (delivery, ordered, reliability) in [
+        (Delivery::Reliable, true, Reliability::Reliable),
+        (
+            Delivery::Lossy,
+            false,
+            Reliability::MaxRetransmits { retransmits: 0 },
+        ),
+    ] {
+        let config = ChannelConfig {
+            label: delivery.label().to_owned(),
+            ordered,
+            reliability,
+            ..Default::default()
+        };
+        out_channels.insert(delivery, (sdp.add_channel_with_config(config), false));
+    }
+    let (offer, pending) = sdp.apply().ok_or(JoinError::NoOffer)?;
+    Ok((offer, pending, audio_mid, out_channels))
 }

@@ -1,0 +1,401 @@
+//! An answered call's decisions, sans-IO: SIP in-dialog requests and responses, room and
+//! media signals, transfer orders and the clock go in ([`Answered::handle_input`],
+//! [`Answered::handle_timeout`] with `now`); what to send and do comes out
+//! ([`Answered::poll_action`]). It ends exactly once, with an [`EstablishedEnd`]
+//! (docs/OUTCOMES.md, "An established call"). The socket loop is `call::session`'s; the
+//! tests drive this on a virtual clock against a scripted phone (`tests.rs`).
+
+mod transfer;
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use bytes::Bytes;
+use sipbridge_media::tone::Progress;
+use sipbridge_signaling::dialog::{Dialog, DialogEvent, OutgoingRequest, Verdict};
+use sipbridge_signaling::message::{Method, Request, Response, sdp_body};
+use sipbridge_signaling::outcome::{DisconnectReason, EstablishedEnd, SipStatus};
+use sipbridge_signaling::sdp::{LocalSession, Negotiated, parse as parse_sdp};
+use sipbridge_signaling::transaction::{ServerTxId, Transport};
+
+use crate::call::order::{TransferEnd, TransferPlan};
+use crate::sip::local::LocalAddresses;
+pub use transfer::TransferState;
+
+/// What happened, for the call to decide on.
+#[derive(Debug)]
+pub enum Input {
+    /// An in-dialog request from the phone.
+    Request { id: ServerTxId, request: Request },
+    /// The ACK of our 2xx to a re-INVITE (it may carry the answer to our offer).
+    Ack(Request),
+    /// Our 2xx was never acknowledged (Timer H or L).
+    NoAck,
+    /// A response to a request we sent (or a retransmitted 2xx to our INVITE).
+    Response(Response),
+    /// A request we sent got no response (`status` 408 "No response") or could not be
+    /// delivered (503 "Transport failure: …"); `method` and `cseq` say which.
+    RequestFailed {
+        method: Method,
+        cseq: u32,
+        status: SipStatus,
+    },
+    /// The media applied ([`Action::Renegotiate`]) a re-INVITE's or UPDATE's negotiation,
+    /// or could not (`applied: false`).
+    Renegotiated {
+        id: ServerTxId,
+        request: Box<Request>,
+        answer: String,
+        applied: bool,
+    },
+    /// The room ended our participant, with the server's reason.
+    RoomEnded(DisconnectReason),
+    /// A key pressed on the phone (RFC 4733), for the room.
+    PhoneKey { code: u8, key: char },
+    /// No RTP from the phone for `media_timeout`.
+    MediaTimeout,
+    /// The API asks for a transfer.
+    Transfer(Box<TransferPlan>),
+    /// The bridge's drain period is over.
+    Shutdown,
+}
+
+/// What the call does.
+#[derive(Debug)]
+pub enum Action {
+    /// Answer an in-dialog request.
+    Respond { id: ServerTxId, response: Response },
+    /// Send a request of the dialog (the REFER).
+    Send(OutgoingRequest),
+    /// ACK a retransmitted 2xx to our INVITE (RFC 3261 §13.2.2.4).
+    SendAck(OutgoingRequest),
+    /// Apply a new negotiation to the media. With `reply`, report the result back as
+    /// [`Input::Renegotiated`] so the request gets its answer.
+    Renegotiate {
+        negotiated: Negotiated,
+        reply: Option<(ServerTxId, Box<Request>, String)>,
+    },
+    /// Play a tone to the phone instead of the room (`None`: the room again).
+    Prompt(Option<Progress>),
+    /// A key from the phone, for the room (SIP INFO or RFC 4733).
+    KeyToRoom { code: u32, digit: String },
+    /// A transfer ended: the API caller's answer, its record and its count.
+    TransferEnded {
+        transfer_id: String,
+        end: TransferEnd,
+        label: &'static str,
+    },
+    /// The call is over. `hang_up`: we send BYE (the phone did not); `leave_room`: our
+    /// participant leaves (the room did not end it).
+    End {
+        end: EstablishedEnd,
+        hang_up: bool,
+        leave_room: bool,
+    },
+}
+
+/// An answered call.
+#[derive(Debug)]
+pub struct Answered {
+    dialog: Dialog,
+    session: LocalSession,
+    local: LocalAddresses,
+    transport: Transport,
+    /// `max_call_duration` from the answer.
+    deadline: Option<Instant>,
+    /// For a call we placed: the ACK of the answer, repeated for each retransmitted 2xx.
+    ack: Option<OutgoingRequest>,
+    /// Our 200 to a re-INVITE without SDP carried an offer: its ACK brings the answer.
+    answer_due: bool,
+    transfer: TransferState,
+    actions: VecDeque<Action>,
+    ended: bool,
+}
+
+/// What an answered call starts with.
+#[derive(Debug)]
+pub struct Setup {
+    pub dialog: Dialog,
+    pub session: LocalSession,
+    pub local: LocalAddresses,
+    pub transport: Transport,
+    pub max_duration: Option<std::time::Duration>,
+    pub ack: Option<OutgoingRequest>,
+}
+
+impl Answered {
+    pub fn new(setup: Setup, now: Instant) -> Self {
+        Self {
+            dialog: setup.dialog,
+            session: setup.session,
+            local: setup.local,
+            transport: setup.transport,
+            deadline: setup.max_duration.map(|max| now + max),
+            ack: setup.ack,
+            answer_due: false,
+            transfer: TransferState::default(),
+            actions: VecDeque::new(),
+            ended: false,
+        }
+    }
+
+    /// The dialog, for the BYE of the ending.
+    pub fn dialog_mut(&mut self) -> &mut Dialog {
+        &mut self.dialog
+    }
+
+    /// Whether the call has ended (its [`Action::End`] is out or queued).
+    pub fn is_ended(&self) -> bool {
+        self.ended
+    }
+
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// When [`Answered::handle_timeout`] is next due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [
+            self.deadline,
+            self.dialog.poll_timeout(),
+            self.transfer.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.ended {
+            return;
+        }
+        if self.deadline.is_some_and(|deadline| now >= deadline) {
+            return self.end(EstablishedEnd::MaxDuration);
+        }
+        self.transfer_timers(now);
+        if let Some(status) = self.transfer.leaving(now) {
+            return self.end(EstablishedEnd::Transferred(status));
+        }
+        self.dialog.handle_timeout(now);
+        while let Some(event) = self.dialog.poll_event() {
+            if event == DialogEvent::SessionExpired {
+                return self.end(EstablishedEnd::SessionExpired);
+            }
+        }
+    }
+
+    pub fn handle_input(&mut self, now: Instant, input: Input) {
+        if self.ended {
+            // Late requests still get an answer: the dialog is over (RFC 3261 §15).
+            if let Input::Request { id, request } = input
+                && request.method != Method::Ack
+            {
+                let gone = Response::to(&request, 481, None);
+                self.actions
+                    .push_back(Action::Respond { id, response: gone });
+            }
+            return;
+        }
+        match input {
+            Input::Request { id, request } => self.request(now, id, request),
+            Input::Ack(ack) => {
+                if std::mem::take(&mut self.answer_due) {
+                    self.apply_answer(&ack);
+                }
+            }
+            Input::NoAck => self.end(EstablishedEnd::NoAck),
+            Input::Response(response) => self.response(now, &response),
+            Input::RequestFailed {
+                method,
+                cseq,
+                status,
+            } => self.transfer_response(now, &method, cseq, status),
+            Input::Renegotiated {
+                id,
+                request,
+                answer,
+                applied,
+            } => self.renegotiated(now, id, &request, answer, applied),
+            Input::RoomEnded(reason) => self.end(EstablishedEnd::RoomEnded(reason)),
+            Input::PhoneKey { code, key } => self.actions.push_back(Action::KeyToRoom {
+                code: u32::from(code),
+                digit: key.to_string(),
+            }),
+            Input::MediaTimeout => self.end(EstablishedEnd::MediaTimeout),
+            Input::Transfer(plan) => self.start_transfer(now, *plan),
+            Input::Shutdown => self.end(EstablishedEnd::Shutdown),
+        }
+    }
+
+    fn response(&mut self, now: Instant, response: &Response) {
+        let cseq = &response.head.cseq;
+        if cseq.method == Method::Invite && (200..300).contains(&response.code) {
+            if let Some(ack) = &self.ack {
+                self.actions.push_back(Action::SendAck(ack.clone()));
+            }
+            return;
+        }
+        let status = SipStatus::of(response);
+        self.transfer_response(now, &cseq.method.clone(), cseq.seq, status);
+    }
+
+    fn request(&mut self, now: Instant, id: ServerTxId, request: Request) {
+        match self.dialog.receive_request(&request, rand::random()) {
+            Ok(Verdict::Accept) => {}
+            Ok(Verdict::Reject(response)) => {
+                let response = *response;
+                return self.actions.push_back(Action::Respond { id, response });
+            }
+            Err(_) => {
+                let response = Response::to(&request, 481, None);
+                return self.actions.push_back(Action::Respond { id, response });
+            }
+        }
+        let response = match request.method {
+            Method::Ack => return,
+            Method::Bye => Response::to(&request, 200, None),
+            Method::Invite | Method::Update => match self.renegotiate(id, &request) {
+                Some(response) => response,
+                // The media decides first: answered on Input::Renegotiated.
+                None => return,
+            },
+            Method::Info => self.info(&request),
+            Method::Options => Response::to(&request, 200, None),
+            // Transfers requested by the phone are not taken up.
+            Method::Refer => Response::to(&request, 603, Some("Decline")),
+            Method::Notify => self.notify(&request, now),
+            _ => Response::to(&request, 501, None),
+        };
+        self.respond(now, id, &request, response);
+        if request.method == Method::Bye {
+            self.transfer_peer_bye(now);
+            self.end(EstablishedEnd::RemoteBye);
+        }
+    }
+
+    /// Answers `request` in the dialog (a 2xx to a re-INVITE starts its ACK wait).
+    fn respond(&mut self, now: Instant, id: ServerTxId, request: &Request, mut response: Response) {
+        if let Err(error) = self.dialog.respond(request, &mut response, now) {
+            tracing::debug!(%error, "in-dialog response not applied to the dialog");
+        }
+        self.actions.push_back(Action::Respond { id, response });
+    }
+
+    /// A re-INVITE or UPDATE: its offer goes to the media first (hold, unhold, a new
+    /// address), and is answered once applied; without one, our current session is offered
+    /// (RFC 3264 §8; an UPDATE without a body is a session refresh, RFC 4028).
+    fn renegotiate(&mut self, id: ServerTxId, request: &Request) -> Option<Response> {
+        let Some(offer) = sdp_body(&request.head, &request.body) else {
+            let mut response = Response::to(request, 200, None);
+            if request.method == Method::Invite {
+                response.head.content_type = Some("application/sdp".into());
+                response.body = Bytes::from(self.session.offer());
+                self.answer_due = true;
+            }
+            return Some(response);
+        };
+        match parse_sdp(offer).and_then(|offer| self.session.answer(&offer)) {
+            Ok((answer, negotiated)) => {
+                let reply = Some((id, Box::new(request.clone()), answer));
+                self.actions
+                    .push_back(Action::Renegotiate { negotiated, reply });
+                None
+            }
+            Err(error) => {
+                let (code, reason) = error
+                    .sdp_rejection()
+                    .map_or((488, "Not Acceptable Here"), |r| (r.status, r.reason));
+                Some(Response::to(request, code, Some(reason)))
+            }
+        }
+    }
+
+    fn renegotiated(
+        &mut self,
+        now: Instant,
+        id: ServerTxId,
+        request: &Request,
+        answer: String,
+        applied: bool,
+    ) {
+        let response = if applied {
+            let mut ok = Response::to(request, 200, None);
+            ok.head.content_type = Some("application/sdp".into());
+            ok.body = Bytes::from(answer);
+            ok
+        } else {
+            Response::to(request, 488, Some("Not Acceptable Here"))
+        };
+        self.respond(now, id, request, response);
+    }
+
+    /// The answer in the ACK to the offer in our 200 (RFC 3264 §8): the phone may pick
+    /// another codec, address or direction, which the media follows. An ACK without one
+    /// leaves the session as it was.
+    fn apply_answer(&mut self, ack: &Request) {
+        let Some(answer) = sdp_body(&ack.head, &ack.body) else {
+            tracing::info!("the ACK brings no answer to our offer; media unchanged");
+            return;
+        };
+        match parse_sdp(answer).and_then(|answer| self.session.handle_answer(&answer)) {
+            Ok(negotiated) => self.actions.push_back(Action::Renegotiate {
+                negotiated,
+                reply: None,
+            }),
+            Err(error) => tracing::warn!(%error, "the answer in the ACK was not applied"),
+        }
+    }
+
+    /// SIP INFO DTMF: a key for the room, or a 4xx saying what was wrong with the body.
+    fn info(&mut self, request: &Request) -> Response {
+        if request.body.is_empty() {
+            // Some UAs send an empty INFO as a keep-alive.
+            return Response::to(request, 200, None);
+        }
+        let content_type = request.head.content_type.as_deref();
+        match sipbridge_signaling::info_dtmf::parse_info_dtmf(content_type, &request.body) {
+            Ok(dtmf) => {
+                self.actions.push_back(Action::KeyToRoom {
+                    code: u32::from(dtmf.code),
+                    digit: dtmf.key.to_string(),
+                });
+                Response::to(request, 200, None)
+            }
+            Err(error) => {
+                tracing::debug!(%error, "SIP INFO refused");
+                let (code, reason) = error.info_dtmf_rejection().unwrap_or((400, "Bad Request"));
+                let mut response = Response::to(request, code, Some(reason));
+                if code == 415 {
+                    // RFC 3261 §21.4.13: a 415 lists the body types we accept.
+                    let accepted = sipbridge_signaling::info_dtmf::ACCEPTED_TYPES;
+                    response.head.other.push("Accept", accepted);
+                }
+                response
+            }
+        }
+    }
+
+    /// The one end: a transfer that succeeded decides the outcome whoever hangs up, and a
+    /// transfer still in flight is abandoned.
+    fn end(&mut self, end: EstablishedEnd) {
+        if self.ended {
+            return;
+        }
+        self.ended = true;
+        let hang_up = !matches!(end, EstablishedEnd::RemoteBye);
+        let leave_room = !matches!(end, EstablishedEnd::RoomEnded(_));
+        self.abandon_transfer();
+        let end = self
+            .transfer
+            .completed()
+            .map_or(end, EstablishedEnd::Transferred);
+        self.actions.push_back(Action::End {
+            end,
+            hang_up,
+            leave_room,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests;
