@@ -155,3 +155,7 @@ fn check_credentials(
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "admit_tests.rs"]
+mod tests;
