@@ -1,11 +1,12 @@
 //! Inbound calls: from an INVITE to a caller in a LiveKit room.
 
 pub mod admit;
-mod answer;
 mod call;
+mod drive;
 mod identity;
 mod pin;
 pub mod routing;
+mod setup;
 
 use std::sync::Arc;
 

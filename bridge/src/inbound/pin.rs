@@ -2,21 +2,11 @@
 //! and keys the PIN (ending with `#`, or just its digits); a wrong PIN gets a second of busy
 //! tone and another try, three in all. Only then does the caller join the room.
 //!
-//! [`PinEntry`] decides (sans-IO, on the caller's clock); [`collect_pin`] runs the call's
-//! media and SIP inputs around it.
+//! [`PinEntry`] decides, sans-IO, on the caller's clock; `inbound::setup` runs it.
 
 use std::time::{Duration, Instant};
 
-use sipbridge_media::leg::MediaEvent;
-use sipbridge_media::tone::Progress;
-use sipbridge_signaling::dialog::{Dialog, Verdict};
-use sipbridge_signaling::message::{Method, Response};
-use sipbridge_signaling::outcome::{Ending, EstablishedEnd, PinEnd};
-
-use crate::call::leg::MediaLeg;
-use crate::call::sip::CallSip;
-use crate::metrics::Metrics;
-use crate::sip::link::CallInput;
+use sipbridge_signaling::outcome::PinEnd;
 
 const ATTEMPTS: usize = 3;
 const BUSY_BETWEEN_TRIES: Duration = Duration::from_secs(1);
@@ -99,117 +89,6 @@ impl PinEntry {
         self.reprompt_at = Some(now + BUSY_BETWEEN_TRIES);
         PinStep::Waiting(Some(Prompt::Busy))
     }
-}
-
-/// How PIN collection ended when it did not succeed.
-#[derive(Debug)]
-pub(super) struct PinFailed {
-    pub ending: Ending,
-    /// The phone hung up (its BYE is answered): no BYE of ours.
-    pub phone_gone: bool,
-}
-
-/// Runs the call's media (the same pump as an answered call: RTCP, counts, metrics) and its
-/// SIP inputs until the PIN is right, wrong three times, not entered in time, or the call
-/// ends.
-pub(super) async fn collect_pin(
-    pin: &str,
-    leg: &mut MediaLeg,
-    sip: &mut CallSip,
-    dialog: &mut Dialog,
-    timeout: Duration,
-    metrics: &Metrics,
-) -> Result<(), PinFailed> {
-    let mut entry = PinEntry::new(pin, Instant::now(), timeout);
-    play(leg, Prompt::Dial);
-    loop {
-        let wake = leg.poll_timeout().min(entry.poll_timeout());
-        tokio::select! {
-            () = leg.receive() => {}
-            () = tokio::time::sleep_until(wake.into()) => {}
-            input = sip.inputs.recv() => handle_sip(input, sip, dialog).await?,
-        }
-        let now = Instant::now();
-        let mut steps = vec![entry.handle_timeout(now)];
-        for event in leg.pump(now, None, metrics) {
-            match event {
-                MediaEvent::Dtmf(key) => steps.push(entry.handle_key(now, key.key)),
-                MediaEvent::Timeout { .. } => return Err(hang_up(EstablishedEnd::MediaTimeout)),
-                MediaEvent::SourceChanged(_) | MediaEvent::Latched(_) => {}
-            }
-        }
-        for step in steps {
-            match step {
-                PinStep::Waiting(Some(prompt)) => play(leg, prompt),
-                PinStep::Waiting(None) => {}
-                PinStep::Entered => {
-                    play(leg, Prompt::Silence);
-                    return Ok(());
-                }
-                PinStep::Over(end) => return Err(hang_up(end)),
-            }
-        }
-    }
-}
-
-fn play(leg: &mut MediaLeg, prompt: Prompt) {
-    let tone = match prompt {
-        Prompt::Dial => Some(Progress::Dial),
-        Prompt::Busy => Some(Progress::Busy),
-        Prompt::Silence => None,
-    };
-    leg.media.set_prompt(tone);
-}
-
-fn hang_up(ending: impl Into<Ending>) -> PinFailed {
-    PinFailed {
-        ending: ending.into(),
-        phone_gone: false,
-    }
-}
-
-/// A BYE ends the call; other in-dialog requests wait until the caller is in the room.
-async fn handle_sip(
-    input: Option<CallInput>,
-    sip: &CallSip,
-    dialog: &mut Dialog,
-) -> Result<(), PinFailed> {
-    let (id, request) = match input {
-        Some(CallInput::Request { id, request }) => (id, request),
-        Some(CallInput::Shutdown) => return Err(hang_up(EstablishedEnd::Shutdown)),
-        Some(_) => return Ok(()),
-        // The endpoint is gone: nothing can carry a BYE any more.
-        None => {
-            return Err(PinFailed {
-                ending: EstablishedEnd::Shutdown.into(),
-                phone_gone: true,
-            });
-        }
-    };
-    let mut response = match dialog.receive_request(&request, rand::random()) {
-        Ok(Verdict::Accept) => match request.method {
-            Method::Ack => return Ok(()),
-            Method::Bye | Method::Options | Method::Info => Response::to(&request, 200, None),
-            // RFC 3261 §14.2: not now, try again shortly.
-            _ => {
-                let mut busy = Response::to(&request, 500, None);
-                busy.head.other.push("Retry-After", "2");
-                busy
-            }
-        },
-        Ok(Verdict::Reject(response)) => *response,
-        Err(_) => Response::to(&request, 481, None),
-    };
-    let bye = request.method == Method::Bye && response.code == 200;
-    let _ = dialog.respond(&request, &mut response, Instant::now());
-    sip.respond(id, response).await;
-    if bye {
-        return Err(PinFailed {
-            ending: EstablishedEnd::RemoteBye.into(),
-            phone_gone: true,
-        });
-    }
-    Ok(())
 }
 
 #[cfg(test)]

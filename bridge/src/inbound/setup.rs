@@ -1,0 +1,471 @@
+//! An admitted inbound call's set-up, sans-IO: from the SDP answer to the caller in the room
+//! with the call answered. What the phone, the room and the media say goes in
+//! ([`Setup::handle_input`], [`Setup::handle_timeout`] with `now`); what to send and do comes
+//! out ([`Setup::poll_action`]), ending in [`Action::Ready`] (hand over to the answered
+//! call) or [`Action::End`] (one [`Ending`] and how the phone hears it). The driver is
+//! `inbound::call`; the tests run every set-up row of docs/OUTCOMES.md on a virtual clock.
+//!
+//! Without a PIN: 180 while the caller joins the room, then 200. With a PIN: 200 at once,
+//! dial tone and the PIN, then the room. An INVITE without an offer (RFC 3261 §13.2.1,
+//! "delayed offer") gets ours in the 200, and the phone's answer comes in the ACK.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use sipbridge_media::tone::Progress;
+use sipbridge_signaling::Error;
+use sipbridge_signaling::dialog::{Dialog, LocalParty, Tag, TimerConfig, Verdict};
+use sipbridge_signaling::info_dtmf::parse_info_dtmf;
+use sipbridge_signaling::message::{Method, NameAddr, Request, Response, sdp_body};
+use sipbridge_signaling::outcome::{Ending, EstablishedEnd, InboundRejection, SetupFailure};
+use sipbridge_signaling::screen::{ALLOWED_METHODS, SUPPORTED};
+use sipbridge_signaling::sdp::{LocalSession, Negotiated, parse as parse_sdp};
+use sipbridge_signaling::transaction::ServerTxId;
+
+use super::pin::{PinEntry, PinStep, Prompt};
+
+/// What the set-up of one call starts from.
+#[derive(Debug)]
+pub(super) struct Params {
+    pub(super) invite: Request,
+    pub(super) id: ServerTxId,
+    /// Our To tag, on every response.
+    pub(super) local_tag: String,
+    pub(super) contact: NameAddr,
+    /// The `Server` header of our 200.
+    pub(super) server: String,
+    /// For a `Warning` on a refused offer (RFC 3261 §20.43).
+    pub(super) warning_host: String,
+    pub(super) pin: Option<String>,
+    /// The rule's `ringing_timeout`: with a PIN, the time to enter it.
+    pub(super) pin_timeout: Duration,
+}
+
+/// What happened.
+#[derive(Debug)]
+pub(super) enum Input {
+    /// Our participant is in the room.
+    RoomJoined,
+    RoomJoinFailed(String),
+    /// The caller cancelled the INVITE (the layer answered the CANCEL).
+    Cancelled,
+    /// The ACK of our 200 (with the answer to our offer, for a delayed offer).
+    Ack(Request),
+    /// Our 200 was never acknowledged.
+    NoAck,
+    /// An in-dialog request from the phone.
+    Request {
+        id: ServerTxId,
+        request: Request,
+    },
+    /// The media asked for ([`Action::StartMedia`]) is running, or could not be made.
+    MediaStarted,
+    MediaFailed(String),
+    /// A key pressed on the phone.
+    Key(char),
+    /// No RTP from the phone for `media_timeout` (while the PIN is collected).
+    MediaTimeout,
+    /// The bridge's drain period is over.
+    Shutdown,
+}
+
+/// How the phone hears of the end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum PhoneEnd {
+    /// The INVITE's final response, with these extra headers.
+    Decline(Vec<(&'static str, String)>),
+    /// No answer at all.
+    Silence,
+    /// BYE (the call was answered).
+    Bye,
+    /// Nothing (the phone hung up).
+    Nothing,
+}
+
+/// What to do.
+#[derive(Debug)]
+pub(super) enum Action {
+    /// Answer a request (the INVITE's 180 and 200, in-dialog requests).
+    Respond { id: ServerTxId, response: Response },
+    /// Build the media for this negotiation and report [`Input::MediaStarted`] or
+    /// [`Input::MediaFailed`] before anything else.
+    StartMedia(Negotiated),
+    /// Join the room; report [`Input::RoomJoined`] or [`Input::RoomJoinFailed`].
+    JoinRoom,
+    /// Play a tone to the phone (`None`: silence until the room is heard).
+    Prompt(Option<Progress>),
+    /// A request that came before the ACK: for the answered call, in order.
+    Defer { id: ServerTxId, request: Request },
+    /// The call is answered and the caller in the room: hand over ([`Setup::into_parts`]).
+    Ready,
+    /// The set-up ended the call.
+    End {
+        ending: Ending,
+        detail: String,
+        phone: PhoneEnd,
+    },
+}
+
+#[derive(Debug)]
+enum Phase {
+    /// Waiting for [`Input::MediaStarted`]; then `next`.
+    Media(Box<Phase>),
+    /// Building the first response and the dialog.
+    Respond,
+    /// 180 sent, joining the room.
+    Joining,
+    /// 200 sent with our offer: the ACK brings the answer; then `next`.
+    AwaitingAck(Box<Phase>),
+    /// Dial tone and PIN entry.
+    Pin(PinEntry),
+    /// The right PIN: joining the room.
+    JoiningAfterPin,
+    /// [`Action::Ready`] is out.
+    Ready,
+    /// [`Action::End`] is out.
+    Ended,
+}
+
+/// An inbound call being set up.
+#[derive(Debug)]
+pub(super) struct Setup {
+    params: Params,
+    session: LocalSession,
+    /// Our SDP for the 200: the answer, or our offer.
+    our_sdp: String,
+    dialog: Option<Dialog>,
+    answered: bool,
+    phase: Phase,
+    actions: VecDeque<Action>,
+}
+
+impl Setup {
+    /// Starts at `now`: the offer is answered (or ours made) and the media asked for.
+    pub(super) fn new(params: Params, mut session: LocalSession, now: Instant) -> Self {
+        let invite = &params.invite;
+        let answered = match sdp_body(&invite.head, &invite.body) {
+            None => Ok((session.offer(), None)),
+            Some(offer) => parse_sdp(offer)
+                .and_then(|offer| session.answer(&offer))
+                .map(|(answer, negotiated)| (answer, Some(negotiated))),
+        };
+        let mut setup = Self {
+            params,
+            session,
+            our_sdp: String::new(),
+            dialog: None,
+            answered: false,
+            phase: Phase::Respond,
+            actions: VecDeque::new(),
+        };
+        match answered {
+            Err(error) => setup.refuse_offer(&error),
+            Ok((sdp, negotiated)) => {
+                setup.our_sdp = sdp;
+                match negotiated {
+                    // Media first: an offer we cannot use is refused before anyone joins.
+                    Some(negotiated) => {
+                        setup.phase = Phase::Media(Box::new(Phase::Respond));
+                        setup.actions.push_back(Action::StartMedia(negotiated));
+                    }
+                    None => setup.respond(now),
+                }
+            }
+        }
+        setup
+    }
+
+    pub(super) fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// While the PIN is collected the phone's media runs (dial tone, keys, media timeout).
+    pub(super) fn pumps_media(&self) -> bool {
+        matches!(self.phase, Phase::Pin(_))
+    }
+
+    pub(super) fn poll_timeout(&self) -> Option<Instant> {
+        match &self.phase {
+            Phase::Pin(entry) => Some(entry.poll_timeout()),
+            _ => None,
+        }
+    }
+
+    pub(super) fn handle_timeout(&mut self, now: Instant) {
+        if let Phase::Pin(entry) = &mut self.phase {
+            let step = entry.handle_timeout(now);
+            self.pin_step(step);
+        }
+    }
+
+    /// The dialog and the session, for the answered call.
+    pub(super) fn into_parts(self) -> Option<(Dialog, LocalSession)> {
+        Some((self.dialog?, self.session))
+    }
+
+    pub(super) fn handle_input(&mut self, now: Instant, input: Input) {
+        if matches!(self.phase, Phase::Ready | Phase::Ended) {
+            return;
+        }
+        match input {
+            Input::Shutdown => {
+                return self.end(EstablishedEnd::Shutdown, "shut down during set-up");
+            }
+            Input::NoAck if self.answered => return self.end(EstablishedEnd::NoAck, "no ACK"),
+            _ => {}
+        }
+        let phase = std::mem::replace(&mut self.phase, Phase::Ended);
+        self.phase = match (phase, input) {
+            (Phase::Media(next), Input::MediaStarted) => self.media_started(now, *next),
+            (Phase::Media(_), Input::MediaFailed(detail)) => {
+                return self.end(SetupFailure::RoomJoinFailed, detail);
+            }
+            (Phase::Joining, Input::RoomJoined) => self.answer_after_join(now),
+            (Phase::Joining | Phase::JoiningAfterPin, Input::RoomJoinFailed(detail)) => {
+                return self.end(SetupFailure::RoomJoinFailed, detail);
+            }
+            (Phase::Joining, Input::Cancelled) => {
+                // RFC 3261 §9.2: the INVITE gets its 487.
+                return self.end(InboundRejection::CallerCancelled, "");
+            }
+            (Phase::AwaitingAck(next), Input::Ack(ack)) => self.ack(&ack, *next),
+            (Phase::AwaitingAck(next), Input::Request { id, request }) => {
+                self.actions.push_back(Action::Defer { id, request });
+                Phase::AwaitingAck(next)
+            }
+            (Phase::Pin(mut entry), Input::Key(key)) => {
+                let step = entry.handle_key(now, key);
+                self.phase = Phase::Pin(entry);
+                return self.pin_step(step);
+            }
+            (Phase::Pin(_), Input::MediaTimeout) => {
+                return self.end(EstablishedEnd::MediaTimeout, "no RTP during PIN entry");
+            }
+            (phase @ (Phase::Pin(_) | Phase::JoiningAfterPin), Input::Request { id, request }) => {
+                self.phase = phase;
+                return self.request_while_pin(now, id, &request);
+            }
+            (Phase::JoiningAfterPin, Input::RoomJoined) => self.ready(),
+            // Retransmissions, a CANCEL after our 200, keys before the PIN: nothing to do.
+            (phase, _) => phase,
+        };
+    }
+
+    /// The first response that forms the dialog (RFC 3261 §12.1.1): the 180, or with a
+    /// PIN to collect, the 200 at once.
+    fn respond(&mut self, now: Instant) {
+        let mut first = if self.params.pin.is_some() {
+            self.ok_response()
+        } else {
+            Response::to(&self.params.invite, 180, None)
+        };
+        let local = LocalParty {
+            tag: Tag(self.params.local_tag.clone()),
+            contact: self.params.contact.clone(),
+        };
+        let timers = TimerConfig {
+            we_refresh: false,
+            ..TimerConfig::default()
+        };
+        match Dialog::new_uas(&self.params.invite, &mut first, local, timers, now) {
+            Ok(dialog) => self.dialog = Some(dialog),
+            Err(error) => return self.end(InboundRejection::NoDialog, error.to_string()),
+        }
+        self.send(first);
+        if self.params.pin.is_some() {
+            self.answered = true;
+            self.phase = self.after_answer(now, Phase::Pin(self.pin_entry(now)));
+        } else {
+            self.actions.push_back(Action::JoinRoom);
+            self.phase = Phase::Joining;
+        }
+    }
+
+    fn media_started(&mut self, now: Instant, next: Phase) -> Phase {
+        match next {
+            Phase::Respond => {
+                self.respond(now);
+                std::mem::replace(&mut self.phase, Phase::Ended)
+            }
+            Phase::Pin(_) => self.start_pin(now),
+            _ => self.ready(),
+        }
+    }
+
+    fn answer_after_join(&mut self, now: Instant) -> Phase {
+        let mut ok = self.ok_response();
+        if let Some(dialog) = self.dialog.as_mut()
+            && let Err(error) = dialog.respond(&self.params.invite, &mut ok, now)
+        {
+            tracing::warn!(%error, "200 OK not applied to the dialog");
+        }
+        self.send(ok);
+        self.answered = true;
+        self.after_answer(now, Phase::Ready)
+    }
+
+    /// After our 200: the ACK first when it must bring the answer, else `next` now.
+    fn after_answer(&mut self, now: Instant, next: Phase) -> Phase {
+        if sdp_body(&self.params.invite.head, &self.params.invite.body).is_none() {
+            return Phase::AwaitingAck(Box::new(next));
+        }
+        match next {
+            Phase::Pin(_) => self.start_pin(now),
+            _ => self.ready(),
+        }
+    }
+
+    /// The ACK of our 200 carrying the offer: its answer starts the media.
+    fn ack(&mut self, ack: &Request, next: Phase) -> Phase {
+        let answered = match sdp_body(&ack.head, &ack.body) {
+            None => Err("the ACK has no SDP answer to our offer".to_owned()),
+            Some(answer) => parse_sdp(answer)
+                .and_then(|answer| self.session.handle_answer(&answer))
+                .map_err(|error| error.to_string()),
+        };
+        match answered {
+            Ok(negotiated) => {
+                self.actions.push_back(Action::StartMedia(negotiated));
+                Phase::Media(Box::new(next))
+            }
+            Err(detail) => {
+                tracing::info!(%detail, "delayed offer: the phone's answer is unusable");
+                self.end(EstablishedEnd::NoUsableAnswer, detail);
+                Phase::Ended
+            }
+        }
+    }
+
+    fn pin_entry(&self, now: Instant) -> PinEntry {
+        PinEntry::new(
+            self.params.pin.as_deref().unwrap_or_default(),
+            now,
+            self.params.pin_timeout,
+        )
+    }
+
+    fn start_pin(&mut self, now: Instant) -> Phase {
+        self.actions.push_back(Action::Prompt(Some(Progress::Dial)));
+        Phase::Pin(self.pin_entry(now))
+    }
+
+    fn pin_step(&mut self, step: PinStep) {
+        match step {
+            PinStep::Waiting(None) => {}
+            PinStep::Waiting(Some(prompt)) => self.actions.push_back(Action::Prompt(tone(prompt))),
+            PinStep::Entered => {
+                self.actions.push_back(Action::Prompt(None));
+                self.actions.push_back(Action::JoinRoom);
+                self.phase = Phase::JoiningAfterPin;
+            }
+            PinStep::Over(end) => self.end(end, "PIN not entered"),
+        }
+    }
+
+    /// A BYE ends the call; other in-dialog requests wait until the caller is in the room
+    /// (RFC 3261 §14.2: 500 with Retry-After for a re-INVITE now).
+    fn request_while_pin(&mut self, now: Instant, id: ServerTxId, request: &Request) {
+        let Some(dialog) = self.dialog.as_mut() else {
+            return;
+        };
+        let mut response = match dialog.receive_request(request, rand::random()) {
+            Ok(Verdict::Accept) => match request.method {
+                Method::Ack => return,
+                Method::Bye | Method::Options | Method::Info => Response::to(request, 200, None),
+                _ => {
+                    let mut busy = Response::to(request, 500, None);
+                    busy.head.other.push("Retry-After", "2");
+                    busy
+                }
+            },
+            Ok(Verdict::Reject(response)) => *response,
+            Err(_) => Response::to(request, 481, None),
+        };
+        let bye = request.method == Method::Bye && response.code == 200;
+        let _ = dialog.respond(request, &mut response, now);
+        self.actions.push_back(Action::Respond { id, response });
+        if bye {
+            let ending = EstablishedEnd::RemoteBye.into();
+            return self.finish(ending, String::new(), PhoneEnd::Nothing);
+        }
+        // A key sent as SIP INFO counts like an RFC 4733 one (the INFO is answered 200
+        // either way: a PIN attempt is not a protocol error).
+        let content_type = request.head.content_type.as_deref();
+        if request.method == Method::Info
+            && let Ok(dtmf) = parse_info_dtmf(content_type, &request.body)
+        {
+            self.handle_input(now, Input::Key(dtmf.key));
+        }
+    }
+
+    fn ready(&mut self) -> Phase {
+        self.actions.push_back(Action::Ready);
+        Phase::Ready
+    }
+
+    /// An offer we cannot take: 488 (or what the SDP fault calls for) with a Warning saying
+    /// which problem it was (RFC 3261 §20.43), for the carrier's logs.
+    fn refuse_offer(&mut self, error: &Error) {
+        tracing::info!(%error, "inbound offer refused");
+        let rejection = error.sdp_rejection();
+        let mut headers = Vec::new();
+        if let Some(r) = rejection
+            && let Some(code) = r.warning
+        {
+            let warning = format!("{code} {} \"{}\"", self.params.warning_host, r.reason);
+            headers.push(("Warning", warning));
+        }
+        let ending = InboundRejection::bad_offer(rejection).into();
+        self.finish(ending, error.to_string(), PhoneEnd::Decline(headers));
+    }
+
+    /// Ends the set-up: a final response while unanswered, BYE once answered.
+    fn end(&mut self, ending: impl Into<Ending>, detail: impl Into<String>) {
+        let phone = if self.answered {
+            PhoneEnd::Bye
+        } else {
+            PhoneEnd::Decline(Vec::new())
+        };
+        self.finish(ending.into(), detail.into(), phone);
+    }
+
+    fn finish(&mut self, ending: Ending, detail: String, phone: PhoneEnd) {
+        self.phase = Phase::Ended;
+        self.actions.push_back(Action::End {
+            ending,
+            detail,
+            phone,
+        });
+    }
+
+    fn send(&mut self, response: Response) {
+        let id = self.params.id;
+        self.actions.push_back(Action::Respond { id, response });
+    }
+
+    /// The 200 OK with our SDP (answer, or offer when the INVITE had none) and what we
+    /// support.
+    fn ok_response(&self) -> Response {
+        let mut ok = Response::to(&self.params.invite, 200, None);
+        let headers = &mut ok.head.other;
+        headers.push("Allow", ALLOWED_METHODS);
+        headers.push("Supported", SUPPORTED.join(", "));
+        headers.push("Server", self.params.server.clone());
+        ok.head.content_type = Some("application/sdp".into());
+        ok.body = Bytes::from(self.our_sdp.clone());
+        ok
+    }
+}
+
+fn tone(prompt: Prompt) -> Option<Progress> {
+    match prompt {
+        Prompt::Dial => Some(Progress::Dial),
+        Prompt::Busy => Some(Progress::Busy),
+        Prompt::Silence => None,
+    }
+}
+
+#[cfg(test)]
+#[path = "setup_tests.rs"]
+mod tests;
