@@ -6,6 +6,8 @@
 //! transaction layer and feeds back the responses, the INVITE transaction's timeout and
 //! transport errors. A 2xx is handed back for the caller to form the dialog and ACK it.
 
+use std::time::{Duration, Instant};
+
 use bytes::Bytes;
 
 use crate::auth::{self, pick_challenge};
@@ -70,6 +72,36 @@ pub struct Dialer {
     cancel: Option<CancelCause>,
     cancel_sent: bool,
     done: bool,
+    /// The call's time is up with no response at all: it ended, the transaction goes on.
+    abandoned: bool,
+    /// `ringing_timeout` from the first INVITE ([`Dialer::with_timers`]).
+    ringing_deadline: Option<Instant>,
+    /// How long the far end has to end the INVITE after our CANCEL.
+    cancel_grace: Duration,
+    give_up: GiveUp,
+}
+
+/// When the call stops waiting for the INVITE's final response after our CANCEL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GiveUp {
+    /// No CANCEL sent.
+    Unarmed,
+    /// A CANCEL went out; the next [`Dialer::handle_timeout`] starts the grace.
+    Armed,
+    At(Instant),
+}
+
+/// What the clock decided ([`Dialer::handle_timeout`]).
+#[derive(Debug, PartialEq)]
+pub enum DialTimeout {
+    Nothing,
+    /// The ringing timeout passed with the phone ringing: send this CANCEL (§9.1).
+    Cancel(Box<Request>),
+    /// The call ends now with this, before the INVITE's final response: the ringing timeout
+    /// passed with no response at all (no CANCEL may be sent, §9.1), or our CANCEL got no
+    /// final response within the grace. The transaction runs out on its own; a late 2xx
+    /// must still be ACKed and hung up (§15).
+    GiveUp(OutboundEnd),
 }
 
 impl Dialer {
@@ -85,6 +117,69 @@ impl Dialer {
             cancel: None,
             cancel_sent: false,
             done: false,
+            abandoned: false,
+            ringing_deadline: None,
+            cancel_grace: Duration::ZERO,
+            give_up: GiveUp::Unarmed,
+        }
+    }
+
+    /// The call's timers, from `now` (the INVITE going out): the caller's `ringing_timeout`,
+    /// and the `cancel_grace` a far end gets to answer our CANCEL with its 487.
+    pub fn with_timers(
+        mut self,
+        now: Instant,
+        ringing_timeout: Duration,
+        cancel_grace: Duration,
+    ) -> Self {
+        self.ringing_deadline = Some(now + ringing_timeout);
+        self.cancel_grace = cancel_grace;
+        self
+    }
+
+    /// When [`Dialer::handle_timeout`] is next due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.done || self.abandoned {
+            return None;
+        }
+        let ringing = self.ringing_deadline.filter(|_| self.cancel.is_none());
+        let give_up = match self.give_up {
+            GiveUp::At(at) => Some(at),
+            GiveUp::Unarmed | GiveUp::Armed => None,
+        };
+        [ringing, give_up].into_iter().flatten().min()
+    }
+
+    /// The ringing timeout and the CANCEL's grace, at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) -> DialTimeout {
+        if self.done || self.abandoned {
+            return DialTimeout::Nothing;
+        }
+        if self.give_up == GiveUp::Armed {
+            self.give_up = GiveUp::At(now + self.cancel_grace);
+        }
+        if let GiveUp::At(at) = self.give_up
+            && now >= at
+            && let Some(end) = self.give_up()
+        {
+            return DialTimeout::GiveUp(end);
+        }
+        let ringing_over = self.ringing_deadline.is_some_and(|at| now >= at);
+        if !ringing_over || self.cancel.is_some() {
+            return DialTimeout::Nothing;
+        }
+        if !self.responded {
+            // The CANCEL waits for a provisional response that may still come (§9.1).
+            self.cancel = Some(CancelCause::RingingTimeout);
+            self.abandoned = true;
+            return DialTimeout::GiveUp(OutboundEnd::NoResponse);
+        }
+        match self.cancel(CancelCause::RingingTimeout) {
+            Some(cancel) => {
+                self.give_up = GiveUp::At(now + self.cancel_grace);
+                DialTimeout::Cancel(Box::new(cancel))
+            }
+            None => DialTimeout::Nothing,
         }
     }
 
@@ -214,6 +309,9 @@ impl Dialer {
             return None;
         }
         self.cancel_sent = true;
+        if self.give_up == GiveUp::Unarmed {
+            self.give_up = GiveUp::Armed;
+        }
         Some(build_cancel(&self.invite))
     }
 

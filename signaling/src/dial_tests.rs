@@ -306,3 +306,95 @@ fn every_response_code_is_classified() {
         ]
     );
 }
+
+// The dialler's clock: the ringing timeout and the CANCEL's grace, on a virtual clock.
+
+const RINGING: std::time::Duration = std::time::Duration::from_secs(5);
+const GRACE: std::time::Duration = std::time::Duration::from_secs(4);
+
+fn timed(t0: std::time::Instant) -> Dialer {
+    Dialer::new(params(None), 1).with_timers(t0, RINGING, GRACE)
+}
+
+#[test]
+fn the_ringing_timeout_cancels_a_ringing_phone_and_a_missing_487_ends_it_after_the_grace() {
+    let t0 = std::time::Instant::now();
+    let mut dialer = timed(t0);
+    let invite = dialer.invite().clone();
+    dialer.on_response(&response(&invite, 180, "Ringing"), 0);
+    assert_eq!(dialer.poll_timeout(), Some(t0 + RINGING));
+    assert_eq!(
+        dialer.handle_timeout(t0 + RINGING / 2),
+        DialTimeout::Nothing
+    );
+    let DialTimeout::Cancel(cancel) = dialer.handle_timeout(t0 + RINGING) else {
+        panic!("no CANCEL at the ringing timeout");
+    };
+    assert_eq!(cancel.method, Method::Cancel);
+    assert_eq!(dialer.poll_timeout(), Some(t0 + RINGING + GRACE));
+    assert_eq!(
+        dialer.handle_timeout(t0 + RINGING + GRACE),
+        DialTimeout::GiveUp(OutboundEnd::RingingTimeout { response: None })
+    );
+    // The row: USER_UNAVAILABLE 408 "Ringing timeout".
+    let outcome = OutboundEnd::RingingTimeout { response: None }.outcome();
+    assert_eq!(outcome.status, SipStatus::new(408, "Ringing timeout"));
+    assert_eq!(dialer.poll_timeout(), None);
+}
+
+#[test]
+fn the_487_within_the_grace_is_the_outcome() {
+    let t0 = std::time::Instant::now();
+    let mut dialer = timed(t0);
+    let invite = dialer.invite().clone();
+    dialer.on_response(&response(&invite, 183, "Session Progress"), 0);
+    assert!(matches!(
+        dialer.handle_timeout(t0 + RINGING),
+        DialTimeout::Cancel(_)
+    ));
+    let terminated = response(&invite, 487, "Request Terminated");
+    assert_eq!(
+        dialer.on_response(&terminated, 0),
+        DialStep::Ended(OutboundEnd::RingingTimeout {
+            response: Some(SipStatus::new(487, "Request Terminated"))
+        })
+    );
+    assert_eq!(
+        dialer.handle_timeout(t0 + RINGING + GRACE),
+        DialTimeout::Nothing
+    );
+}
+
+#[test]
+fn no_response_at_all_ends_the_call_at_the_ringing_timeout_and_a_late_180_gets_its_cancel() {
+    let t0 = std::time::Instant::now();
+    let mut dialer = timed(t0);
+    let invite = dialer.invite().clone();
+    assert_eq!(
+        dialer.handle_timeout(t0 + RINGING),
+        DialTimeout::GiveUp(OutboundEnd::NoResponse)
+    );
+    assert_eq!(dialer.poll_timeout(), None);
+    // §9.1: the CANCEL waited for a provisional response.
+    let DialStep::Send(cancel) = dialer.on_response(&response(&invite, 180, "Ringing"), 0) else {
+        panic!("no CANCEL after the late 180");
+    };
+    assert_eq!(cancel.method, Method::Cancel);
+}
+
+#[test]
+fn a_cancel_by_the_api_caller_gets_the_same_grace() {
+    let t0 = std::time::Instant::now();
+    let mut dialer = timed(t0);
+    let invite = dialer.invite().clone();
+    dialer.on_response(&response(&invite, 180, "Ringing"), 0);
+    assert!(dialer.cancel(CancelCause::Caller).is_some());
+    // The grace starts at the next look at the clock, when the CANCEL has gone out.
+    let sent = t0 + std::time::Duration::from_secs(1);
+    assert_eq!(dialer.handle_timeout(sent), DialTimeout::Nothing);
+    assert_eq!(dialer.poll_timeout(), Some(sent + GRACE));
+    assert_eq!(
+        dialer.handle_timeout(sent + GRACE),
+        DialTimeout::GiveUp(OutboundEnd::Cancelled)
+    );
+}

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use sipbridge_signaling::dial::{CancelCause, DialStep, Dialer};
+use sipbridge_signaling::dial::{CancelCause, DialStep, DialTimeout, Dialer};
 use sipbridge_signaling::dialog::Dialog;
 use sipbridge_signaling::message::{Method, Request, Response};
 use sipbridge_signaling::outcome::{CallStatus, Ending, EstablishedEnd, OutboundEnd};
@@ -76,9 +76,6 @@ struct DialLoop<'a> {
     io: Dialing<'a>,
     dialer: Dialer,
     invite_tx: ClientTxId,
-    ringing_deadline: Instant,
-    /// After our CANCEL: when the call ends without the INVITE's final response.
-    give_up_at: Option<Instant>,
     sockets: Option<RtpSockets>,
     /// Early media: the phone's 183 brought an answer.
     leg: Option<MediaLeg>,
@@ -102,12 +99,12 @@ impl Dialing<'_> {
             .play_dialtone
             .then(|| Ringback::new(started, opus))
             .flatten();
+        let grace = CANCEL_GRACE.min(self.context.config.sip.timers.t1.0 * 64);
+        let dialer = dialer.with_timers(started, self.ringing_timeout, grace);
         let state = DialLoop {
-            ringing_deadline: started + self.ringing_timeout,
             io: self,
             dialer,
             invite_tx,
-            give_up_at: None,
             sockets: Some(sockets),
             leg: None,
             ringback,
@@ -144,16 +141,12 @@ impl DialLoop<'_> {
         }
     }
 
-    /// Nothing else due: wake for the ringing deadline while it still matters, and
-    /// otherwise only for what arrives.
+    /// The dialler's timers, the media's, the ringback's; with nothing due, a second.
     fn wake(&self) -> Instant {
         let idle = Instant::now() + IDLE_WAKE;
-        let mut wake = self.leg.as_ref().map_or(idle, MediaLeg::poll_timeout);
-        if self.dialer.cancelling().is_none() {
-            wake = wake.min(self.ringing_deadline);
-        }
+        let wake = self.leg.as_ref().map_or(idle, MediaLeg::poll_timeout);
         let timers = [
-            self.give_up_at,
+            self.dialer.poll_timeout(),
             self.ringback.as_ref().map(Ringback::poll_timeout),
         ];
         timers.into_iter().flatten().fold(wake, Instant::min)
@@ -218,7 +211,6 @@ impl DialLoop<'_> {
             }
             DialStep::Send(cancel) => {
                 self.io.sip.send_request(*cancel).await;
-                self.give_up_at = Some(Instant::now() + self.cancel_wait());
                 return Ok(());
             }
             DialStep::Progress { sdp, .. } => {
@@ -263,34 +255,29 @@ impl DialLoop<'_> {
         }
     }
 
-    /// The ringing timeout, a CANCEL asked for, the CANCEL's grace, and the media due. The
-    /// call ends (`Some`) when time is up before the INVITE's final response.
-    async fn after_wake(&mut self, mut cancel: Option<CancelCause>) -> Option<OutboundEnd> {
+    /// A CANCEL asked for, the dialler's timers (the ringing timeout, the CANCEL's grace),
+    /// and the media due. The call ends (`Some`) when time is up before the INVITE's final
+    /// response.
+    async fn after_wake(&mut self, cancel: Option<CancelCause>) -> Option<OutboundEnd> {
         let now = Instant::now();
-        if cancel.is_none() && now >= self.ringing_deadline && self.dialer.cancelling().is_none() {
-            if !self.dialer.responded() {
-                // Nothing came back at all: no CANCEL may be sent without a provisional
-                // response (§9.1), but the caller's time is up. The call ends now; the
-                // transaction runs out on its own.
-                tracing::info!(timeout = ?self.io.ringing_timeout, "no response: ending the call");
-                let _ = self.dialer.cancel(CancelCause::RingingTimeout);
-                return Some(OutboundEnd::NoResponse);
-            }
-            tracing::info!(timeout = ?self.io.ringing_timeout, "no answer: cancelling the call");
-            cancel = Some(CancelCause::RingingTimeout);
-        }
         if let Some(cause) = cancel {
             // The call is being withdrawn: the room stops hearing it ring.
             self.ringback = None;
             if let Some(request) = self.dialer.cancel(cause) {
                 self.io.sip.send_request(request).await;
-                self.give_up_at = Some(now + self.cancel_wait());
             }
         }
-        if self.give_up_at.is_some_and(|at| now >= at)
-            && let Some(end) = self.dialer.give_up()
-        {
-            return Some(end);
+        match self.dialer.handle_timeout(now) {
+            DialTimeout::Nothing => {}
+            DialTimeout::Cancel(request) => {
+                tracing::info!(timeout = ?self.io.ringing_timeout, "no answer: cancelling the call");
+                self.ringback = None;
+                self.io.sip.send_request(*request).await;
+            }
+            DialTimeout::GiveUp(end) => {
+                tracing::info!(?end, "no final response in time: ending the call");
+                return Some(end);
+            }
         }
         if let Some(leg) = &mut self.leg {
             // Before the answer a silent phone is normal: timeouts are not acted on.
@@ -300,11 +287,6 @@ impl DialLoop<'_> {
             ringback.tick(now, self.io.room);
         }
         None
-    }
-
-    /// RFC 3261 §9.1: after a CANCEL the INVITE should end with a 487; we wait a little.
-    fn cancel_wait(&self) -> Duration {
-        CANCEL_GRACE.min(self.io.context.config.sip.timers.t1.0 * 64)
     }
 
     fn ending(&self, end: OutboundEnd) -> Ending {
