@@ -8,6 +8,8 @@ pub mod leg;
 pub mod media;
 pub mod order;
 pub mod ports;
+#[cfg(test)]
+pub(crate) mod scripted_phone;
 pub mod session;
 pub mod settings;
 pub mod sip;

@@ -6,9 +6,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use sipbridge_signaling::message::{
-    Limits, Message, NameAddr, Request, SipUri, Uri, parse_message,
-};
+use sipbridge_signaling::message::{NameAddr, Request, SipUri, Uri};
 use sipbridge_signaling::outcome::{
     Ending, EstablishedEnd, InboundRejection, PinEnd, SetupFailure,
 };
@@ -16,18 +14,11 @@ use sipbridge_signaling::sdp::{Codec, CodecPreferences, LocalSession};
 use sipbridge_signaling::transaction::ServerTxId;
 
 use super::{Action, Input, Params, PhoneEnd, Setup};
+use crate::call::scripted_phone;
 
 const OFFER: &str = "v=0\no=phone 1 1 IN IP4 198.51.100.7\ns=-\nc=IN IP4 198.51.100.7\nt=0 0\nm=audio 4000 RTP/AVP 0\na=rtpmap:0 PCMU/8000\n";
 const SRTP_ONLY: &str = "v=0\no=phone 1 1 IN IP4 198.51.100.7\ns=-\nc=IN IP4 198.51.100.7\nt=0 0\nm=audio 4000 RTP/SAVP 0\na=rtpmap:0 PCMU/8000\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\n";
 const INVITE_TX: ServerTxId = ServerTxId::from_raw(1);
-
-fn request(text: &str) -> Request {
-    let wire = text.trim_start().replace('\n', "\r\n");
-    match parse_message(wire.as_bytes(), &Limits::default()).unwrap() {
-        Message::Request(request) => request,
-        Message::Response(_) => panic!("not a request"),
-    }
-}
 
 /// The phone's INVITE with `body` (an offer, or nothing: a delayed offer).
 fn invite(body: &str, contact: bool) -> Request {
@@ -41,36 +32,12 @@ fn invite(body: &str, contact: bool) -> Request {
     } else {
         "Content-Type: application/sdp\n"
     };
-    request(&format!(
-        "INVITE sip:+15559870000@192.0.2.10:5060 SIP/2.0
-Via: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKinvite
-Max-Forwards: 70
-From: <sip:+15551230000@carrier.example>;tag=phone1
-To: <sip:+15559870000@bridge.example>
-Call-ID: setup-1@198.51.100.7
-CSeq: 1 INVITE
-{contact}{content_type}Content-Length: {}
-
-{body}",
-        body.len() + body.matches('\n').count()
-    ))
+    scripted_phone::invite(&format!("{contact}{content_type}"), body)
 }
 
 /// An in-dialog request of the phone (after our tag is known).
 fn in_dialog(method: &str, cseq: u32, extra: &str, body: &str) -> Request {
-    request(&format!(
-        "{method} sip:bridge@192.0.2.10:5060 SIP/2.0
-Via: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKphone{cseq}
-Max-Forwards: 70
-From: <sip:+15551230000@carrier.example>;tag=phone1
-To: <sip:+15559870000@bridge.example>;tag=ourtag
-Call-ID: setup-1@198.51.100.7
-CSeq: {cseq} {method}
-{extra}Content-Length: {}
-
-{body}",
-        body.len() + body.matches('\n').count()
-    ))
+    scripted_phone::in_dialog(method, cseq, "ourtag", extra, body)
 }
 
 /// Past the media, ringing while the caller joins; then `input`.

@@ -6,32 +6,19 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use sipbridge_signaling::dialog::{Dialog, LocalParty, Tag, TimerConfig};
-use sipbridge_signaling::message::{
-    Limits, Message, Method, NameAddr, Request, Response, SipUri, Uri, parse_message,
-};
+use sipbridge_signaling::message::{Method, NameAddr, Request, Response, SipUri, Uri};
 use sipbridge_signaling::outcome::{DisconnectReason, EstablishedEnd, SipStatus, TransferReason};
 use sipbridge_signaling::sdp::{CodecPreferences, LocalSession};
 use sipbridge_signaling::transaction::{ServerTxId, Transport};
 
 use super::{Action, Answered, Input, Setup};
 use crate::call::order::{TransferEnd, TransferPlan};
+use crate::call::scripted_phone;
 use crate::sip::local::LocalAddresses;
 
 const OUR_TAG: &str = "b7e1c0de";
 /// Lines end in `\n` here; messages get `\r\n` on the way to the parser.
 const PHONE_OFFER: &str = "v=0\no=phone 1 1 IN IP4 198.51.100.7\ns=-\nc=IN IP4 198.51.100.7\nt=0 0\nm=audio 4000 RTP/AVP 0\na=rtpmap:0 PCMU/8000\n";
-
-fn parse(text: &str) -> Message {
-    let wire = text.trim_start().replace('\n', "\r\n");
-    parse_message(wire.as_bytes(), &Limits::default()).unwrap()
-}
-
-fn request(text: &str) -> Request {
-    match parse(text) {
-        Message::Request(request) => request,
-        Message::Response(_) => panic!("not a request"),
-    }
-}
 
 /// The phone's side of the call: its INVITE, and the next CSeq of its in-dialog requests.
 struct Phone {
@@ -44,39 +31,16 @@ impl Phone {
     fn in_dialog(&mut self, method: &str, extra: &str, body: &str) -> (ServerTxId, Request) {
         self.cseq += 1;
         self.tx += 1;
-        let cseq = self.cseq;
-        let text = format!(
-            "{method} sip:bridge@192.0.2.10:5060 SIP/2.0
-Via: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKphone{cseq}
-Max-Forwards: 70
-From: <sip:+15551230000@carrier.example>;tag=phone1
-To: <sip:+15559870000@bridge.example>;tag={OUR_TAG}
-Call-ID: call-1@198.51.100.7
-CSeq: {cseq} {method}
-Contact: <sip:phone@198.51.100.7:5060>
-{extra}Content-Length: {}
-
-{body}",
-            body.len() + body.matches('\n').count()
-        );
-        (ServerTxId::from_raw(self.tx), request(&text))
+        let request = scripted_phone::in_dialog(method, self.cseq, OUR_TAG, extra, body);
+        (ServerTxId::from_raw(self.tx), request)
     }
 }
 
 fn invite(extra: &str) -> Request {
-    request(&format!(
-        "INVITE sip:+15559870000@192.0.2.10:5060 SIP/2.0
-Via: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKinvite
-Max-Forwards: 70
-From: <sip:+15551230000@carrier.example>;tag=phone1
-To: <sip:+15559870000@bridge.example>
-Call-ID: call-1@198.51.100.7
-CSeq: 1 INVITE
-Contact: <sip:phone@198.51.100.7:5060>
-{extra}Content-Length: 0
-
-"
-    ))
+    scripted_phone::invite(
+        &format!("Contact: <sip:phone@198.51.100.7:5060>\n{extra}"),
+        "",
+    )
 }
 
 /// An answered inbound call at `t0`, with `extra` INVITE headers (session timers).
