@@ -107,16 +107,25 @@ pub(super) enum Action {
     },
 }
 
+/// What comes once the media runs or the ACK is in.
+#[derive(Debug, Clone, Copy)]
+enum Next {
+    /// The first response and the dialog.
+    Respond,
+    /// Dial tone and PIN entry.
+    Pin,
+    /// The hand-over to the answered call.
+    Ready,
+}
+
 #[derive(Debug)]
 enum Phase {
-    /// Waiting for [`Input::MediaStarted`]; then `next`.
-    Media(Box<Phase>),
-    /// Building the first response and the dialog.
-    Respond,
+    /// Waiting for [`Input::MediaStarted`]; then `Next`.
+    Media(Next),
     /// 180 sent, joining the room.
     Joining,
-    /// 200 sent with our offer: the ACK brings the answer; then `next`.
-    AwaitingAck(Box<Phase>),
+    /// 200 sent with our offer: the ACK brings the answer; then `Next`.
+    AwaitingAck(Next),
     /// Dial tone and PIN entry.
     Pin(PinEntry),
     /// The right PIN: joining the room.
@@ -156,7 +165,8 @@ impl Setup {
             our_sdp: String::new(),
             dialog: None,
             answered: false,
-            phase: Phase::Respond,
+            // Every path below sets the phase.
+            phase: Phase::Ended,
             actions: VecDeque::new(),
         };
         match answered {
@@ -166,10 +176,10 @@ impl Setup {
                 match negotiated {
                     // Media first: an offer we cannot use is refused before anyone joins.
                     Some(negotiated) => {
-                        setup.phase = Phase::Media(Box::new(Phase::Respond));
+                        setup.phase = Phase::Media(Next::Respond);
                         setup.actions.push_back(Action::StartMedia(negotiated));
                     }
-                    None => setup.respond(now),
+                    None => setup.phase = setup.respond(now),
                 }
             }
         }
@@ -217,7 +227,7 @@ impl Setup {
         }
         let phase = std::mem::replace(&mut self.phase, Phase::Ended);
         self.phase = match (phase, input) {
-            (Phase::Media(next), Input::MediaStarted) => self.media_started(now, *next),
+            (Phase::Media(next), Input::MediaStarted) => self.then(now, next),
             (Phase::Media(_), Input::MediaFailed(detail)) => {
                 return self.end(SetupFailure::RoomJoinFailed, detail);
             }
@@ -229,7 +239,7 @@ impl Setup {
                 // RFC 3261 §9.2: the INVITE gets its 487.
                 return self.end(InboundRejection::CallerCancelled, "");
             }
-            (Phase::AwaitingAck(next), Input::Ack(ack)) => self.ack(&ack, *next),
+            (Phase::AwaitingAck(next), Input::Ack(ack)) => self.ack(&ack, next),
             (Phase::AwaitingAck(next), Input::Request { id, request }) => {
                 self.actions.push_back(Action::Defer { id, request });
                 Phase::AwaitingAck(next)
@@ -254,7 +264,7 @@ impl Setup {
 
     /// The first response that forms the dialog (RFC 3261 §12.1.1): the 180, or with a
     /// PIN to collect, the 200 at once.
-    fn respond(&mut self, now: Instant) {
+    fn respond(&mut self, now: Instant) -> Phase {
         let mut first = if self.params.pin.is_some() {
             self.ok_response()
         } else {
@@ -270,26 +280,26 @@ impl Setup {
         };
         match Dialog::new_uas(&self.params.invite, &mut first, local, timers, now) {
             Ok(dialog) => self.dialog = Some(dialog),
-            Err(error) => return self.end(InboundRejection::NoDialog, error.to_string()),
+            Err(error) => {
+                self.end(InboundRejection::NoDialog, error.to_string());
+                return Phase::Ended;
+            }
         }
         self.send(first);
         if self.params.pin.is_some() {
             self.answered = true;
-            self.phase = self.after_answer(now, Phase::Pin(self.pin_entry(now)));
+            self.after_answer(now, Next::Pin)
         } else {
             self.actions.push_back(Action::JoinRoom);
-            self.phase = Phase::Joining;
+            Phase::Joining
         }
     }
 
-    fn media_started(&mut self, now: Instant, next: Phase) -> Phase {
+    fn then(&mut self, now: Instant, next: Next) -> Phase {
         match next {
-            Phase::Respond => {
-                self.respond(now);
-                std::mem::replace(&mut self.phase, Phase::Ended)
-            }
-            Phase::Pin(_) => self.start_pin(now),
-            _ => self.ready(),
+            Next::Respond => self.respond(now),
+            Next::Pin => self.start_pin(now),
+            Next::Ready => self.ready(),
         }
     }
 
@@ -302,22 +312,19 @@ impl Setup {
         }
         self.send(ok);
         self.answered = true;
-        self.after_answer(now, Phase::Ready)
+        self.after_answer(now, Next::Ready)
     }
 
     /// After our 200: the ACK first when it must bring the answer, else `next` now.
-    fn after_answer(&mut self, now: Instant, next: Phase) -> Phase {
+    fn after_answer(&mut self, now: Instant, next: Next) -> Phase {
         if sdp_body(&self.params.invite.head, &self.params.invite.body).is_none() {
-            return Phase::AwaitingAck(Box::new(next));
+            return Phase::AwaitingAck(next);
         }
-        match next {
-            Phase::Pin(_) => self.start_pin(now),
-            _ => self.ready(),
-        }
+        self.then(now, next)
     }
 
     /// The ACK of our 200 carrying the offer: its answer starts the media.
-    fn ack(&mut self, ack: &Request, next: Phase) -> Phase {
+    fn ack(&mut self, ack: &Request, next: Next) -> Phase {
         let answered = match sdp_body(&ack.head, &ack.body) {
             None => Err("the ACK has no SDP answer to our offer".to_owned()),
             Some(answer) => parse_sdp(answer)
@@ -327,7 +334,7 @@ impl Setup {
         match answered {
             Ok(negotiated) => {
                 self.actions.push_back(Action::StartMedia(negotiated));
-                Phase::Media(Box::new(next))
+                Phase::Media(next)
             }
             Err(detail) => {
                 tracing::info!(%detail, "delayed offer: the phone's answer is unusable");
@@ -337,17 +344,11 @@ impl Setup {
         }
     }
 
-    fn pin_entry(&self, now: Instant) -> PinEntry {
-        PinEntry::new(
-            self.params.pin.as_deref().unwrap_or_default(),
-            now,
-            self.params.pin_timeout,
-        )
-    }
-
+    /// Dial tone, and the PIN's time starts (only a call with a PIN comes here).
     fn start_pin(&mut self, now: Instant) -> Phase {
         self.actions.push_back(Action::Prompt(Some(Progress::Dial)));
-        Phase::Pin(self.pin_entry(now))
+        let pin = self.params.pin.as_deref().unwrap_or_default();
+        Phase::Pin(PinEntry::new(pin, now, self.params.pin_timeout))
     }
 
     fn pin_step(&mut self, step: PinStep) {
