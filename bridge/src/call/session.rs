@@ -4,15 +4,17 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use sipbridge_media::leg::MediaEvent;
+use sipbridge_signaling::dialog::{Dialog, OutgoingRequest};
 use sipbridge_signaling::message::Method;
 use sipbridge_signaling::outcome::{Direction, DisconnectReason, EstablishedEnd, SipStatus};
+use sipbridge_signaling::sdp::LocalSession;
 use sipbridge_signaling::transaction::ClientTxId;
 use tokio::sync::mpsc;
 
-use super::answered::{Action, Answered, Input};
+use super::answered::{Action, Answered, Input, Setup};
 use super::context::CallContext;
 use super::end::{CallSinks, PhoneClose, deliver};
 use super::leg::MediaLeg;
@@ -27,22 +29,61 @@ use crate::sip::link::CallInput;
 /// Everything an answered call is made of.
 #[derive(Debug)]
 pub struct Established {
-    pub call: Answered,
-    pub sip: CallSip,
-    pub leg: MediaLeg,
-    pub room: RoomHandle,
-    pub room_events: mpsc::Receiver<RoomEvent>,
-    pub metrics: Arc<Metrics>,
-    pub transfers: TransferDesk,
+    call: Answered,
+    sip: CallSip,
+    leg: MediaLeg,
+    room: RoomHandle,
+    room_events: mpsc::Receiver<RoomEvent>,
+    metrics: Arc<Metrics>,
+    transfers: TransferDesk,
     /// Requests we sent in the dialog, by transaction: what a timeout or transport error
     /// is about (method and CSeq).
-    pub sent: HashMap<ClientTxId, (Method, u32)>,
+    sent: HashMap<ClientTxId, (Method, u32)>,
+}
+
+/// The dialog side of a call just answered, as its set-up leaves it.
+#[derive(Debug)]
+pub struct DialogParts {
+    pub dialog: Dialog,
+    pub session: LocalSession,
+    pub max_duration: Option<Duration>,
+    /// For a call we placed: the ACK of the answer, repeated for each retransmitted 2xx.
+    pub ack: Option<OutgoingRequest>,
 }
 
 /// How the call ended: what, whether we hang up, whether our participant leaves.
 type End = (EstablishedEnd, bool, bool);
 
 impl Established {
+    /// The answered call, its clock started now (its timers, `max_call_duration`).
+    pub fn new(
+        context: &CallContext,
+        sip: CallSip,
+        leg: MediaLeg,
+        (room, room_events): (RoomHandle, mpsc::Receiver<RoomEvent>),
+        transfers: TransferDesk,
+        parts: DialogParts,
+    ) -> Self {
+        let setup = Setup {
+            dialog: parts.dialog,
+            session: parts.session,
+            local: context.local.clone(),
+            transport: sip.transport,
+            max_duration: parts.max_duration,
+            ack: parts.ack,
+        };
+        Self {
+            call: Answered::new(setup, Instant::now()),
+            sip,
+            leg,
+            room,
+            room_events,
+            metrics: context.metrics.clone(),
+            transfers,
+            sent: HashMap::new(),
+        }
+    }
+
     /// Runs the answered call to its end: counted in `active_calls` meanwhile, its
     /// duration observed, its one outcome delivered.
     pub async fn run_to_end(
@@ -154,9 +195,17 @@ impl Established {
                 }
                 Input::Response(response)
             }
-            Some(CallInput::Timeout { id }) => self.failed(id, SipStatus::no_response()),
+            Some(CallInput::Timeout { id }) => {
+                let Some(input) = self.failed(id, SipStatus::no_response()) else {
+                    return;
+                };
+                input
+            }
             Some(CallInput::TransportError { id, detail }) => {
-                self.failed(id, SipStatus::transport_failure(&detail))
+                let Some(input) = self.failed(id, SipStatus::transport_failure(&detail)) else {
+                    return;
+                };
+                input
             }
             // The call itself holds a sender, so the queue never closes; CANCEL after the
             // answer needs nothing (RFC 3261 §9.2).
@@ -165,14 +214,15 @@ impl Established {
         self.call.handle_input(Instant::now(), input);
     }
 
-    /// A request we sent failed without a response.
-    fn failed(&mut self, id: ClientTxId, status: SipStatus) -> Input {
-        let (method, cseq) = self.sent.remove(&id).unwrap_or((Method::Options, 0));
-        Input::RequestFailed {
+    /// A request we sent failed without a response; `None` for a transaction this call
+    /// does not know.
+    fn failed(&mut self, id: ClientTxId, status: SipStatus) -> Option<Input> {
+        let (method, cseq) = self.sent.remove(&id)?;
+        Some(Input::RequestFailed {
             method,
             cseq,
             status,
-        }
+        })
     }
 
     /// Carries out the call's actions; the ending, once the call has one.

@@ -4,10 +4,9 @@
 //! can stop before it is answered is a [`Stop`] carrying an [`Ending`], and
 //! [`InboundCall::end`] delivers it through `call::end`.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 use sipbridge_config::Config;
 use sipbridge_signaling::dialog::Dialog;
@@ -19,12 +18,11 @@ use sipbridge_signaling::transaction::ServerTxId;
 use super::admit::{Admitted, Refusal, admit};
 use super::identity::call_info;
 use super::setup::PhoneEnd;
-use crate::call::answered::{Answered, Setup as AnsweredSetup};
 use crate::call::context::CallContext;
 use crate::call::end::{CallSinks, PhoneClose, deliver};
 use crate::call::leg::MediaLeg;
 use crate::call::ports::RtpSockets;
-use crate::call::session::Established;
+use crate::call::session::{DialogParts, Established};
 use crate::call::sip::CallSip;
 use crate::call::transfer::TransferDesk;
 use crate::cdr::CallRecord;
@@ -208,25 +206,14 @@ impl InboundCall {
         if let Err(error) = room.set_attributes(status).await {
             tracing::debug!(%error, "call status not set");
         }
-        let setup = AnsweredSetup {
+        let parts = DialogParts {
             dialog,
             session,
-            local: context.local.clone(),
-            transport: sip.transport,
             max_duration,
             ack: None,
         };
-        let established = Established {
-            call: Answered::new(setup, Instant::now()),
-            sip,
-            leg,
-            room,
-            room_events,
-            metrics: context.metrics.clone(),
-            transfers,
-            sent: HashMap::new(),
-        };
-        established
+        let room = (room, room_events);
+        Established::new(&context, sip, leg, room, transfers, parts)
             .run_to_end(&context, Direction::Inbound, record)
             .await;
     }

@@ -21,13 +21,12 @@ use super::dial::{Dialed, Dialing, start_media};
 use super::identity::{call_info, participant};
 use super::invite::invite_params;
 use super::{CreateError, Plan, Reply};
-use crate::call::answered::{Answered, Setup};
 use crate::call::context::CallContext;
 use crate::call::end::{ApiAnswer, CallSinks, PhoneClose, deliver};
 use crate::call::leg::MediaLeg;
 use crate::call::media::StreamStart;
 use crate::call::ports::RtpSockets;
-use crate::call::session::Established;
+use crate::call::session::{DialogParts, Established};
 use crate::call::settings::{codec_name, codec_preferences};
 use crate::call::sip::CallSip;
 use crate::call::transfer::TransferDesk;
@@ -259,25 +258,14 @@ impl OutboundCall {
             tracing::warn!("the dtmf digits could not be queued");
         }
         self.record.update(|info| info.started_at_ns = now_ns());
-        let setup = Setup {
+        let parts = DialogParts {
             dialog,
             session,
-            local: context.local.clone(),
-            transport: sip.transport,
             max_duration: self.plan.max_call_duration,
             ack: Some(ack),
         };
-        let established = Established {
-            call: Answered::new(setup, Instant::now()),
-            sip,
-            leg,
-            room,
-            room_events,
-            metrics: context.metrics.clone(),
-            transfers,
-            sent: std::collections::HashMap::new(),
-        };
-        established
+        let room = (room, room_events);
+        Established::new(&context, sip, leg, room, transfers, parts)
             .run_to_end(&context, Direction::Outbound, self.record)
             .await;
     }
