@@ -9,7 +9,6 @@ use std::time::Instant;
 use bytes::Bytes;
 use livekit_protocol::{SipHeaderOptions, SipParticipantInfo};
 use sipbridge_signaling::dial::Dialer;
-use sipbridge_signaling::dialog::{Dialog, TimerConfig};
 use sipbridge_signaling::message::{Response, sdp_body};
 use sipbridge_signaling::outcome::{
     CallStatus, Direction, Ending, OutboundEnd, Outcome, SetupFailure,
@@ -17,7 +16,7 @@ use sipbridge_signaling::outcome::{
 use sipbridge_signaling::sdp::{LocalSession, parse as parse_sdp};
 use sipbridge_signaling::transaction::Transport;
 
-use super::dial::{Dialed, Dialing, start_media};
+use super::dial::{Dialed, Dialing, acknowledge, start_media};
 use super::identity::{call_info, participant};
 use super::invite::invite_params;
 use super::{CreateError, Plan, Reply};
@@ -182,7 +181,7 @@ impl OutboundCall {
                 ending,
             } => {
                 // RFC 3261 §15: a 2xx is acknowledged even when we no longer want the call.
-                let acknowledged = self.acknowledge(&sip, &invite, &response).await;
+                let acknowledged = acknowledge(&self.context, &sip, &invite, &response).await;
                 let mut dialog = acknowledged.map(|(dialog, _)| dialog);
                 let phone = dialog.as_mut().map_or(PhoneClose::Nothing, PhoneClose::Bye);
                 return self
@@ -232,7 +231,7 @@ impl OutboundCall {
             leg,
             sockets,
         } = answer;
-        let Some((mut dialog, ack)) = self.acknowledge(&sip, &invite, &response).await else {
+        let Some((mut dialog, ack)) = acknowledge(&context, &sip, &invite, &response).await else {
             let detail = "the 2xx could not form a dialog";
             let ending = OutboundEnd::UnusableAnswer;
             return self
@@ -313,30 +312,6 @@ impl OutboundCall {
             .or(addresses.first())
             .copied()
             .ok_or_else(|| format!("DNS: no address for {}", trunk.host))
-    }
-
-    /// ACKs a 2xx and forms the dialog; the ACK is kept for retransmitted 2xx. `None`
-    /// when the 2xx cannot form a dialog.
-    async fn acknowledge(
-        &self,
-        sip: &CallSip,
-        invite: &sipbridge_signaling::message::Request,
-        response: &Response,
-    ) -> Option<(Dialog, sipbridge_signaling::dialog::OutgoingRequest)> {
-        let timers = TimerConfig {
-            we_refresh: false,
-            ..TimerConfig::default()
-        };
-        let dialog = Dialog::new_uac(invite, response, timers, Instant::now())
-            .inspect_err(|error| tracing::warn!(%error, "the 2xx cannot form a dialog"))
-            .ok()?;
-        let via = self.context.local.via(sip.transport);
-        let ack = dialog
-            .build_ack(response, via, None)
-            .inspect_err(|error| tracing::warn!(%error, "cannot build the ACK"))
-            .ok()?;
-        sip.send_ack(ack.clone()).await;
-        Some((dialog, ack))
     }
 
     /// The SIP leg for the answer's SDP: the early-media leg renegotiated, or a new one.

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use sipbridge_signaling::dial::{CancelCause, DialStep, DialTimeout, Dialer};
-use sipbridge_signaling::dialog::Dialog;
+use sipbridge_signaling::dialog::{Dialog, OutgoingRequest, TimerConfig};
 use sipbridge_signaling::message::{Method, Request, Response};
 use sipbridge_signaling::outcome::{CallStatus, Ending, EstablishedEnd, OutboundEnd};
 use sipbridge_signaling::sdp::{LocalSession, Negotiated, parse as parse_sdp};
@@ -348,6 +348,30 @@ pub(super) async fn linger(context: &CallContext, sip: &mut CallSip, mut dialer:
     }
 }
 
+/// ACKs a 2xx to our INVITE and forms its dialog (RFC 3261 §13.2.2.4); the ACK is returned
+/// too, for the 2xx's retransmissions. `None` when the 2xx cannot form a dialog.
+pub(super) async fn acknowledge(
+    context: &CallContext,
+    sip: &CallSip,
+    invite: &Request,
+    response: &Response,
+) -> Option<(Dialog, OutgoingRequest)> {
+    let timers = TimerConfig {
+        we_refresh: false,
+        ..TimerConfig::default()
+    };
+    let dialog = Dialog::new_uac(invite, response, timers, Instant::now())
+        .inspect_err(|error| tracing::warn!(%error, "the 2xx cannot form a dialog"))
+        .ok()?;
+    let via = context.local.via(sip.transport);
+    let ack = dialog
+        .build_ack(response, via, None)
+        .inspect_err(|error| tracing::warn!(%error, "cannot build the ACK"))
+        .ok()?;
+    sip.send_ack(ack.clone()).await;
+    Some((dialog, ack))
+}
+
 /// ACKs a 2xx nobody wants any more and sends BYE in its dialog.
 async fn hang_up_late_answer(
     context: &CallContext,
@@ -356,15 +380,9 @@ async fn hang_up_late_answer(
     response: &Response,
 ) {
     tracing::info!("a 2xx after the call ended: ACK and BYE");
-    let timers = sipbridge_signaling::dialog::TimerConfig::default();
-    let Ok(mut dialog) = Dialog::new_uac(invite, response, timers, Instant::now()) else {
-        return;
-    };
-    let via = context.local.via(sip.transport);
-    if let Ok(ack) = dialog.build_ack(response, via, None) {
-        sip.send_ack(ack).await;
+    if let Some((mut dialog, _)) = acknowledge(context, sip, invite, response).await {
+        sip.send_bye(&mut dialog, &context.local).await;
     }
-    sip.send_bye(&mut dialog, &context.local).await;
 }
 
 async fn receive(leg: &mut Option<MediaLeg>) {
