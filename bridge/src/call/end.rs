@@ -143,13 +143,7 @@ impl EndSinks for CallSinks<'_> {
                 headers,
             } => {
                 let mut response = Response::to(invite, status.code, Some(&status.reason));
-                if response.head.to.tag().is_none() {
-                    response
-                        .head
-                        .to
-                        .params
-                        .set("tag", Some(local_tag.to_owned()));
-                }
+                response.set_to_tag(local_tag);
                 for (name, value) in headers {
                     response.head.other.push(name, value);
                 }

@@ -152,7 +152,8 @@ impl InboundCall {
         ) {
             Ok(admitted) => Ok(Some(admitted)),
             Err(Refusal::Challenge(challenges)) => {
-                let mut challenge = self.with_tag(Response::to(&self.invite, 407, None));
+                let mut challenge = Response::to(&self.invite, 407, None);
+                challenge.set_to_tag(&self.local_tag);
                 for value in challenges {
                     challenge.head.other.push("Proxy-Authenticate", value);
                 }
@@ -174,14 +175,6 @@ impl InboundCall {
                 Err(stop)
             }
         }
-    }
-
-    fn with_tag(&self, mut response: Response) -> Response {
-        if response.code > 100 && response.head.to.tag().is_none() {
-            let tag = Some(self.local_tag.clone());
-            response.head.to.params.set("tag", tag);
-        }
-        response
     }
 
     /// Hands the answered call to `call::session`, which runs it to its end.

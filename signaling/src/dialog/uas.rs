@@ -133,9 +133,8 @@ impl Dialog {
         };
         *response = stamped;
 
-        if code > 100 && response.head.to.tag().is_none() {
-            let tag = Some(self.id.local_tag.as_str().to_owned());
-            response.head.to.params.set("tag", tag);
+        if code > 100 {
+            response.set_to_tag(self.id.local_tag.as_str());
         }
         let forming = initial && (101..300).contains(&code);
         if (forming || (success && refresh)) && response.head.contact.is_empty() {

@@ -37,6 +37,14 @@ impl Response {
         }
     }
 
+    /// Adds our To tag unless the request's To already had one (RFC 3261 §8.2.6.2: a
+    /// request inside a dialog keeps its tags).
+    pub fn set_to_tag(&mut self, tag: &str) {
+        if self.head.to.tag().is_none() {
+            self.head.to.params.set("tag", Some(tag.to_owned()));
+        }
+    }
+
     pub fn to_bytes(&self) -> Vec<u8> {
         let start = format!("SIP/2.0 {} {}", self.code, self.reason);
         serialize(&start, &self.head, &self.body)

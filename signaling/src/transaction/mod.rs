@@ -207,8 +207,6 @@ pub(crate) fn make_tag(seed: u64, counter: u64) -> String {
 /// the request's To already has one.
 pub(crate) fn local_response(request: &Request, code: u16, to_tag: &str) -> Response {
     let mut response = Response::to(request, code, None);
-    if response.head.to.tag().is_none() {
-        response.head.to.params.set("tag", Some(to_tag.to_owned()));
-    }
+    response.set_to_tag(to_tag);
     response
 }
