@@ -236,7 +236,7 @@ impl Answered {
             return;
         }
         let status = SipStatus::of(response);
-        self.transfer_response(now, &cseq.method.clone(), cseq.seq, status);
+        self.transfer_response(now, &cseq.method, cseq.seq, status);
     }
 
     fn request(&mut self, now: Instant, id: ServerTxId, request: Request) {
