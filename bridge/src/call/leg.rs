@@ -58,6 +58,15 @@ impl MediaLeg {
         }
     }
 
+    /// [`MediaLeg::receive`] on a leg that may not run (yet): without one, pending forever,
+    /// so a `select!` branch over it simply never fires.
+    pub async fn receive_if_any(leg: Option<&mut Self>) {
+        match leg {
+            Some(leg) => leg.receive().await,
+            None => std::future::pending().await,
+        }
+    }
+
     /// When the pipeline next needs [`MediaLeg::pump`].
     pub fn poll_timeout(&self) -> Instant {
         self.media.poll_timeout()

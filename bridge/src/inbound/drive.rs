@@ -158,7 +158,7 @@ impl InboundCall {
                 }
             }
             input = self.sip.inputs.recv() => sip_input(input),
-            () = receive(&mut self.leg, pumping) => None,
+            () = MediaLeg::receive_if_any(self.leg.as_mut().filter(|_| pumping)) => None,
             () = sleep(wake) => None,
         };
         let now = Instant::now();
@@ -228,13 +228,6 @@ async fn until_joined(
     match joining {
         Some(joining) => joining.await,
         None => std::future::pending().await,
-    }
-}
-
-async fn receive(leg: &mut Option<MediaLeg>, pumping: bool) {
-    match leg {
-        Some(leg) if pumping => leg.receive().await,
-        _ => std::future::pending().await,
     }
 }
 

@@ -122,7 +122,7 @@ impl DialLoop<'_> {
             let wake = self.wake();
             let io = &mut self.io;
             let cancel = tokio::select! {
-                () = receive(&mut self.leg) => None,
+                () = MediaLeg::receive_if_any(self.leg.as_mut()) => None,
                 () = tokio::time::sleep_until(wake.into()) => None,
                 () = api_gone(io.reply) => {
                     tracing::info!("the API caller went away: cancelling the call");
@@ -382,13 +382,6 @@ async fn hang_up_late_answer(
     tracing::info!("a 2xx after the call ended: ACK and BYE");
     if let Some((mut dialog, _)) = acknowledge(context, sip, invite, response).await {
         sip.send_bye(&mut dialog, &context.local).await;
-    }
-}
-
-async fn receive(leg: &mut Option<MediaLeg>) {
-    match leg {
-        Some(leg) => leg.receive().await,
-        None => std::future::pending().await,
     }
 }
 
