@@ -12,6 +12,7 @@ pub mod ports;
 pub(crate) mod scripted_phone;
 pub mod session;
 pub mod settings;
+pub mod setup;
 pub mod sip;
 pub mod tally;
 pub mod transfer;

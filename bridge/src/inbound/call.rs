@@ -1,36 +1,29 @@
-//! One inbound call, from its INVITE to its outcome. This is the driver: admission (limits,
-//! trunk, auth, rule; `admit.rs`) and the RTP ports, then the set-up's decisions in
-//! `inbound::setup` (sans-IO) and the answered call's in `call::answered`. Every way the call
-//! can stop before it is answered is a [`Stop`] carrying an [`Ending`], and
-//! [`InboundCall::end`] delivers it through `call::end`.
+//! One inbound call, from its INVITE to its outcome: admission (limits, trunk, auth, rule;
+//! `admit.rs`), then the set-up (`prepare.rs` readies it, `inbound::setup` decides, the one
+//! set-up driver in `call::setup` runs it) and the answered call (`call::answered`). A call
+//! refused at admission is a [`Stop`] carrying an [`Ending`], delivered by
+//! [`InboundCall::end`] through `call::end`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use sipbridge_config::Config;
-use sipbridge_signaling::dialog::Dialog;
 use sipbridge_signaling::message::{Request, Response};
-use sipbridge_signaling::outcome::{CallStatus, Direction, Ending, InboundRejection, SetupFailure};
-use sipbridge_signaling::sdp::LocalSession;
+use sipbridge_signaling::outcome::{Direction, Ending, InboundRejection, Overload, SetupFailure};
 use sipbridge_signaling::transaction::ServerTxId;
 
 use super::admit::{Admitted, Refusal, admit};
 use super::identity::call_info;
-use super::setup::PhoneEnd;
 use crate::call::context::CallContext;
 use crate::call::end::{CallSinks, PhoneClose, deliver};
-use crate::call::leg::MediaLeg;
-use crate::call::ports::RtpSockets;
-use crate::call::session::{DialogParts, Established};
+use crate::call::setup::PhoneEnd;
 use crate::call::sip::CallSip;
-use crate::call::transfer::TransferDesk;
 use crate::cdr::CallRecord;
-use crate::room::{RoomEvent, RoomHandle, attributes};
 use crate::sip::link::{DialogKey, NewCall};
 
-/// Why the call stopped before it was answered and the caller in the room: its ending, a
-/// detail for the record, and how the phone hears of it.
+/// Why the call stopped before its set-up: its ending, a detail for the record, and how
+/// the phone hears of it.
 #[derive(Debug)]
 pub(super) struct Stop {
     pub ending: Ending,
@@ -56,10 +49,10 @@ impl Stop {
     }
 }
 
-/// A step of the set-up: its result, or why the call stops there.
+/// A step of the admission: its result, or why the call stops there.
 pub(super) type Step<T> = Result<T, Box<Stop>>;
 
-/// An inbound call being set up: what its driver holds.
+/// An inbound call being admitted.
 #[derive(Debug)]
 pub(super) struct InboundCall {
     pub context: Arc<CallContext>,
@@ -69,11 +62,6 @@ pub(super) struct InboundCall {
     pub local_tag: String,
     pub source: SocketAddr,
     pub record: CallRecord,
-    /// The dialog, once the set-up formed one (for a BYE at the end).
-    pub dialog: Option<Dialog>,
-    pub sockets: Option<RtpSockets>,
-    pub leg: Option<MediaLeg>,
-    pub room: Option<(RoomHandle, tokio::sync::mpsc::Receiver<RoomEvent>)>,
 }
 
 /// Runs the call; returns when it has ended and its record is written.
@@ -103,10 +91,6 @@ pub(super) async fn run(context: Arc<CallContext>, call: NewCall) {
         local_tag,
         source,
         record,
-        dialog: None,
-        sockets: None,
-        leg: None,
-        room: None,
     };
     let config = context.config.clone();
     let admitted = match call.admission(&config).await {
@@ -120,11 +104,7 @@ pub(super) async fn run(context: Arc<CallContext>, call: NewCall) {
     // rather than after the layer's 200 ms.
     let trying = Response::to(&call.invite, 100, None);
     call.sip.respond(id, trying).await;
-    let max_duration = admitted.rule.max_call_duration.map(|d| d.0);
-    match call.set_up(&admitted).await {
-        Ok(session) => call.establish(session, max_duration).await,
-        Err(stop) => call.end(*stop).await,
-    }
+    call.set_up(&admitted).await;
 }
 
 impl InboundCall {
@@ -132,16 +112,8 @@ impl InboundCall {
     /// (`None`), or stops here.
     async fn admission<'c>(&mut self, config: &'c Config) -> Step<Option<Admitted<'c>>> {
         let context = &self.context;
-        if context.draining.load(std::sync::atomic::Ordering::Acquire) {
-            // New calls go to another instance (RFC 3261 §21.5.4, Retry-After).
-            let stop = Stop::new(InboundRejection::Draining, "draining");
-            return Err(stop.header("Retry-After", "30"));
-        }
-        if let Some(overload) = context.overloaded() {
-            tracing::warn!(?overload, "inbound call refused: over the limit");
-            let stop = Stop::new(SetupFailure::Overloaded(overload), "over the limit");
-            return Err(stop.header("Retry-After", "5"));
-        }
+        let draining = context.draining.load(std::sync::atomic::Ordering::Acquire);
+        open_for_calls(draining, context.overloaded())?;
         let source = self.source.ip();
         match admit(
             config,
@@ -177,66 +149,93 @@ impl InboundCall {
         }
     }
 
-    /// Hands the answered call to `call::session`, which runs it to its end.
-    async fn establish(self, session: LocalSession, max_duration: Option<std::time::Duration>) {
-        let InboundCall {
-            context,
-            sip,
-            record,
-            dialog,
-            leg,
-            room,
-            ..
-        } = self;
-        let (Some(dialog), Some((room, room_events)), Some(leg)) = (dialog, room, leg) else {
-            // Set-up returns only with all three; if not, the record says so (cdr's drop).
-            tracing::error!("an answered call without its dialog, room or media");
-            return;
-        };
-        // Listed before anyone can see the call active, so a transfer asked for at once finds it.
-        let transfers = TransferDesk::list(&context, &record);
-        let status = attributes::call_status(CallStatus::Active);
-        if let Err(error) = room.set_attributes(status).await {
-            tracing::debug!(%error, "call status not set");
-        }
-        let parts = DialogParts {
-            dialog,
-            session,
-            max_duration,
-            ack: None,
-        };
-        let room = (room, room_events);
-        Established::new(&context, sip, leg, room, transfers, parts)
-            .run_to_end(&context, Direction::Inbound, record)
-            .await;
-    }
-
-    /// Ends a call that was never established: one outcome to the phone (the INVITE's final
-    /// response, or BYE once answered), the room (if the caller joined), the record and the
-    /// metric.
-    pub(super) async fn end(mut self, stop: Stop) {
-        if let Some(leg) = &mut self.leg {
-            leg.finish(&self.context.metrics);
-        }
-        let phone = match (stop.phone, self.dialog.as_mut()) {
-            (PhoneEnd::Decline(headers), _) => PhoneClose::Decline {
+    /// Ends a call before its set-up: one outcome to the phone (the INVITE's final
+    /// response, or none), the record and the metric.
+    pub(super) async fn end(self, stop: Stop) {
+        let phone = match stop.phone {
+            PhoneEnd::Decline(headers) => PhoneClose::Decline {
                 id: self.id,
                 invite: &self.invite,
                 local_tag: &self.local_tag,
                 headers,
             },
-            (PhoneEnd::Silence, _) => PhoneClose::Silence(self.id),
-            (PhoneEnd::Bye, Some(dialog)) => PhoneClose::Bye(dialog),
-            (PhoneEnd::Bye | PhoneEnd::Nothing, _) => PhoneClose::Nothing,
+            PhoneEnd::Silence => PhoneClose::Silence(self.id),
+            PhoneEnd::Bye | PhoneEnd::Nothing => PhoneClose::Nothing,
         };
-        let room = self.room.map(|(room, _)| room);
         let sinks = CallSinks::new(
             &self.context,
             Direction::Inbound,
             Some(&self.sip),
             self.record,
-        )
-        .room(room);
+        );
         deliver(&stop.ending, &stop.detail, phone, sinks).await;
+    }
+}
+
+/// Whether the bridge takes a new call at all. Draining, new calls go to another instance;
+/// over its limits, the caller may try again soon (RFC 3261 §21.5.4, Retry-After).
+fn open_for_calls(draining: bool, overload: Option<Overload>) -> Step<()> {
+    if draining {
+        let stop = Stop::new(InboundRejection::Draining, "draining");
+        return Err(stop.header("Retry-After", "30"));
+    }
+    if let Some(overload) = overload {
+        tracing::warn!(?overload, "inbound call refused: over the limit");
+        let stop = Stop::new(SetupFailure::Overloaded(overload), "over the limit");
+        return Err(stop.header("Retry-After", "5"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use sipbridge_signaling::outcome::{DisconnectReason, Overload};
+
+    use super::{PhoneEnd, open_for_calls};
+
+    /// The rows "draining" and the two limits: the status, the reason and the Retry-After
+    /// the caller gets.
+    #[test]
+    fn draining_and_the_limits_refuse_with_their_row_and_a_retry_after() {
+        let cases = [
+            (
+                true,
+                None,
+                DisconnectReason::ServerShutdown,
+                503,
+                "Shutting down",
+                "30",
+            ),
+            (
+                false,
+                Some(Overload::TooManyCalls),
+                DisconnectReason::JoinFailure,
+                503,
+                "Service Unavailable - too many calls",
+                "5",
+            ),
+            (
+                false,
+                Some(Overload::Cpu),
+                DisconnectReason::JoinFailure,
+                503,
+                "Service Unavailable - CPU overloaded",
+                "5",
+            ),
+        ];
+        for (draining, overload, reason, code, phrase, retry) in cases {
+            let stop = open_for_calls(draining, overload).unwrap_err();
+            let outcome = stop.ending.outcome();
+            assert_eq!(outcome.reason, reason);
+            assert_eq!(
+                (outcome.status.code, outcome.status.reason.as_str()),
+                (code, phrase)
+            );
+            assert_eq!(
+                stop.phone,
+                PhoneEnd::Decline(vec![("Retry-After", retry.to_owned())])
+            );
+        }
+        assert!(open_for_calls(false, None).is_ok());
     }
 }

@@ -2,9 +2,9 @@
 
 pub mod admit;
 mod call;
-mod drive;
 mod identity;
 mod pin;
+mod prepare;
 pub mod routing;
 mod setup;
 

@@ -1,9 +1,10 @@
 //! An admitted inbound call's set-up, sans-IO: from the SDP answer to the caller in the room
-//! with the call answered. What the phone, the room and the media say goes in
-//! ([`Setup::handle_input`], [`Setup::handle_timeout`] with `now`); what to send and do comes
-//! out ([`Setup::poll_action`]), ending in [`Action::Ready`] (hand over to the answered
-//! call) or [`Action::End`] (one [`Ending`] and how the phone hears it). The driver is
-//! `inbound::call`; the tests run every set-up row of docs/OUTCOMES.md on a virtual clock.
+//! with the call answered. It speaks `call::setup`'s words: what the phone, the room and the
+//! media say goes in ([`SetupMachine::handle_input`], [`SetupMachine::handle_timeout`] with
+//! `now`); what to send and do comes out ([`SetupMachine::poll_action`]), ending in
+//! [`Action::Ready`] (hand over to the answered call) or [`Action::End`] (one [`Ending`] and
+//! how the phone hears it). The one set-up driver (`call::setup::driver`) runs it; the tests
+//! run every set-up row of docs/OUTCOMES.md on a virtual clock.
 //!
 //! Without a PIN: 180 while the caller joins the room, then 200. With a PIN: 200 at once,
 //! dial tone and the PIN, then the room. An INVITE without an offer (RFC 3261 §13.2.1,
@@ -18,12 +19,16 @@ use sipbridge_signaling::Error;
 use sipbridge_signaling::dialog::{Dialog, LocalParty, Tag, TimerConfig, Verdict};
 use sipbridge_signaling::info_dtmf::parse_info_dtmf;
 use sipbridge_signaling::message::{Method, NameAddr, Request, Response, sdp_body};
-use sipbridge_signaling::outcome::{Ending, EstablishedEnd, InboundRejection, SetupFailure};
+use sipbridge_signaling::outcome::{
+    CallStatus, Ending, EstablishedEnd, InboundRejection, SetupFailure,
+};
 use sipbridge_signaling::screen::{ALLOWED_METHODS, SUPPORTED};
-use sipbridge_signaling::sdp::{LocalSession, Negotiated, parse as parse_sdp};
+use sipbridge_signaling::sdp::{LocalSession, parse as parse_sdp};
 use sipbridge_signaling::transaction::ServerTxId;
 
 use super::pin::{PinEntry, PinStep, Prompt};
+use crate::call::setup::{Action, Answered, Input, PhoneEnd, SetupMachine};
+use crate::room::attributes;
 
 /// What the set-up of one call starts from.
 #[derive(Debug)]
@@ -40,71 +45,6 @@ pub(super) struct Params {
     pub(super) pin: Option<String>,
     /// The rule's `ringing_timeout`: with a PIN, the time to enter it.
     pub(super) pin_timeout: Duration,
-}
-
-/// What happened.
-#[derive(Debug)]
-pub(super) enum Input {
-    /// Our participant is in the room.
-    RoomJoined,
-    RoomJoinFailed(String),
-    /// The caller cancelled the INVITE (the layer answered the CANCEL).
-    Cancelled,
-    /// The ACK of our 200 (with the answer to our offer, for a delayed offer).
-    Ack(Request),
-    /// Our 200 was never acknowledged.
-    NoAck,
-    /// An in-dialog request from the phone.
-    Request {
-        id: ServerTxId,
-        request: Request,
-    },
-    /// The media asked for ([`Action::StartMedia`]) is running, or could not be made.
-    MediaStarted,
-    MediaFailed(String),
-    /// A key pressed on the phone.
-    Key(char),
-    /// No RTP from the phone for `media_timeout` (while the PIN is collected).
-    MediaTimeout,
-    /// The bridge's drain period is over.
-    Shutdown,
-}
-
-/// How the phone hears of the end.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum PhoneEnd {
-    /// The INVITE's final response, with these extra headers.
-    Decline(Vec<(&'static str, String)>),
-    /// No answer at all.
-    Silence,
-    /// BYE (the call was answered).
-    Bye,
-    /// Nothing (the phone hung up).
-    Nothing,
-}
-
-/// What to do.
-#[derive(Debug)]
-pub(super) enum Action {
-    /// Answer a request (the INVITE's 180 and 200, in-dialog requests).
-    Respond { id: ServerTxId, response: Response },
-    /// Build the media for this negotiation and report [`Input::MediaStarted`] or
-    /// [`Input::MediaFailed`] before anything else.
-    StartMedia(Negotiated),
-    /// Join the room; report [`Input::RoomJoined`] or [`Input::RoomJoinFailed`].
-    JoinRoom,
-    /// Play a tone to the phone (`None`: silence until the room is heard).
-    Prompt(Option<Progress>),
-    /// A request that came before the ACK: for the answered call, in order.
-    Defer { id: ServerTxId, request: Request },
-    /// The call is answered and the caller in the room: hand over ([`Setup::into_parts`]).
-    Ready,
-    /// The set-up ended the call.
-    End {
-        ending: Ending,
-        detail: String,
-        phone: PhoneEnd,
-    },
 }
 
 /// What comes once the media runs or the ACK is in.
@@ -185,37 +125,50 @@ impl Setup {
         }
         setup
     }
+}
 
-    pub(super) fn poll_action(&mut self) -> Option<Action> {
+impl SetupMachine for Setup {
+    fn poll_action(&mut self) -> Option<Action> {
         self.actions.pop_front()
     }
 
     /// While the PIN is collected the phone's media runs (dial tone, keys, media timeout).
-    pub(super) fn pumps_media(&self) -> bool {
+    fn pumps_media(&self) -> bool {
         matches!(self.phase, Phase::Pin(_))
     }
 
-    pub(super) fn poll_timeout(&self) -> Option<Instant> {
+    fn poll_timeout(&self) -> Option<Instant> {
         match &self.phase {
             Phase::Pin(entry) => Some(entry.poll_timeout()),
             _ => None,
         }
     }
 
-    pub(super) fn handle_timeout(&mut self, now: Instant) {
+    fn handle_timeout(&mut self, now: Instant) {
         if let Phase::Pin(entry) = &mut self.phase {
             let step = entry.handle_timeout(now);
             self.pin_step(step);
         }
     }
 
-    /// The dialog and the session, for the answered call.
-    pub(super) fn into_parts(self) -> Option<(Dialog, LocalSession)> {
-        Some((self.dialog?, self.session))
+    fn dialog_mut(&mut self) -> Option<&mut Dialog> {
+        self.dialog.as_mut()
     }
 
-    pub(super) fn handle_input(&mut self, now: Instant, input: Input) {
-        if matches!(self.phase, Phase::Ready | Phase::Ended) {
+    fn into_answered(self) -> Option<Answered> {
+        Some(Answered {
+            dialog: self.dialog?,
+            session: self.session,
+            ack: None,
+        })
+    }
+
+    fn is_done(&self) -> bool {
+        matches!(self.phase, Phase::Ready | Phase::Ended)
+    }
+
+    fn handle_input(&mut self, now: Instant, input: Input) {
+        if self.is_done() {
             return;
         }
         match input {
@@ -223,8 +176,19 @@ impl Setup {
                 return self.end(EstablishedEnd::Shutdown, "shut down during set-up");
             }
             Input::NoAck if self.answered => return self.end(EstablishedEnd::NoAck, "no ACK"),
+            Input::RoomEnded(reason) if self.answered => {
+                // The caller joined and the room ended it before the hand-over.
+                let ending = EstablishedEnd::RoomEnded(reason).into();
+                return self.finish(ending, String::new(), PhoneEnd::Bye, false);
+            }
             _ => {}
         }
+        self.next_phase(now, input);
+    }
+}
+
+impl Setup {
+    fn next_phase(&mut self, now: Instant, input: Input) {
         let phase = std::mem::replace(&mut self.phase, Phase::Ended);
         self.phase = match (phase, input) {
             (Phase::Media(next), Input::MediaStarted) => self.then(now, next),
@@ -388,7 +352,7 @@ impl Setup {
         self.actions.push_back(Action::Respond { id, response });
         if bye {
             let ending = EstablishedEnd::RemoteBye.into();
-            return self.finish(ending, String::new(), PhoneEnd::Nothing);
+            return self.finish(ending, String::new(), PhoneEnd::Nothing, true);
         }
         // A key sent as SIP INFO counts like an RFC 4733 one (the INFO is answered 200
         // either way: a PIN attempt is not a protocol error).
@@ -400,8 +364,12 @@ impl Setup {
         }
     }
 
+    /// The hand-over, then `sip.callStatus=active` (the call is found for a transfer before
+    /// anyone sees it active).
     fn ready(&mut self) -> Phase {
         self.actions.push_back(Action::Ready);
+        let active = attributes::call_status(CallStatus::Active);
+        self.actions.push_back(Action::SetAttributes(active));
         Phase::Ready
     }
 
@@ -418,7 +386,7 @@ impl Setup {
             headers.push(("Warning", warning));
         }
         let ending = InboundRejection::bad_offer(rejection).into();
-        self.finish(ending, error.to_string(), PhoneEnd::Decline(headers));
+        self.finish(ending, error.to_string(), PhoneEnd::Decline(headers), true);
     }
 
     /// Ends the set-up: a final response while unanswered, BYE once answered.
@@ -428,15 +396,17 @@ impl Setup {
         } else {
             PhoneEnd::Decline(Vec::new())
         };
-        self.finish(ending.into(), detail.into(), phone);
+        self.finish(ending.into(), detail.into(), phone, true);
     }
 
-    fn finish(&mut self, ending: Ending, detail: String, phone: PhoneEnd) {
+    /// `leave_room`: our participant (if it joined) leaves; not when the room ended it.
+    fn finish(&mut self, ending: Ending, detail: String, phone: PhoneEnd, leave_room: bool) {
         self.phase = Phase::Ended;
         self.actions.push_back(Action::End {
             ending,
             detail,
             phone,
+            leave_room,
         });
     }
 

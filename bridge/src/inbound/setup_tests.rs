@@ -8,13 +8,14 @@ use std::time::{Duration, Instant};
 
 use sipbridge_signaling::message::{NameAddr, Request, SipUri, Uri};
 use sipbridge_signaling::outcome::{
-    Ending, EstablishedEnd, InboundRejection, PinEnd, SetupFailure,
+    DisconnectReason, Ending, EstablishedEnd, InboundRejection, PinEnd, SetupFailure,
 };
 use sipbridge_signaling::sdp::{Codec, CodecPreferences, LocalSession};
 use sipbridge_signaling::transaction::ServerTxId;
 
-use super::{Action, Input, Params, PhoneEnd, Setup};
+use super::{Params, Setup};
 use crate::call::scripted_phone;
+use crate::call::setup::{Action, Input, PhoneEnd, SetupMachine, action_names};
 
 const OFFER: &str = "v=0\no=phone 1 1 IN IP4 198.51.100.7\ns=-\nc=IN IP4 198.51.100.7\nt=0 0\nm=audio 4000 RTP/AVP 0\na=rtpmap:0 PCMU/8000\n";
 const SRTP_ONLY: &str = "v=0\no=phone 1 1 IN IP4 198.51.100.7\ns=-\nc=IN IP4 198.51.100.7\nt=0 0\nm=audio 4000 RTP/SAVP 0\na=rtpmap:0 PCMU/8000\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\n";
@@ -65,26 +66,8 @@ fn setup(invite: Request, pin: Option<&str>, t0: Instant) -> Setup {
     Setup::new(params, session, t0)
 }
 
-/// What the set-up did, in a form tests compare: responses as their codes, the rest by name.
 fn steps(setup: &mut Setup) -> Vec<String> {
-    std::iter::from_fn(|| setup.poll_action())
-        .map(|action| match action {
-            Action::Respond { response, .. } => response.code.to_string(),
-            Action::StartMedia(_) => "media".into(),
-            Action::JoinRoom => "join".into(),
-            Action::Prompt(Some(tone)) => format!("{tone:?}"),
-            Action::Prompt(None) => "quiet".into(),
-            Action::Defer { request, .. } => format!("defer {}", request.method.as_str()),
-            Action::Ready => "ready".into(),
-            Action::End { ending, phone, .. } => {
-                let outcome = ending.outcome();
-                format!(
-                    "end {} {} {phone:?}",
-                    outcome.status.code, outcome.status.reason
-                )
-            }
-        })
-        .collect()
+    action_names(setup)
 }
 
 /// The end the set-up came to.
@@ -112,7 +95,10 @@ fn a_call_rings_while_the_caller_joins_then_is_answered_with_our_sdp() {
     assert_eq!(response.code, 200);
     assert!(String::from_utf8_lossy(&response.body).contains("RTP/AVP 0"));
     assert!(matches!(actions[1], Action::Ready));
-    assert!(call.into_parts().is_some());
+    assert!(
+        matches!(&actions[2], Action::SetAttributes(status) if status["sip.callStatus"] == "active")
+    );
+    assert!(call.into_answered().is_some());
 }
 
 #[test]
@@ -203,7 +189,7 @@ fn a_delayed_offer_gets_ours_in_the_200_and_the_answer_from_the_ack() {
     call.handle_input(t0, Input::Ack(ack));
     assert_eq!(steps(&mut call), ["media"]);
     call.handle_input(t0, Input::MediaStarted);
-    assert_eq!(steps(&mut call), ["ready"]);
+    assert_eq!(steps(&mut call), ["ready", "status active"]);
 }
 
 #[test]
@@ -228,6 +214,26 @@ fn a_delayed_offer_without_an_answer_or_an_ack_is_hung_up() {
         answered(Input::Shutdown),
         (EstablishedEnd::Shutdown.into(), PhoneEnd::Bye)
     );
+    // The room ending the caller's participant before the hand-over: the established row,
+    // and our participant does not leave again.
+    let mut call = setup(invite("", true), None, t0);
+    call.handle_input(t0, Input::RoomJoined);
+    call.handle_input(t0, Input::RoomEnded(DisconnectReason::RoomDeleted));
+    let end = std::iter::from_fn(|| call.poll_action()).last();
+    let Some(Action::End {
+        ending,
+        phone,
+        leave_room,
+        ..
+    }) = end
+    else {
+        panic!("{end:?}");
+    };
+    assert_eq!(
+        ending,
+        EstablishedEnd::RoomEnded(DisconnectReason::RoomDeleted).into()
+    );
+    assert_eq!((phone, leave_room), (PhoneEnd::Bye, false));
 }
 
 /// A PIN call up to its dial tone.
@@ -256,7 +262,7 @@ fn the_right_pin_lets_the_caller_into_the_room() {
         ["quiet", "quiet", "quiet", "quiet", "join"]
     );
     call.handle_input(t0, Input::RoomJoined);
-    assert_eq!(steps(&mut call), ["ready"]);
+    assert_eq!(steps(&mut call), ["ready", "status active"]);
 }
 
 #[test]

@@ -1,53 +1,39 @@
 //! One outbound call, from the API request to its outcome: RTP ports, the participant in
-//! the room (`dialing`), the INVITE through the trunk, the answer (`active`, the API
-//! caller's reply), the established call, and exactly one record and `calls_ended` count.
+//! the room (`dialing`), the trunk's address and the SIP leg; then the INVITE and the answer
+//! (`outbound::placing` decides, the one set-up driver in `call::setup` runs it), the
+//! established call, and exactly one record and `calls_ended` count.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use livekit_protocol::{SipHeaderOptions, SipParticipantInfo};
+use livekit_protocol::SipParticipantInfo;
 use sipbridge_signaling::dial::Dialer;
-use sipbridge_signaling::message::{Response, sdp_body};
-use sipbridge_signaling::outcome::{
-    CallStatus, Direction, Ending, OutboundEnd, Outcome, SetupFailure,
-};
-use sipbridge_signaling::sdp::{LocalSession, parse as parse_sdp};
+use sipbridge_signaling::outcome::{Direction, Ending, OutboundEnd, Outcome, SetupFailure};
+use sipbridge_signaling::sdp::LocalSession;
 use sipbridge_signaling::transaction::Transport;
 
-use super::dial::{Dialed, Dialing, acknowledge, start_media};
 use super::identity::{call_info, participant};
 use super::invite::invite_params;
+use super::placing::{Params, Placing};
 use super::{CreateError, Plan, Reply};
 use crate::call::context::CallContext;
 use crate::call::end::{ApiAnswer, CallSinks, PhoneClose, deliver};
-use crate::call::leg::MediaLeg;
-use crate::call::media::StreamStart;
 use crate::call::ports::RtpSockets;
-use crate::call::session::{DialogParts, Established};
-use crate::call::settings::{codec_name, codec_preferences};
+use crate::call::settings::codec_preferences;
+use crate::call::setup::driver::{ApiWaiter, Driver};
 use crate::call::sip::CallSip;
-use crate::call::transfer::TransferDesk;
-use crate::cdr::{CallRecord, now_ns};
-use crate::room::{JoinRequest, RoomHandle, attributes, join};
+use crate::cdr::CallRecord;
+use crate::room::{JoinRequest, RoomHandle, join};
 use crate::sip::link::{Command, DialogKey, call_inputs};
 
-/// The call's two legs while it is dialled: SIP with our offer, and the room.
-struct Legs {
-    sip: CallSip,
-    session: LocalSession,
-    room: RoomHandle,
-    room_events: tokio::sync::mpsc::Receiver<crate::room::RoomEvent>,
-}
-
-/// A 2xx to our INVITE, and the early media that may have come before it.
-struct Answer {
-    invite: Box<sipbridge_signaling::message::Request>,
-    response: Response,
-    leg: Option<Box<MediaLeg>>,
-    sockets: Option<RtpSockets>,
-}
+/// After our CANCEL, how long the far end has to end the INVITE (normally with 487) before
+/// the call ends without it: the API caller and the record should not wait 64·T1 for a far
+/// end that never answers the CANCEL. The transaction layer absorbs whatever comes later.
+const CANCEL_GRACE: Duration = Duration::from_secs(4);
 
 /// A call we place, between its steps.
 struct OutboundCall {
@@ -75,7 +61,7 @@ pub(super) async fn run(context: Arc<CallContext>, plan: Plan, reply: Reply) {
 }
 
 impl OutboundCall {
-    async fn place(mut self) {
+    async fn place(self) {
         let context = self.context.clone();
         let Some(sockets) = context.ports.allocate().await else {
             return self
@@ -87,7 +73,7 @@ impl OutboundCall {
             room: self.plan.room.clone(),
             who: participant(&self.plan, &call_id, &self.sip_call_id),
         };
-        let (room, mut room_events) = match join(&context.room, request).await {
+        let (room, room_events) = match join(&context.room, request).await {
             Ok(joined) => joined,
             Err(error) => {
                 let detail = error.to_string();
@@ -107,32 +93,24 @@ impl OutboundCall {
                 return self.end(Some(room), ending, "").await;
             }
         };
-        let (mut sip, local_tag) = self.sip_leg(destination).await;
+        let (sip, local_tag) = self.sip_leg(destination).await;
         let (session, dialer) = self.first_invite(&sip, &sockets, &local_tag);
-        if !self.plan.wait_until_answered {
-            // The call is dialling: that is all the API caller waits for.
-            self.answer_api(Ok(info.clone()));
+        let params = self.placing_params(session, sip.transport);
+        let placing = Placing::new(params, dialer, Instant::now());
+        let OutboundCall {
+            plan,
+            reply,
+            record,
+            ..
+        } = self;
+        let mut driver = Driver::new(context, Direction::Outbound, sip, record, &plan.room)
+            .sockets(sockets)
+            .joined((room, room_events))
+            .max_duration(plan.max_call_duration);
+        if let Some(reply) = reply {
+            driver = driver.api(Box::new(ApiCaller { reply, info }));
         }
-
-        let dialing = Dialing {
-            context: &context,
-            sip: &mut sip,
-            room: &room,
-            room_events: &mut room_events,
-            session: &session,
-            reply: &mut self.reply,
-            room_name: &self.plan.room,
-            ringing_timeout: self.plan.ringing_timeout,
-            play_dialtone: self.plan.play_dialtone,
-        };
-        let dialed = dialing.run(dialer, sockets).await;
-        let legs = Legs {
-            sip,
-            session,
-            room,
-            room_events,
-        };
-        self.dialed(dialed, legs, info).await;
+        driver.run(placing).await;
     }
 
     /// Our SDP offer and the INVITE that carries it.
@@ -159,114 +137,23 @@ impl OutboundCall {
         (session, Dialer::new(params, rand::random()))
     }
 
-    /// After dialling: the answered call, or its end (a 2xx too late is ACKed and hung up;
-    /// an INVITE still running lingers for a late 2xx).
-    async fn dialed(self, dialed: Dialed, legs: Legs, info: SipParticipantInfo) {
-        let Legs {
-            mut sip,
+    /// What the machine placing the call goes by.
+    fn placing_params(&self, session: LocalSession, transport: Transport) -> Params {
+        let t1 = self.context.config.sip.timers.t1.0;
+        let plan = &self.plan;
+        Params {
             session,
-            room,
-            room_events,
-        } = legs;
-        let (invite, response, leg, sockets) = match dialed {
-            Dialed::Answered {
-                invite,
-                response,
-                leg,
-                sockets,
-            } => (invite, response, leg, sockets),
-            Dialed::TooLate {
-                invite,
-                response,
-                ending,
-            } => {
-                // RFC 3261 §15: a 2xx is acknowledged even when we no longer want the call.
-                let acknowledged = acknowledge(&self.context, &sip, &invite, &response).await;
-                let mut dialog = acknowledged.map(|(dialog, _)| dialog);
-                let phone = dialog.as_mut().map_or(PhoneClose::Nothing, PhoneClose::Bye);
-                return self
-                    .end_with(Some(&sip), phone, Some(room), ending, "")
-                    .await;
-            }
-            Dialed::Ended {
-                ending,
-                room_ended,
-                linger,
-            } => {
-                let context = self.context.clone();
-                let room = (!room_ended).then_some(room);
-                let phone = PhoneClose::Nothing;
-                self.end_with(Some(&sip), phone, room, ending, "").await;
-                // The INVITE transaction may still bring a 2xx: it is ACKed and hung up.
-                if let Some(dialer) = linger {
-                    super::dial::linger(&context, &mut sip, *dialer).await;
-                }
-                return;
-            }
-        };
-        let answer = Answer {
-            invite,
-            response,
-            leg,
-            sockets,
-        };
-        self.answered(sip, answer, session, room, room_events, info)
-            .await;
-    }
-
-    /// A 2xx: ACK it, start the media, tell the room and the API caller, run the call.
-    async fn answered(
-        mut self,
-        sip: CallSip,
-        answer: Answer,
-        session: LocalSession,
-        room: RoomHandle,
-        room_events: tokio::sync::mpsc::Receiver<crate::room::RoomEvent>,
-        info: SipParticipantInfo,
-    ) {
-        let context = self.context.clone();
-        let Answer {
-            invite,
-            response,
-            leg,
-            sockets,
-        } = answer;
-        let Some((mut dialog, ack)) = acknowledge(&context, &sip, &invite, &response).await else {
-            let detail = "the 2xx could not form a dialog";
-            let ending = OutboundEnd::UnusableAnswer;
-            return self
-                .end_with(Some(&sip), PhoneClose::Nothing, Some(room), ending, detail)
-                .await;
-        };
-        let Some(leg) = self.media_for_answer(&session, &response, leg, sockets) else {
-            let phone = PhoneClose::Bye(&mut dialog);
-            let (ending, detail) = (OutboundEnd::NoCommonCodec, "the answer has no usable SDP");
-            return self
-                .end_with(Some(&sip), phone, Some(room), ending, detail)
-                .await;
-        };
-        // Listed before anyone can see the call active, so a transfer asked for at once finds it.
-        let transfers = TransferDesk::list(&context, &self.record);
-        self.go_active(&room, &response).await;
-        self.answer_api(Ok(info));
-        let mut leg = leg;
-        let codec = codec_name(leg.media.codec());
-        self.record
-            .update(|info| info.audio_codec = codec.to_owned());
-        if !self.plan.dtmf.is_empty() && !leg.media.send_dtmf(&self.plan.dtmf) {
-            tracing::warn!("the dtmf digits could not be queued");
+            local: self.context.local.clone(),
+            transport,
+            ringing_timeout: plan.ringing_timeout,
+            cancel_grace: CANCEL_GRACE.min(t1 * 64),
+            transaction_lifetime: t1 * 64,
+            play_dialtone: plan.play_dialtone,
+            wait_until_answered: plan.wait_until_answered,
+            dtmf: plan.dtmf.clone(),
+            headers_to_attributes: plan.trunk.headers_to_attributes.clone(),
+            include_headers: plan.include_headers,
         }
-        self.record.update(|info| info.started_at_ns = now_ns());
-        let parts = DialogParts {
-            dialog,
-            session,
-            max_duration: self.plan.max_call_duration,
-            ack: Some(ack),
-        };
-        let room = (room, room_events);
-        Established::new(&context, sip, leg, room, transfers, parts)
-            .run_to_end(&context, Direction::Outbound, self.record)
-            .await;
     }
 
     /// The SIP leg toward the trunk: our From tag, and the endpoint told to route the
@@ -314,100 +201,39 @@ impl OutboundCall {
             .ok_or_else(|| format!("DNS: no address for {}", trunk.host))
     }
 
-    /// The SIP leg for the answer's SDP: the early-media leg renegotiated, or a new one.
-    /// A 2xx without SDP keeps what the 183 negotiated (RFC 3264 offers no second answer).
-    fn media_for_answer(
-        &self,
-        session: &LocalSession,
-        response: &Response,
-        leg: Option<Box<MediaLeg>>,
-        sockets: Option<RtpSockets>,
-    ) -> Option<MediaLeg> {
-        let now = Instant::now();
-        let answer = sdp_body(&response.head, &response.body)
-            .map(|sdp| parse_sdp(sdp).and_then(|answer| session.handle_answer(&answer)));
-        match (answer, leg) {
-            (Some(Ok(negotiated)), Some(mut leg)) => {
-                let start = StreamStart::random();
-                leg.media
-                    .renegotiate(now, &negotiated, start)
-                    .inspect_err(|error| tracing::warn!(%error, "answer media not applied"))
-                    .ok()?;
-                Some(*leg)
-            }
-            (Some(Ok(negotiated)), None) => {
-                let media = start_media(&self.context, &negotiated, &self.plan.room, now)?;
-                Some(MediaLeg::new(media, sockets?, now))
-            }
-            (None, Some(leg)) => Some(*leg),
-            (Some(Err(error)), _) => {
-                tracing::info!(%error, "the answer's SDP is not usable");
-                None
-            }
-            (None, None) => None,
-        }
-    }
-
-    /// `sip.callStatus=active` (only now: never before the 200), with the 200's headers the
-    /// trunk maps and those the request asked for (`include_headers`).
-    async fn go_active(&self, room: &RoomHandle, response: &Response) {
-        let mut attributes = attributes::call_status(CallStatus::Active);
-        let wanted = |name: &str| match self.plan.include_headers {
-            SipHeaderOptions::SipNoHeaders => false,
-            SipHeaderOptions::SipXHeaders => name.len() > 2 && name[..2].eq_ignore_ascii_case("x-"),
-            SipHeaderOptions::SipAllHeaders => true,
-        };
-        for (header, attribute) in &self.plan.trunk.headers_to_attributes {
-            if let Some(value) = response.head.other.get(header) {
-                attributes.insert(attribute.clone(), value.to_owned());
-            }
-        }
-        for (name, value) in response.head.other.iter() {
-            if wanted(name) {
-                attributes.insert(
-                    format!("{}{}", attributes::HEADER_PREFIX, name.to_ascii_lowercase()),
-                    value.to_owned(),
-                );
-            }
-        }
-        if let Err(error) = room.set_attributes(attributes).await {
-            tracing::debug!(%error, "call status not set");
-        }
-    }
-
-    fn answer_api(&mut self, answer: Result<SipParticipantInfo, CreateError>) {
-        if let Some(reply) = self.reply.take() {
-            let _ = reply.send(answer);
-        }
-    }
-
-    /// The call ended before it was answered, with no SIP leg to tell.
+    /// The call ended before it had a SIP leg: the room (if joined), the API caller and the
+    /// record hear the outcome.
     async fn end(self, room: Option<RoomHandle>, ending: impl Into<Ending>, detail: &str) {
-        self.end_with(None, PhoneClose::Nothing, room, ending, detail)
-            .await;
+        let sinks = CallSinks::new(&self.context, Direction::Outbound, None, self.record)
+            .room(room)
+            .api(self.reply.map(api_answer));
+        deliver(&ending.into(), detail, PhoneClose::Nothing, sinks).await;
+    }
+}
+
+/// The API caller waiting for the call's answer, with the participant it gets.
+struct ApiCaller {
+    reply: Reply,
+    info: SipParticipantInfo,
+}
+
+impl ApiWaiter for ApiCaller {
+    fn answer(self: Box<Self>) {
+        let _ = self.reply.send(Ok(self.info));
     }
 
-    /// The call ended before it was answered: the phone (`phone`, through `sip`), the room,
-    /// the API caller and the record hear the outcome.
-    async fn end_with(
-        self,
-        sip: Option<&CallSip>,
-        phone: PhoneClose<'_>,
-        room: Option<RoomHandle>,
-        ending: impl Into<Ending>,
-        detail: &str,
-    ) {
-        let sinks = CallSinks::new(&self.context, Direction::Outbound, sip, self.record)
-            .room(room)
-            .api(api_answer(self.reply));
-        deliver(&ending.into(), detail, phone, sinks).await;
+    fn into_sink(self: Box<Self>) -> ApiAnswer {
+        api_answer(self.reply)
+    }
+
+    fn gone(&mut self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(self.reply.closed())
     }
 }
 
 /// The API caller's answer, for an ending that comes before the answer.
-fn api_answer(reply: Option<Reply>) -> Option<ApiAnswer> {
-    let reply = reply?;
-    Some(Box::new(move |outcome: &Outcome| {
+fn api_answer(reply: Reply) -> ApiAnswer {
+    Box::new(move |outcome: &Outcome| {
         let _ = reply.send(Err(CreateError::Call(outcome.clone())));
-    }))
+    })
 }

@@ -3,11 +3,10 @@
 //! delivered to the API caller (when waiting), the room, the record and the metrics.
 
 mod call;
-mod dial;
 mod identity;
 mod invite;
+mod placing;
 mod plan;
-mod ringback;
 
 use std::sync::Arc;
 

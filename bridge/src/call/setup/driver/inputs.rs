@@ -1,0 +1,132 @@
+//! What a call being set up waits for: the room join, the SIP inputs, the room's events, the
+//! API caller leaving, the phone's media and the clocks; each becomes the machine's input.
+
+use std::time::Instant;
+
+use sipbridge_media::leg::MediaEvent;
+use sipbridge_signaling::outcome::DisconnectReason;
+
+use super::super::ringback::Ringback;
+use super::super::sip_side::sleep;
+use super::super::{Input, SetupMachine};
+use super::{ApiWaiter, Driver, Joined, Joining};
+use crate::call::leg::MediaLeg;
+use crate::call::sip::outcome_reason;
+use crate::room::{JoinError, RoomEnd, RoomEvent};
+
+impl Driver {
+    /// Waits for what happens next and hands it to the machine; then its clock, the
+    /// media and the ringback.
+    pub(super) async fn next_input(&mut self, machine: &mut impl SetupMachine) {
+        let pumping = machine.pumps_media() && self.leg.is_some();
+        let wake = self.wake(machine, pumping);
+        let listening = !self.room_ended && self.room.is_some();
+        let input = tokio::select! {
+            joined = until_joined(&mut self.joining) => {
+                self.joining = None;
+                match joined {
+                    Ok(joined) => {
+                        self.room = Some(joined);
+                        Some(Input::RoomJoined)
+                    }
+                    Err(error) => Some(Input::RoomJoinFailed(error.to_string())),
+                }
+            }
+            input = self.sip.sip.inputs.recv() => input.and_then(|input| self.sip.input(input)),
+            event = room_event(self.room.as_mut()), if listening => self.room_event(event),
+            () = api_gone(self.api.as_mut()) => {
+                // Nobody is left to answer.
+                self.api = None;
+                Some(Input::ApiGone)
+            }
+            () = MediaLeg::receive_if_any(self.leg.as_mut().filter(|_| pumping)) => None,
+            () = sleep(wake) => None,
+        };
+        let now = Instant::now();
+        if let Some(input) = input {
+            machine.handle_input(now, input);
+        }
+        machine.handle_timeout(now);
+        if pumping {
+            self.pump_media(machine, now);
+        }
+        if let (Some(ringback), Some((room, _))) = (&mut self.ringback, &self.room) {
+            ringback.tick(now, room);
+        }
+    }
+
+    /// The machine's clock, the media's and the ringback's.
+    fn wake(&self, machine: &impl SetupMachine, pumping: bool) -> Option<Instant> {
+        let media = self
+            .leg
+            .as_ref()
+            .filter(|_| pumping)
+            .map(MediaLeg::poll_timeout);
+        let ringback = self.ringback.as_ref().map(Ringback::poll_timeout);
+        [machine.poll_timeout(), media, ringback]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Frames and packets out (to the room once joined); keys and the media timeout in.
+    fn pump_media(&mut self, machine: &mut impl SetupMachine, now: Instant) {
+        let Some(leg) = &mut self.leg else {
+            return;
+        };
+        let room = self.room.as_ref().map(|(room, _)| room);
+        for event in leg.pump(now, room, &self.context.metrics) {
+            match event {
+                MediaEvent::Dtmf(key) => machine.handle_input(now, Input::Key(key.key)),
+                MediaEvent::Timeout { .. } => machine.handle_input(now, Input::MediaTimeout),
+                MediaEvent::SourceChanged(_) | MediaEvent::Latched(_) => {}
+            }
+        }
+    }
+
+    /// Room audio reaches the phone once its media runs; the room ending our participant
+    /// goes to the machine.
+    fn room_event(&mut self, event: Option<RoomEvent>) -> Option<Input> {
+        let now = Instant::now();
+        let reason = match (event, self.leg.as_mut()) {
+            (Some(RoomEvent::Audio(audio)), Some(leg)) => {
+                leg.media.handle_room_audio(now, &audio);
+                return None;
+            }
+            (Some(RoomEvent::TrackRemoved { track_sid, .. }), Some(leg)) => {
+                leg.media.remove_track(&track_sid);
+                return None;
+            }
+            (Some(RoomEvent::Ended(RoomEnd::Removed { reason })), _) => outcome_reason(reason),
+            (Some(RoomEvent::Ended(RoomEnd::Lost(detail))), _) => {
+                tracing::warn!(%detail, "lost the room connection");
+                DisconnectReason::SignalClose
+            }
+            (Some(RoomEvent::Ended(RoomEnd::Left(_))) | None, _) => DisconnectReason::UnknownReason,
+            (Some(_), _) => return None,
+        };
+        self.room_ended = true;
+        Some(Input::RoomEnded(reason))
+    }
+}
+
+async fn until_joined(joining: &mut Option<Joining>) -> Result<Joined, JoinError> {
+    match joining {
+        Some(joining) => joining.await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn room_event(room: Option<&mut Joined>) -> Option<RoomEvent> {
+    match room {
+        Some((_, events)) => events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn api_gone(waiter: Option<&mut Box<dyn ApiWaiter>>) {
+    match waiter {
+        Some(waiter) => waiter.gone().await,
+        None => std::future::pending().await,
+    }
+}

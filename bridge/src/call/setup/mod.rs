@@ -1,0 +1,192 @@
+//! A call before it is answered, in either direction: the words its set-up machine and the
+//! one driver that runs it speak. An inbound call's machine is `inbound::setup::Setup`
+//! (answer the phone, PIN, join the room); an outbound call's is `outbound::placing::Placing`
+//! (dial the phone, ringing, early media, the answer). Both take [`Input`] with `now` and
+//! give [`Action`]; `driver` carries the actions out for both and hands the answered call to
+//! `call::session`. Neither machine does I/O, so their tests run on a virtual clock.
+
+pub mod driver;
+mod ringback;
+mod sip_side;
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use sipbridge_media::tone::Progress;
+use sipbridge_signaling::dialog::{Dialog, OutgoingRequest};
+use sipbridge_signaling::message::{Method, Request, Response};
+use sipbridge_signaling::outcome::{DisconnectReason, Ending, SipStatus};
+use sipbridge_signaling::sdp::{LocalSession, Negotiated};
+use sipbridge_signaling::transaction::ServerTxId;
+
+/// What happened, for the set-up to decide on.
+#[derive(Debug)]
+pub enum Input {
+    /// An in-dialog request from the phone (inbound: before the caller is in the room).
+    Request {
+        id: ServerTxId,
+        request: Request,
+    },
+    /// The caller cancelled our INVITE's answer (the layer answered the CANCEL).
+    Cancelled,
+    /// The ACK of our 200 (with the answer to our offer, for a delayed offer).
+    Ack(Request),
+    /// Our 200 was never acknowledged.
+    NoAck,
+    /// A response to a request we sent (outbound: our INVITE, its CANCEL).
+    Response(Response),
+    /// A request we sent got no response, or could not be delivered.
+    RequestFailed {
+        method: Method,
+        failure: Failure,
+    },
+    /// Our participant is in the room ([`Action::JoinRoom`]), or could not join.
+    RoomJoined,
+    RoomJoinFailed(String),
+    /// The room ended our participant (the room closed, the participant was removed).
+    RoomEnded(DisconnectReason),
+    /// The media asked for ([`Action::StartMedia`]) runs, or could not be made.
+    MediaStarted,
+    MediaFailed(String),
+    /// A key pressed on the phone.
+    Key(char),
+    /// No RTP from the phone for `media_timeout`.
+    MediaTimeout,
+    /// The API caller waiting for the answer went away.
+    ApiGone,
+    /// The bridge's drain period is over.
+    Shutdown,
+}
+
+/// Why a request we sent has no response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// Timer B or F ran out.
+    NoResponse,
+    /// It could not be delivered; why.
+    Transport(String),
+}
+
+impl Failure {
+    /// The status the outcome table gives it.
+    pub fn status(&self) -> SipStatus {
+        match self {
+            Self::NoResponse => SipStatus::no_response(),
+            Self::Transport(detail) => SipStatus::transport_failure(detail),
+        }
+    }
+}
+
+/// How the phone hears of the end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PhoneEnd {
+    /// The INVITE's final response, with these extra headers.
+    Decline(Vec<(&'static str, String)>),
+    /// No answer at all.
+    Silence,
+    /// BYE in the dialog the machine holds (the call was answered).
+    Bye,
+    /// Nothing (the phone hung up, or our INVITE never got a final answer).
+    Nothing,
+}
+
+/// What to do.
+#[derive(Debug)]
+pub enum Action {
+    /// Answer a request (inbound: the INVITE's 180 and 200, in-dialog requests).
+    Respond { id: ServerTxId, response: Response },
+    /// Send a request outside any dialog (outbound: the INVITE, its CANCEL); a failure
+    /// comes back as [`Input::RequestFailed`].
+    SendRequest(Box<Request>),
+    /// Send a request of a dialog (the BYE for a 2xx nobody wants any more).
+    Send(OutgoingRequest),
+    /// ACK a 2xx to our INVITE.
+    SendAck(OutgoingRequest),
+    /// Start the phone's media for this negotiation (or apply it to the media that runs);
+    /// report [`Input::MediaStarted`] or [`Input::MediaFailed`] before anything else.
+    StartMedia(Negotiated),
+    /// Join the room; report [`Input::RoomJoined`] or [`Input::RoomJoinFailed`].
+    JoinRoom,
+    /// Play a tone to the phone (`None`: silence until the room is heard).
+    Prompt(Option<Progress>),
+    /// Play ringback into the room (`true`), or stop it.
+    Ringback(bool),
+    /// Set these attributes on our participant (`sip.callStatus` and the like).
+    SetAttributes(HashMap<String, String>),
+    /// The API caller waiting gets its participant now (outbound).
+    AnswerApi,
+    /// Send these digits to the phone (RFC 4733) once the media runs.
+    SendDigits(String),
+    /// A request that came before the ACK: for the answered call, in order.
+    Defer { id: ServerTxId, request: Request },
+    /// The call is answered and in the room: hand over ([`SetupMachine::into_answered`]).
+    Ready,
+    /// The set-up ended the call. `leave_room`: our participant leaves (the room did not
+    /// end it). After this, the machine may still need SIP inputs until
+    /// [`SetupMachine::is_done`] (a late 2xx to ACK and hang up).
+    End {
+        ending: Ending,
+        detail: String,
+        phone: PhoneEnd,
+        leave_room: bool,
+    },
+}
+
+/// What the answered call takes over from its set-up.
+#[derive(Debug)]
+pub struct Answered {
+    pub dialog: Dialog,
+    pub session: LocalSession,
+    /// For a call we placed: the ACK of the answer, repeated for each retransmitted 2xx.
+    pub ack: Option<OutgoingRequest>,
+}
+
+/// A set-up machine, as its driver sees it.
+pub trait SetupMachine {
+    fn handle_input(&mut self, now: Instant, input: Input);
+    fn handle_timeout(&mut self, now: Instant);
+    fn poll_timeout(&self) -> Option<Instant>;
+    fn poll_action(&mut self) -> Option<Action>;
+    /// Whether the phone's media is pumped now (keys and the media timeout come back).
+    fn pumps_media(&self) -> bool;
+    /// The dialog, for a BYE at the end.
+    fn dialog_mut(&mut self) -> Option<&mut Dialog>;
+    /// After [`Action::Ready`]: what the answered call starts with.
+    fn into_answered(self) -> Option<Answered>;
+    /// Nothing is left to do, not even for a transaction still running after the end.
+    fn is_done(&self) -> bool;
+}
+
+/// What a set-up machine did, in a form tests compare: responses and requests by code and
+/// method, the rest by name.
+#[cfg(test)]
+pub(crate) fn action_names(machine: &mut impl SetupMachine) -> Vec<String> {
+    std::iter::from_fn(|| machine.poll_action())
+        .map(|action| match action {
+            Action::Respond { response, .. } => response.code.to_string(),
+            Action::SendRequest(request) => format!("send {}", request.method.as_str()),
+            Action::Send(request) => format!("send {}", request.request.method.as_str()),
+            Action::SendAck(_) => "send ACK".into(),
+            Action::StartMedia(_) => "media".into(),
+            Action::JoinRoom => "join".into(),
+            Action::Prompt(Some(tone)) => format!("{tone:?}"),
+            Action::Prompt(None) => "quiet".into(),
+            Action::Ringback(on) => format!("ringback {}", if on { "on" } else { "off" }),
+            Action::SetAttributes(attributes) => {
+                let status = attributes.get(crate::room::attributes::CALL_STATUS);
+                format!("status {}", status.map_or("-", String::as_str))
+            }
+            Action::AnswerApi => "api answered".into(),
+            Action::SendDigits(digits) => format!("digits {digits}"),
+            Action::Defer { request, .. } => format!("defer {}", request.method.as_str()),
+            Action::Ready => "ready".into(),
+            Action::End { ending, phone, .. } => {
+                let outcome = ending.outcome();
+                format!(
+                    "end {} {} {phone:?}",
+                    outcome.status.code, outcome.status.reason
+                )
+            }
+        })
+        .collect()
+}
