@@ -3,16 +3,16 @@
 pub mod answered;
 pub mod context;
 pub mod directory;
+pub mod driver;
 pub mod end;
 pub mod leg;
+pub mod machine;
 pub mod media;
 pub mod order;
 pub mod ports;
 #[cfg(test)]
 pub(crate) mod scripted_phone;
-pub mod session;
 pub mod settings;
-pub mod setup;
 pub mod sip;
 pub mod tally;
 pub mod transfer;

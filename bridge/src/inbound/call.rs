@@ -1,6 +1,6 @@
 //! One inbound call, from its INVITE to its outcome: admission (limits, trunk, auth, rule;
 //! `admit.rs`), then the set-up (`prepare.rs` readies it, `inbound::setup` decides, the one
-//! set-up driver in `call::setup` runs it) and the answered call (`call::answered`). A call
+//! driver, `call::driver`, runs it) and the answered call (`call::answered`). A call
 //! refused at admission is a [`Stop`] carrying an [`Ending`], delivered by
 //! [`InboundCall::end`] through `call::end`.
 
@@ -17,7 +17,7 @@ use super::admit::{Admitted, Refusal, admit};
 use super::identity::call_info;
 use crate::call::context::CallContext;
 use crate::call::end::{CallSinks, PhoneClose, deliver};
-use crate::call::setup::PhoneEnd;
+use crate::call::machine::PhoneEnd;
 use crate::call::sip::CallSip;
 use crate::cdr::CallRecord;
 use crate::sip::link::{DialogKey, NewCall};

@@ -1,5 +1,5 @@
-//! An admitted inbound call's set-up, made ready for the one set-up driver
-//! (`call::setup::driver`): its room, its RTP ports and SDP session, the caller to join, and
+//! An admitted inbound call's set-up, made ready for the call's driver
+//! (`call::driver`): its room, its RTP ports and SDP session, the caller to join, and
 //! the machine that decides (`inbound::setup`).
 
 use std::net::SocketAddr;
@@ -13,8 +13,8 @@ use super::call::{InboundCall, Stop};
 use super::identity::{admitted_info, participant};
 use super::routing::{CallAddress, pin, room_name};
 use super::setup::{Params, Setup};
+use crate::call::driver::{Driver, InboundInvite};
 use crate::call::settings::codec_preferences;
-use crate::call::setup::driver::{Driver, InboundInvite};
 use crate::room::JoinRequest;
 
 impl InboundCall {

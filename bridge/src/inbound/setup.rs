@@ -1,9 +1,9 @@
 //! An admitted inbound call's set-up, sans-IO: from the SDP answer to the caller in the room
-//! with the call answered. It speaks `call::setup`'s words: what the phone, the room and the
-//! media say goes in ([`SetupMachine::handle_input`], [`SetupMachine::handle_timeout`] with
-//! `now`); what to send and do comes out ([`SetupMachine::poll_action`]), ending in
+//! with the call answered. It speaks `call::machine`'s words: what the phone, the room and the
+//! media say goes in ([`CallMachine::handle_input`], [`CallMachine::handle_timeout`] with
+//! `now`); what to send and do comes out ([`CallMachine::poll_action`]), ending in
 //! [`Action::Ready`] (hand over to the answered call) or [`Action::End`] (one [`Ending`] and
-//! how the phone hears it). The one set-up driver (`call::setup::driver`) runs it; the tests
+//! how the phone hears it). The call's driver (`call::driver`) runs it; the tests
 //! run every set-up row of docs/OUTCOMES.md on a virtual clock.
 //!
 //! Without a PIN: 180 while the caller joins the room, then 200. With a PIN: 200 at once,
@@ -27,7 +27,7 @@ use sipbridge_signaling::sdp::{LocalSession, parse as parse_sdp};
 use sipbridge_signaling::transaction::ServerTxId;
 
 use super::pin::{PinEntry, PinStep, Prompt};
-use crate::call::setup::{Action, Answered, Input, PhoneEnd, SetupMachine};
+use crate::call::machine::{Action, CallMachine, Handover, Input, PhoneEnd};
 use crate::room::attributes;
 
 /// What the set-up of one call starts from.
@@ -127,7 +127,7 @@ impl Setup {
     }
 }
 
-impl SetupMachine for Setup {
+impl CallMachine for Setup {
     fn poll_action(&mut self) -> Option<Action> {
         self.actions.pop_front()
     }
@@ -155,8 +155,8 @@ impl SetupMachine for Setup {
         self.dialog.as_mut()
     }
 
-    fn into_answered(self) -> Option<Answered> {
-        Some(Answered {
+    fn into_handover(self) -> Option<Handover> {
+        Some(Handover {
             dialog: self.dialog?,
             session: self.session,
             ack: None,
@@ -208,7 +208,7 @@ impl Setup {
                 self.actions.push_back(Action::Defer { id, request });
                 Phase::AwaitingAck(next)
             }
-            (Phase::Pin(mut entry), Input::Key(key)) => {
+            (Phase::Pin(mut entry), Input::Key { key, .. }) => {
                 let step = entry.handle_key(now, key);
                 self.phase = Phase::Pin(entry);
                 return self.pin_step(step);
@@ -360,7 +360,8 @@ impl Setup {
         if request.method == Method::Info
             && let Ok(dtmf) = parse_info_dtmf(content_type, &request.body)
         {
-            self.handle_input(now, Input::Key(dtmf.key));
+            let (code, key) = (dtmf.code, dtmf.key);
+            self.handle_input(now, Input::Key { code, key });
         }
     }
 

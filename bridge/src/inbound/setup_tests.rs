@@ -14,8 +14,8 @@ use sipbridge_signaling::sdp::{Codec, CodecPreferences, LocalSession};
 use sipbridge_signaling::transaction::ServerTxId;
 
 use super::{Params, Setup};
+use crate::call::machine::{Action, CallMachine, Input, PhoneEnd, action_names};
 use crate::call::scripted_phone;
-use crate::call::setup::{Action, Input, PhoneEnd, SetupMachine, action_names};
 
 const OFFER: &str = "v=0\no=phone 1 1 IN IP4 198.51.100.7\ns=-\nc=IN IP4 198.51.100.7\nt=0 0\nm=audio 4000 RTP/AVP 0\na=rtpmap:0 PCMU/8000\n";
 const SRTP_ONLY: &str = "v=0\no=phone 1 1 IN IP4 198.51.100.7\ns=-\nc=IN IP4 198.51.100.7\nt=0 0\nm=audio 4000 RTP/SAVP 0\na=rtpmap:0 PCMU/8000\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\n";
@@ -98,7 +98,7 @@ fn a_call_rings_while_the_caller_joins_then_is_answered_with_our_sdp() {
     assert!(
         matches!(&actions[2], Action::SetAttributes(status) if status["sip.callStatus"] == "active")
     );
-    assert!(call.into_answered().is_some());
+    assert!(call.into_handover().is_some());
 }
 
 #[test]
@@ -248,7 +248,7 @@ fn pin_call(t0: Instant) -> Setup {
 
 fn keys(call: &mut Setup, t0: Instant, keys: &str) {
     for key in keys.chars() {
-        call.handle_input(t0, Input::Key(key));
+        call.handle_input(t0, Input::Key { code: 0, key });
     }
 }
 

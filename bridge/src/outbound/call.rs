@@ -1,6 +1,6 @@
 //! One outbound call, from the API request to its outcome: RTP ports, the participant in
 //! the room (`dialing`), the trunk's address and the SIP leg; then the INVITE and the answer
-//! (`outbound::placing` decides, the one set-up driver in `call::setup` runs it), the
+//! (`outbound::placing` decides, `call::driver` runs it), the
 //! established call, and exactly one record and `calls_ended` count.
 
 use std::future::Future;
@@ -21,10 +21,10 @@ use super::invite::invite_params;
 use super::placing::{Params, Placing};
 use super::{CreateError, Plan, Reply};
 use crate::call::context::CallContext;
+use crate::call::driver::{ApiWaiter, Driver};
 use crate::call::end::{ApiAnswer, CallSinks, PhoneClose, deliver};
 use crate::call::ports::RtpSockets;
 use crate::call::settings::codec_preferences;
-use crate::call::setup::driver::{ApiWaiter, Driver};
 use crate::call::sip::CallSip;
 use crate::cdr::CallRecord;
 use crate::room::{JoinRequest, RoomHandle, join};

@@ -4,7 +4,7 @@
 //! room closes, the API caller goes away or the bridge shuts down; a 2xx is ACKed, its SDP
 //! answer starts the media, and the call goes `active`. [`Dialer`] (in `signaling`) knows the
 //! INVITE transaction; this machine adds the room, the media and the API caller to it. It
-//! speaks `call::setup`'s words; the tests run every outbound row of docs/OUTCOMES.md on a
+//! speaks `call::machine`'s words; the tests run every outbound row of docs/OUTCOMES.md on a
 //! virtual clock.
 //!
 //! When the call ends before the INVITE's final response, the machine goes on for the
@@ -23,7 +23,7 @@ use sipbridge_signaling::outcome::{CallStatus, Ending, EstablishedEnd, OutboundE
 use sipbridge_signaling::sdp::{LocalSession, parse as parse_sdp};
 use sipbridge_signaling::transaction::Transport;
 
-use crate::call::setup::{Action, Answered, Failure, Input, PhoneEnd, SetupMachine};
+use crate::call::machine::{Action, CallMachine, Failure, Handover, Input, PhoneEnd};
 use crate::room::attributes;
 use crate::sip::local::LocalAddresses;
 
@@ -318,7 +318,7 @@ impl Placing {
     }
 }
 
-impl SetupMachine for Placing {
+impl CallMachine for Placing {
     fn handle_input(&mut self, now: Instant, input: Input) {
         let dialing = matches!(self.phase, Phase::Dialing);
         let answering = matches!(self.phase, Phase::Answering { .. });
@@ -327,6 +327,7 @@ impl SetupMachine for Placing {
             Input::RequestFailed {
                 method: Method::Invite,
                 failure,
+                ..
             } => self.invite_failed(&failure),
             Input::MediaStarted if answering => {
                 if let Phase::Answering { headers } =
@@ -394,8 +395,8 @@ impl SetupMachine for Placing {
         self.dialog.as_mut()
     }
 
-    fn into_answered(self) -> Option<Answered> {
-        Some(Answered {
+    fn into_handover(self) -> Option<Handover> {
+        Some(Handover {
             dialog: self.dialog?,
             session: self.params.session,
             ack: self.ack,

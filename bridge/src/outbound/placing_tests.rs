@@ -15,7 +15,7 @@ use sipbridge_signaling::sdp::{Codec, CodecPreferences, LocalSession};
 use sipbridge_signaling::transaction::Transport;
 
 use super::{Params, Placing};
-use crate::call::setup::{Action, Failure, Input, PhoneEnd, SetupMachine, action_names};
+use crate::call::machine::{Action, CallMachine, Failure, Input, PhoneEnd, action_names};
 use crate::sip::local::LocalAddresses;
 
 const RINGING: Duration = Duration::from_secs(20);
@@ -155,7 +155,7 @@ fn a_call_rings_hears_early_media_and_goes_active_with_the_answers_headers() {
     assert!(matches!(actions[2], Action::AnswerApi));
     assert!(matches!(&actions[3], Action::SendDigits(d) if d == "1234#"));
     assert!(call.is_done());
-    let answered = call.into_answered().unwrap();
+    let answered = call.into_handover().unwrap();
     assert!(
         answered.ack.is_some(),
         "the ACK, for the 2xx's retransmissions"
@@ -341,7 +341,14 @@ fn an_invite_undelivered_or_unanswered_ends_503_or_408() {
     for (failure, expected) in cases {
         let (mut call, _, _) = placed(t0, &WAITING);
         let method = Method::Invite;
-        call.handle_input(t0, Input::RequestFailed { method, failure });
+        call.handle_input(
+            t0,
+            Input::RequestFailed {
+                method,
+                cseq: 1,
+                failure,
+            },
+        );
         assert_eq!(action_names(&mut call), [expected]);
         assert!(call.is_done());
     }

@@ -3,10 +3,11 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use livekit_signaling::{SignalClient, SignalError, SignalOptions};
+use livekit_signaling::{SignalClient, SignalOptions};
 use tokio::sync::mpsc;
 
 use super::driver::Driver;
+use super::join_error::JoinError;
 use super::peer::local_ip_towards;
 use super::token::{self, Identity};
 use super::{AUDIO_QUEUE, AudioSender, RoomEvent, RoomHandle};
@@ -43,25 +44,6 @@ impl RoomSettings {
 pub struct JoinRequest {
     pub room: String,
     pub who: Identity,
-}
-
-/// Why a participant could not join.
-#[derive(Debug, thiserror::Error)]
-pub enum JoinError {
-    #[error("cannot sign a join token: {0}")]
-    Token(#[from] livekit_api::access_token::AccessTokenError),
-    #[error("livekit url {url:?}: {detail}")]
-    Url { url: String, detail: String },
-    #[error("signal connection to LiveKit failed: {0}")]
-    Signal(#[from] SignalError),
-    #[error("no join response from LiveKit within {0:?}")]
-    Timeout(Duration),
-    #[error("cannot open a media socket: {0}")]
-    Socket(#[from] std::io::Error),
-    #[error("WebRTC set-up failed: {0}")]
-    Rtc(#[from] str0m::RtcError),
-    #[error("WebRTC set-up failed: no publisher offer")]
-    NoOffer,
 }
 
 /// The whole connect, including a retry-free wait for the server's join response.

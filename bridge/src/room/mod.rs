@@ -10,6 +10,7 @@ mod data;
 mod departure;
 mod driver;
 mod join;
+mod join_error;
 mod peer;
 mod remote;
 mod token;
@@ -22,7 +23,8 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use data::{Delivery, Payload, ReceivedData};
 pub use departure::Departure;
-pub use join::{JoinError, JoinRequest, RoomSettings, join};
+pub use join::{JoinRequest, RoomSettings, join};
+pub use join_error::JoinError;
 pub use livekit_protocol::DisconnectReason;
 pub use remote::RemoteParticipant;
 pub use token::Identity;

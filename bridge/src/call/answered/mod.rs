@@ -1,9 +1,10 @@
-//! An answered call's decisions, sans-IO: SIP in-dialog requests and responses, room and
-//! media signals, transfer orders and the clock go in ([`Answered::handle_input`],
-//! [`Answered::handle_timeout`] with `now`); what to send and do comes out
-//! ([`Answered::poll_action`]). It ends exactly once, with an [`EstablishedEnd`]
-//! (docs/OUTCOMES.md, "An established call"). The socket loop is `call::session`'s; the
-//! tests drive this on a virtual clock against a scripted phone (`tests.rs`).
+//! An answered call's decisions, in either direction, sans-IO: SIP in-dialog requests and
+//! responses, room and media signals, transfer orders and the clock go in
+//! ([`CallMachine::handle_input`], [`CallMachine::handle_timeout`] with `now`); what to send
+//! and do comes out ([`CallMachine::poll_action`]), in `call::machine`'s words. It ends
+//! exactly once, with an [`EstablishedEnd`] (docs/OUTCOMES.md, "An established call"). The
+//! one driver (`call::driver`) runs it; the tests drive it on a virtual clock against a
+//! scripted phone (`tests.rs`).
 
 mod transfer;
 
@@ -11,88 +12,15 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use bytes::Bytes;
-use sipbridge_media::tone::Progress;
 use sipbridge_signaling::dialog::{Dialog, DialogEvent, OutgoingRequest, Verdict};
 use sipbridge_signaling::message::{Method, Request, Response, sdp_body};
-use sipbridge_signaling::outcome::{DisconnectReason, EstablishedEnd, SipStatus};
-use sipbridge_signaling::sdp::{LocalSession, Negotiated, parse as parse_sdp};
+use sipbridge_signaling::outcome::{EstablishedEnd, SipStatus};
+use sipbridge_signaling::sdp::{LocalSession, parse as parse_sdp};
 use sipbridge_signaling::transaction::{ServerTxId, Transport};
 
-use crate::call::order::{TransferEnd, TransferPlan};
+use crate::call::machine::{Action, CallMachine, Handover, Input, PhoneEnd};
 use crate::sip::local::LocalAddresses;
 pub use transfer::TransferState;
-
-/// What happened, for the call to decide on.
-#[derive(Debug)]
-pub enum Input {
-    /// An in-dialog request from the phone.
-    Request { id: ServerTxId, request: Request },
-    /// The ACK of our 2xx to a re-INVITE (it may carry the answer to our offer).
-    Ack(Request),
-    /// Our 2xx was never acknowledged (Timer H or L).
-    NoAck,
-    /// A response to a request we sent (or a retransmitted 2xx to our INVITE).
-    Response(Response),
-    /// A request we sent got no response (`status` 408 "No response") or could not be
-    /// delivered (503 "Transport failure: …"); `method` and `cseq` say which.
-    RequestFailed {
-        method: Method,
-        cseq: u32,
-        status: SipStatus,
-    },
-    /// The media applied ([`Action::Renegotiate`]) a re-INVITE's or UPDATE's negotiation,
-    /// or could not (`applied: false`).
-    Renegotiated {
-        id: ServerTxId,
-        request: Box<Request>,
-        answer: String,
-        applied: bool,
-    },
-    /// The room ended our participant, with the server's reason.
-    RoomEnded(DisconnectReason),
-    /// A key pressed on the phone (RFC 4733), for the room.
-    PhoneKey { code: u8, key: char },
-    /// No RTP from the phone for `media_timeout`.
-    MediaTimeout,
-    /// The API asks for a transfer.
-    Transfer(Box<TransferPlan>),
-    /// The bridge's drain period is over.
-    Shutdown,
-}
-
-/// What the call does.
-#[derive(Debug)]
-pub enum Action {
-    /// Answer an in-dialog request.
-    Respond { id: ServerTxId, response: Response },
-    /// Send a request of the dialog (the REFER).
-    Send(OutgoingRequest),
-    /// ACK a retransmitted 2xx to our INVITE (RFC 3261 §13.2.2.4).
-    SendAck(OutgoingRequest),
-    /// Apply a new negotiation to the media. With `reply`, report the result back as
-    /// [`Input::Renegotiated`] so the request gets its answer.
-    Renegotiate {
-        negotiated: Negotiated,
-        reply: Option<(ServerTxId, Box<Request>, String)>,
-    },
-    /// Play a tone to the phone instead of the room (`None`: the room again).
-    Prompt(Option<Progress>),
-    /// A key from the phone, for the room (SIP INFO or RFC 4733).
-    KeyToRoom { code: u32, digit: String },
-    /// A transfer ended: the API caller's answer, its record and its count.
-    TransferEnded {
-        transfer_id: String,
-        end: TransferEnd,
-        label: &'static str,
-    },
-    /// The call is over. `hang_up`: we send BYE (the phone did not); `leave_room`: our
-    /// participant leaves (the room did not end it).
-    End {
-        end: EstablishedEnd,
-        hang_up: bool,
-        leave_room: bool,
-    },
-}
 
 /// An answered call.
 #[derive(Debug)]
@@ -138,23 +66,32 @@ impl Answered {
             ended: false,
         }
     }
+}
 
-    /// The dialog, for the BYE of the ending.
-    pub fn dialog_mut(&mut self) -> &mut Dialog {
-        &mut self.dialog
+impl CallMachine for Answered {
+    fn dialog_mut(&mut self) -> Option<&mut Dialog> {
+        Some(&mut self.dialog)
     }
 
     /// Whether the call has ended (its [`Action::End`] is out or queued).
-    pub fn is_ended(&self) -> bool {
+    fn is_done(&self) -> bool {
         self.ended
     }
 
-    pub fn poll_action(&mut self) -> Option<Action> {
+    fn into_handover(self) -> Option<Handover> {
+        None
+    }
+
+    /// The phone's media runs for the whole call (keys, the media timeout).
+    fn pumps_media(&self) -> bool {
+        true
+    }
+
+    fn poll_action(&mut self) -> Option<Action> {
         self.actions.pop_front()
     }
 
-    /// When [`Answered::handle_timeout`] is next due.
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    fn poll_timeout(&self) -> Option<Instant> {
         [
             self.deadline,
             self.dialog.poll_timeout(),
@@ -165,7 +102,7 @@ impl Answered {
         .min()
     }
 
-    pub fn handle_timeout(&mut self, now: Instant) {
+    fn handle_timeout(&mut self, now: Instant) {
         if self.ended {
             return;
         }
@@ -184,7 +121,7 @@ impl Answered {
         }
     }
 
-    pub fn handle_input(&mut self, now: Instant, input: Input) {
+    fn handle_input(&mut self, now: Instant, input: Input) {
         if self.ended {
             // Late requests still get an answer: the dialog is over (RFC 3261 §15).
             if let Input::Request { id, request } = input
@@ -208,8 +145,8 @@ impl Answered {
             Input::RequestFailed {
                 method,
                 cseq,
-                status,
-            } => self.transfer_response(now, &method, cseq, status),
+                failure,
+            } => self.transfer_response(now, &method, cseq, failure.status()),
             Input::Renegotiated {
                 id,
                 request,
@@ -217,16 +154,25 @@ impl Answered {
                 applied,
             } => self.renegotiated(now, id, &request, answer, applied),
             Input::RoomEnded(reason) => self.end(EstablishedEnd::RoomEnded(reason)),
-            Input::PhoneKey { code, key } => self.actions.push_back(Action::KeyToRoom {
+            Input::Key { code, key } => self.actions.push_back(Action::KeyToRoom {
                 code: u32::from(code),
                 digit: key.to_string(),
             }),
             Input::MediaTimeout => self.end(EstablishedEnd::MediaTimeout),
             Input::Transfer(plan) => self.start_transfer(now, *plan),
             Input::Shutdown => self.end(EstablishedEnd::Shutdown),
+            // The set-up's business: a CANCEL after the answer needs nothing (RFC 3261 §9.2).
+            Input::Cancelled
+            | Input::RoomJoined
+            | Input::RoomJoinFailed(_)
+            | Input::MediaStarted
+            | Input::MediaFailed(_)
+            | Input::ApiGone => {}
         }
     }
+}
 
+impl Answered {
     fn response(&mut self, now: Instant, response: &Response) {
         let cseq = &response.head.cseq;
         if cseq.method == Method::Invite && (200..300).contains(&response.code) {
@@ -389,9 +335,15 @@ impl Answered {
             .transfer
             .completed()
             .map_or(end, EstablishedEnd::Transferred);
+        let phone = if hang_up {
+            PhoneEnd::Bye
+        } else {
+            PhoneEnd::Nothing
+        };
         self.actions.push_back(Action::End {
-            end,
-            hang_up,
+            ending: end.into(),
+            detail: String::new(),
+            phone,
             leave_room,
         });
     }

@@ -13,7 +13,8 @@ use sipbridge_signaling::outcome::{
 };
 use sipbridge_signaling::refer::{match_notify, read_notify};
 
-use super::{Action, Answered};
+use super::Answered;
+use crate::call::machine::Action;
 use crate::call::order::{TransferEnd, TransferPlan};
 
 /// After a successful transfer, how long the peer has to hang up before the bridge sends

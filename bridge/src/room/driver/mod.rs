@@ -19,7 +19,7 @@ mod media;
 mod signal;
 
 use super::data::Delivery;
-use super::join::JoinError;
+use super::join_error::JoinError;
 use super::peer::Peer;
 use super::remote::Remotes;
 use super::{Command, RoomEnd, RoomError, RoomEvent, trickle};

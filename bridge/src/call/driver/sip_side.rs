@@ -8,47 +8,49 @@ use sipbridge_signaling::dialog::OutgoingRequest;
 use sipbridge_signaling::message::{Method, Request};
 use sipbridge_signaling::transaction::ClientTxId;
 
-use super::{Action, Failure, Input, SetupMachine};
+use crate::call::machine::{Action, CallMachine, Failure, Input};
 use crate::call::sip::CallSip;
 use crate::sip::link::CallInput;
 
 /// The call's SIP leg, and the requests it sent (by transaction: what a timeout or
-/// transport error is about).
+/// transport error is about, method and CSeq).
 #[derive(Debug)]
 pub(super) struct SipSide {
     pub(super) sip: CallSip,
-    sent: HashMap<ClientTxId, Method>,
+    sent: HashMap<ClientTxId, (Method, u32)>,
 }
 
 impl SipSide {
     /// Sends a request outside any dialog; a failure to send is the input returned.
     pub(super) async fn send_plain(&mut self, request: Request) -> Option<Input> {
-        let method = request.method.clone();
+        let about = (request.method.clone(), request.head.cseq.seq);
         let sent = self.sip.send_request(request).await;
-        self.sent(method, sent)
+        self.sent(about, sent)
     }
 
     /// Sends a request of a dialog; a failure to send is the input returned.
     pub(super) async fn send_in_dialog(&mut self, request: OutgoingRequest) -> Option<Input> {
-        let method = request.request.method.clone();
+        let head = &request.request.head;
+        let about = (head.cseq.method.clone(), head.cseq.seq);
         let sent = self.sip.send(request).await;
-        self.sent(method, sent)
+        self.sent(about, sent)
     }
 
-    fn sent(&mut self, method: Method, sent: Option<ClientTxId>) -> Option<Input> {
-        match sent {
-            Some(id) => {
-                self.sent.insert(id, method);
-                None
-            }
-            None => {
-                let failure = Failure::Transport(format!("the {method} could not be sent"));
-                Some(Input::RequestFailed { method, failure })
-            }
-        }
+    fn sent(&mut self, about: (Method, u32), sent: Option<ClientTxId>) -> Option<Input> {
+        let Some(id) = sent else {
+            let (method, cseq) = about;
+            let failure = Failure::Transport(format!("the {method} could not be sent"));
+            return Some(Input::RequestFailed {
+                method,
+                cseq,
+                failure,
+            });
+        };
+        self.sent.insert(id, about);
+        None
     }
 
-    /// The set-up's view of a SIP input (retransmissions and the like are the transaction
+    /// The machines' view of a SIP input (retransmissions and the like are the transaction
     /// layer's business).
     pub(super) fn input(&mut self, input: CallInput) -> Option<Input> {
         let (id, failure) = match input {
@@ -66,8 +68,12 @@ impl SipSide {
             CallInput::Timeout { id } => (id, Failure::NoResponse),
             CallInput::TransportError { id, detail } => (id, Failure::Transport(detail)),
         };
-        let method = self.sent.remove(&id)?;
-        Some(Input::RequestFailed { method, failure })
+        let (method, cseq) = self.sent.remove(&id)?;
+        Some(Input::RequestFailed {
+            method,
+            cseq,
+            failure,
+        })
     }
 }
 
@@ -82,7 +88,7 @@ impl SipSide {
 
 /// After the call ended with its INVITE transaction still running: the machine gets that
 /// transaction's responses and its clock until it is done.
-pub(super) async fn linger(mut sip: SipSide, mut machine: impl SetupMachine) {
+pub(super) async fn linger(mut sip: SipSide, mut machine: impl CallMachine) {
     loop {
         while let Some(action) = machine.poll_action() {
             let failed = match action {

@@ -1,9 +1,13 @@
-//! The one driver of a call's set-up, for both directions: it moves what the endpoint, the
-//! room, the media, the API caller and the clock say into a [`SetupMachine`] and carries out
-//! the actions it gives, until the call is answered (handed to `call::session`, which runs
-//! it to its end) or ends (delivered once through `call::end`). No decisions are taken here.
+//! The one driver of a call, for both directions and every phase: it moves what the
+//! endpoint, the room, the media, the API caller, the transfer orders and the clock say into
+//! the call's [`CallMachine`] and carries out the actions it gives. The set-up's machine
+//! (`inbound::setup`, `outbound::placing`) runs until the call is answered, then
+//! `call::answered` until the end; the one ending is delivered through `call::end`. No
+//! decisions are taken here.
 
 mod inputs;
+mod ringback;
+mod sip_side;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -16,21 +20,21 @@ use sipbridge_signaling::sdp::Negotiated;
 use sipbridge_signaling::transaction::ServerTxId;
 use tokio::sync::mpsc;
 
-use super::ringback::Ringback;
-use super::sip_side::{SipSide, linger};
-use super::{Action, Input, PhoneEnd, SetupMachine};
+use crate::call::answered::{self, Answered};
 use crate::call::context::CallContext;
 use crate::call::end::{ApiAnswer, CallSinks, PhoneClose, deliver};
 use crate::call::leg::MediaLeg;
+use crate::call::machine::{Action, CallMachine, Input, PhoneEnd};
 use crate::call::media::{CallMedia, StreamStart};
 use crate::call::ports::RtpSockets;
-use crate::call::session::{DialogParts, Established};
 use crate::call::settings::{codec_name, leg_settings};
 use crate::call::sip::CallSip;
 use crate::call::transfer::TransferDesk;
 use crate::cdr::{CallRecord, now_ns};
-use crate::room::{JoinError, JoinRequest, RoomEvent, RoomHandle, join};
+use crate::room::{Delivery, JoinError, JoinRequest, Payload, RoomEvent, RoomHandle, join};
 use crate::sip::link::CallInput;
+use ringback::Ringback;
+use sip_side::{SipSide, linger};
 
 /// The API caller waiting for an outbound call's answer.
 pub trait ApiWaiter: Send {
@@ -54,7 +58,7 @@ pub struct InboundInvite {
 type Joined = (RoomHandle, mpsc::Receiver<RoomEvent>);
 type Joining = Pin<Box<dyn Future<Output = Result<Joined, JoinError>> + Send>>;
 
-/// A call being set up: its legs, as far as they exist, and the sinks of its ending.
+/// A call: its legs, as far as they exist, and the sinks of its ending.
 pub struct Driver {
     context: Arc<CallContext>,
     direction: Direction,
@@ -75,11 +79,13 @@ pub struct Driver {
     max_duration: Option<Duration>,
     /// Requests that came before the ACK, for the answered call.
     deferred: Vec<CallInput>,
+    /// From the answer on: the call is listed for transfers.
     transfers: Option<TransferDesk>,
 }
 
-/// Where a set-up stopped.
+/// Where a machine stopped.
 enum Stopped {
+    /// The set-up is done: the answered call takes over.
     Ready,
     Ended {
         ending: Ending,
@@ -164,9 +170,13 @@ impl Driver {
     }
 
     /// Runs the set-up, then the answered call, to the call's one ending.
-    pub async fn run(mut self, mut machine: impl SetupMachine) {
-        match self.set_up(&mut machine).await {
-            Stopped::Ready => self.establish(machine).await,
+    pub async fn run(mut self, mut setup: impl CallMachine) {
+        match self.drive(&mut setup).await {
+            Stopped::Ready => match self.answered_call(setup) {
+                Some(call) => self.run_answered(call).await,
+                // A machine is ready only with them; if not, the record says so (cdr's drop).
+                None => tracing::error!("an answered call without its dialog, room or media"),
+            },
             Stopped::Ended {
                 ending,
                 detail,
@@ -174,14 +184,15 @@ impl Driver {
                 leave_room,
             } => {
                 let sip = self
-                    .end(&mut machine, &ending, &detail, phone, leave_room)
+                    .end(&mut setup, &ending, &detail, phone, leave_room)
                     .await;
-                linger(sip, machine).await;
+                linger(sip, setup).await;
             }
         }
     }
 
-    async fn set_up(&mut self, machine: &mut impl SetupMachine) -> Stopped {
+    /// Carries out the machine's actions and feeds it inputs until it is ready or ends.
+    async fn drive(&mut self, machine: &mut impl CallMachine) -> Stopped {
         let mut ready = false;
         loop {
             while let Some(action) = machine.poll_action() {
@@ -215,42 +226,96 @@ impl Driver {
         }
     }
 
-    async fn carry_out(&mut self, machine: &mut impl SetupMachine, action: Action) {
+    /// The answered call, from what its set-up leaves; its clock starts now. What came
+    /// before the ACK is its first business.
+    fn answered_call(&mut self, setup: impl CallMachine) -> Option<Answered> {
+        let handover = setup.into_handover()?;
+        if self.leg.is_none() || self.room.is_none() {
+            return None;
+        }
+        self.sip.sip.requeue(std::mem::take(&mut self.deferred));
+        self.record.update(|info| {
+            if info.started_at_ns == 0 {
+                info.started_at_ns = now_ns();
+            }
+        });
+        let setup = answered::Setup {
+            dialog: handover.dialog,
+            session: handover.session,
+            local: self.context.local.clone(),
+            transport: self.sip.sip.transport,
+            max_duration: self.max_duration,
+            ack: handover.ack,
+        };
+        Some(Answered::new(setup, Instant::now()))
+    }
+
+    /// The answered call to its end: counted in `active_calls` meanwhile, its duration
+    /// observed, its one outcome delivered.
+    async fn run_answered(mut self, mut call: Answered) {
+        let metrics = self.context.metrics.clone();
+        let answered_at = Instant::now();
+        metrics.active_calls.inc();
+        let stopped = self.drive(&mut call).await;
+        metrics.active_calls.dec();
+        metrics
+            .call_duration
+            .get_or_create(&vec![("direction", self.direction.as_str())])
+            .observe(answered_at.elapsed().as_secs_f64());
+        if let Stopped::Ended {
+            ending,
+            detail,
+            phone,
+            leave_room,
+        } = stopped
+        {
+            self.end(&mut call, &ending, &detail, phone, leave_room)
+                .await;
+        }
+    }
+
+    /// The SIP and media actions, whose results go back to the machine; the others in
+    /// [`Driver::carry_out_for_room`].
+    async fn carry_out(&mut self, machine: &mut impl CallMachine, action: Action) {
         let now = Instant::now();
+        let failed = match action {
+            Action::Respond { id, response } => {
+                self.respond(id, response).await;
+                None
+            }
+            Action::SendRequest(request) => self.sip.send_plain(*request).await,
+            Action::Send(request) => self.sip.send_in_dialog(request).await,
+            Action::SendAck(ack) => {
+                self.sip.sip.send_ack(ack).await;
+                None
+            }
+            Action::StartMedia(negotiated) => match self.start_media(now, &negotiated) {
+                Ok(()) => Some(Input::MediaStarted),
+                Err(detail) => Some(Input::MediaFailed(detail)),
+            },
+            Action::Renegotiate { negotiated, reply } => self.renegotiate(&negotiated, reply),
+            Action::Defer { id, request } => {
+                self.deferred.push(CallInput::Request { id, request });
+                None
+            }
+            action => {
+                self.carry_out_for_room(action).await;
+                None
+            }
+        };
+        if let Some(input) = failed {
+            machine.handle_input(now, input);
+        }
+    }
+
+    /// The actions toward the room, the API caller and the media's extras.
+    async fn carry_out_for_room(&mut self, action: Action) {
         match action {
-            Action::Respond { id, response } => self.respond(id, response).await,
-            Action::SendRequest(request) => {
-                if let Some(failed) = self.sip.send_plain(*request).await {
-                    machine.handle_input(now, failed);
-                }
-            }
-            Action::Send(request) => {
-                if let Some(failed) = self.sip.send_in_dialog(request).await {
-                    machine.handle_input(now, failed);
-                }
-            }
-            Action::SendAck(ack) => self.sip.sip.send_ack(ack).await,
-            Action::StartMedia(negotiated) => {
-                let input = match self.start_media(now, &negotiated) {
-                    Ok(()) => Input::MediaStarted,
-                    Err(detail) => Input::MediaFailed(detail),
-                };
-                machine.handle_input(now, input);
-            }
             Action::JoinRoom => {
                 let room = self.context.clone();
                 self.joining = self.join_request.take().map(|request| {
                     Box::pin(async move { join(&room.room, request).await }) as Joining
                 });
-            }
-            Action::Prompt(tone) => {
-                if let Some(leg) = &mut self.leg {
-                    leg.media.set_prompt(tone);
-                }
-            }
-            Action::Ringback(on) => {
-                let opus = leg_settings(&self.context.config.rtp).opus;
-                self.ringback = on.then(|| Ringback::new(now, opus)).flatten();
             }
             Action::SetAttributes(attributes) => {
                 if let Some((room, _)) = &self.room
@@ -259,24 +324,74 @@ impl Driver {
                     tracing::debug!(%error, "call status not set");
                 }
             }
+            Action::KeyToRoom { code, digit } => {
+                if let Some((room, _)) = &self.room {
+                    let payload = Payload::Dtmf { code, digit };
+                    if let Err(error) = room
+                        .send_data(payload, Delivery::Reliable, Vec::new())
+                        .await
+                    {
+                        tracing::debug!(%error, "DTMF not delivered to the room");
+                    }
+                }
+            }
+            Action::Ringback(on) => {
+                let opus = leg_settings(&self.context.config.rtp).opus;
+                self.ringback = on.then(|| Ringback::new(Instant::now(), opus)).flatten();
+            }
             Action::AnswerApi => {
                 if let Some(waiter) = self.api.take() {
                     waiter.answer();
                 }
             }
-            Action::SendDigits(digits) => {
-                if let Some(leg) = &mut self.leg
-                    && !leg.media.send_dtmf(&digits)
-                {
-                    tracing::warn!("the dtmf digits could not be queued");
+            Action::TransferEnded {
+                transfer_id,
+                end,
+                label,
+            } => {
+                if let Some(transfers) = &mut self.transfers {
+                    transfers.ended(&transfer_id, end, label, &self.context.metrics);
                 }
             }
-            Action::Defer { id, request } => {
-                self.deferred.push(CallInput::Request { id, request });
-            }
-            // The set-up loop's own.
-            Action::Ready | Action::End { .. } => {}
+            action => self.carry_out_for_media(action),
         }
+    }
+
+    fn carry_out_for_media(&mut self, action: Action) {
+        let Some(leg) = &mut self.leg else {
+            return;
+        };
+        match action {
+            Action::Prompt(tone) => leg.media.set_prompt(tone),
+            Action::SendDigits(digits) if !leg.media.send_dtmf(&digits) => {
+                tracing::warn!("the dtmf digits could not be queued");
+            }
+            // Carried out elsewhere; Ready and End are the loop's own.
+            _ => {}
+        }
+    }
+
+    /// Applies a new negotiation to the running media; with `reply`, the machine hears
+    /// whether it took.
+    fn renegotiate(
+        &mut self,
+        negotiated: &Negotiated,
+        reply: Option<(ServerTxId, Box<Request>, String)>,
+    ) -> Option<Input> {
+        let now = Instant::now();
+        let applied = self.leg.as_mut().is_some_and(|leg| {
+            leg.media
+                .renegotiate(now, negotiated, StreamStart::random())
+                .inspect_err(|error| tracing::warn!(%error, "new media negotiation not applied"))
+                .is_ok()
+        });
+        let (id, request, answer) = reply?;
+        Some(Input::Renegotiated {
+            id,
+            request,
+            answer,
+            applied,
+        })
     }
 
     /// Sends a response; an inbound INVITE's final ones are counted, and its 2xx starts
@@ -314,52 +429,12 @@ impl Driver {
         Ok(())
     }
 
-    /// The answered call takes over, with what came before the ACK as its first business.
-    async fn establish(self, machine: impl SetupMachine) {
-        let Driver {
-            context,
-            direction,
-            sip,
-            mut record,
-            leg,
-            room,
-            max_duration,
-            deferred,
-            transfers,
-            ..
-        } = self;
-        let (Some(answered), Some(room), Some(leg), Some(transfers)) =
-            (machine.into_answered(), room, leg, transfers)
-        else {
-            // A machine is ready only with all of them; if not, the record says so (cdr's
-            // drop).
-            tracing::error!("an answered call without its dialog, room or media");
-            return;
-        };
-        let sip = sip.sip;
-        sip.requeue(deferred);
-        record.update(|info| {
-            if info.started_at_ns == 0 {
-                info.started_at_ns = now_ns();
-            }
-        });
-        let parts = DialogParts {
-            dialog: answered.dialog,
-            session: answered.session,
-            max_duration,
-            ack: answered.ack,
-        };
-        Established::new(&context, sip, leg, room, transfers, parts)
-            .run_to_end(&context, direction, record)
-            .await;
-    }
-
-    /// Ends a call never established: one outcome to the phone, the room (if our
-    /// participant is in it and the room did not end it), the API caller, the record and
-    /// the metric. The SIP leg is left for a transaction still running.
+    /// Ends the call: one outcome to the phone, the room (if our participant is in it and
+    /// the room did not end it), the API caller still waiting, the record and the metric.
+    /// The SIP leg is left for a transaction still running.
     async fn end(
         mut self,
-        machine: &mut impl SetupMachine,
+        machine: &mut impl CallMachine,
         ending: &Ending,
         detail: &str,
         phone: PhoneEnd,
@@ -382,11 +457,10 @@ impl Driver {
                 .map_or(PhoneClose::Nothing, PhoneClose::Bye),
             _ => PhoneClose::Nothing,
         };
-        let room = self
-            .room
-            .take()
-            .filter(|_| leave_room)
-            .map(|(room, _)| room);
+        // The events stay open until the participant has left: a participant whose events
+        // nobody reads leaves on its own, without the departure.
+        let (room, _events) = self.room.take().unzip();
+        let room = room.filter(|_| leave_room);
         let api = self.api.take().map(ApiWaiter::into_sink);
         let sinks = CallSinks::new(
             &self.context,

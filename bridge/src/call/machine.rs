@@ -1,13 +1,10 @@
-//! A call before it is answered, in either direction: the words its set-up machine and the
-//! one driver that runs it speak. An inbound call's machine is `inbound::setup::Setup`
-//! (answer the phone, PIN, join the room); an outbound call's is `outbound::placing::Placing`
-//! (dial the phone, ringing, early media, the answer). Both take [`Input`] with `now` and
-//! give [`Action`]; `driver` carries the actions out for both and hands the answered call to
-//! `call::session`. Neither machine does I/O, so their tests run on a virtual clock.
-
-pub mod driver;
-mod ringback;
-mod sip_side;
+//! A call's decisions, as the machines that take them and the one driver that runs them
+//! speak of them. A call is set up by one machine per direction, `inbound::setup::Setup`
+//! (answer the phone, PIN, join the room) or `outbound::placing::Placing` (dial the phone,
+//! ringing, early media, the answer), and once answered, in either direction, run by
+//! `call::answered::Answered` (in-dialog requests, transfers, the timers). Each takes
+//! [`Input`] with `now` and gives [`Action`]; `call::driver` carries the actions out for all
+//! three. No machine does I/O, so their tests run on a virtual clock.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -18,6 +15,8 @@ use sipbridge_signaling::message::{Method, Request, Response};
 use sipbridge_signaling::outcome::{DisconnectReason, Ending, SipStatus};
 use sipbridge_signaling::sdp::{LocalSession, Negotiated};
 use sipbridge_signaling::transaction::ServerTxId;
+
+use crate::call::order::{TransferEnd, TransferPlan};
 
 /// What happened, for the set-up to decide on.
 #[derive(Debug)]
@@ -35,9 +34,11 @@ pub enum Input {
     NoAck,
     /// A response to a request we sent (outbound: our INVITE, its CANCEL).
     Response(Response),
-    /// A request we sent got no response, or could not be delivered.
+    /// A request we sent got no response, or could not be delivered; `method` and `cseq`
+    /// say which.
     RequestFailed {
         method: Method,
+        cseq: u32,
         failure: Failure,
     },
     /// Our participant is in the room ([`Action::JoinRoom`]), or could not join.
@@ -48,10 +49,23 @@ pub enum Input {
     /// The media asked for ([`Action::StartMedia`]) runs, or could not be made.
     MediaStarted,
     MediaFailed(String),
-    /// A key pressed on the phone.
-    Key(char),
+    /// A key pressed on the phone (RFC 4733 event `code`).
+    Key {
+        code: u8,
+        key: char,
+    },
     /// No RTP from the phone for `media_timeout`.
     MediaTimeout,
+    /// The media applied ([`Action::Renegotiate`]) a re-INVITE's or UPDATE's negotiation,
+    /// or could not (`applied: false`).
+    Renegotiated {
+        id: ServerTxId,
+        request: Box<Request>,
+        answer: String,
+        applied: bool,
+    },
+    /// The API asks for a transfer of the answered call.
+    Transfer(Box<TransferPlan>),
     /// The API caller waiting for the answer went away.
     ApiGone,
     /// The bridge's drain period is over.
@@ -105,6 +119,12 @@ pub enum Action {
     /// Start the phone's media for this negotiation (or apply it to the media that runs);
     /// report [`Input::MediaStarted`] or [`Input::MediaFailed`] before anything else.
     StartMedia(Negotiated),
+    /// Apply a new negotiation to the running media. With `reply`, report the result back
+    /// as [`Input::Renegotiated`] so the request gets its answer.
+    Renegotiate {
+        negotiated: Negotiated,
+        reply: Option<(ServerTxId, Box<Request>, String)>,
+    },
     /// Join the room; report [`Input::RoomJoined`] or [`Input::RoomJoinFailed`].
     JoinRoom,
     /// Play a tone to the phone (`None`: silence until the room is heard).
@@ -117,13 +137,22 @@ pub enum Action {
     AnswerApi,
     /// Send these digits to the phone (RFC 4733) once the media runs.
     SendDigits(String),
+    /// A key from the phone, for the room (SIP INFO or RFC 4733).
+    KeyToRoom { code: u32, digit: String },
+    /// A transfer ended: the API caller's answer, its record and its count.
+    TransferEnded {
+        transfer_id: String,
+        end: TransferEnd,
+        label: &'static str,
+    },
     /// A request that came before the ACK: for the answered call, in order.
     Defer { id: ServerTxId, request: Request },
-    /// The call is answered and in the room: hand over ([`SetupMachine::into_answered`]).
+    /// The call is answered and in the room: the answered call takes over
+    /// ([`CallMachine::into_handover`]) once the actions queued after this one are done.
     Ready,
-    /// The set-up ended the call. `leave_room`: our participant leaves (the room did not
-    /// end it). After this, the machine may still need SIP inputs until
-    /// [`SetupMachine::is_done`] (a late 2xx to ACK and hang up).
+    /// The call is over. `leave_room`: our participant leaves (the room did not end it).
+    /// After this, a machine may still need SIP inputs until [`CallMachine::is_done`] (a
+    /// late 2xx to ACK and hang up).
     End {
         ending: Ending,
         detail: String,
@@ -134,15 +163,15 @@ pub enum Action {
 
 /// What the answered call takes over from its set-up.
 #[derive(Debug)]
-pub struct Answered {
+pub struct Handover {
     pub dialog: Dialog,
     pub session: LocalSession,
     /// For a call we placed: the ACK of the answer, repeated for each retransmitted 2xx.
     pub ack: Option<OutgoingRequest>,
 }
 
-/// A set-up machine, as its driver sees it.
-pub trait SetupMachine {
+/// A machine, as the driver sees it.
+pub trait CallMachine {
     fn handle_input(&mut self, now: Instant, input: Input);
     fn handle_timeout(&mut self, now: Instant);
     fn poll_timeout(&self) -> Option<Instant>;
@@ -151,8 +180,9 @@ pub trait SetupMachine {
     fn pumps_media(&self) -> bool;
     /// The dialog, for a BYE at the end.
     fn dialog_mut(&mut self) -> Option<&mut Dialog>;
-    /// After [`Action::Ready`]: what the answered call starts with.
-    fn into_answered(self) -> Option<Answered>;
+    /// After [`Action::Ready`]: what the answered call starts with (`None` from the
+    /// answered call itself).
+    fn into_handover(self) -> Option<Handover>;
     /// Nothing is left to do, not even for a transaction still running after the end.
     fn is_done(&self) -> bool;
 }
@@ -160,7 +190,7 @@ pub trait SetupMachine {
 /// What a set-up machine did, in a form tests compare: responses and requests by code and
 /// method, the rest by name.
 #[cfg(test)]
-pub(crate) fn action_names(machine: &mut impl SetupMachine) -> Vec<String> {
+pub(crate) fn action_names(machine: &mut impl CallMachine) -> Vec<String> {
     std::iter::from_fn(|| machine.poll_action())
         .map(|action| match action {
             Action::Respond { response, .. } => response.code.to_string(),
@@ -178,6 +208,9 @@ pub(crate) fn action_names(machine: &mut impl SetupMachine) -> Vec<String> {
             }
             Action::AnswerApi => "api answered".into(),
             Action::SendDigits(digits) => format!("digits {digits}"),
+            Action::Renegotiate { .. } => "renegotiate".into(),
+            Action::KeyToRoom { digit, .. } => format!("key {digit}"),
+            Action::TransferEnded { label, .. } => format!("transfer {label}"),
             Action::Defer { request, .. } => format!("defer {}", request.method.as_str()),
             Action::Ready => "ready".into(),
             Action::End { ending, phone, .. } => {

@@ -1,23 +1,26 @@
-//! What a call being set up waits for: the room join, the SIP inputs, the room's events, the
-//! API caller leaving, the phone's media and the clocks; each becomes the machine's input.
+//! What a call waits for: the room join, the SIP inputs, the room's events, the API caller
+//! leaving, a transfer order, the phone's media and the clocks; each becomes the machine's
+//! input.
 
 use std::time::Instant;
 
 use sipbridge_media::leg::MediaEvent;
 use sipbridge_signaling::outcome::DisconnectReason;
 
-use super::super::ringback::Ringback;
-use super::super::sip_side::sleep;
-use super::super::{Input, SetupMachine};
+use super::ringback::Ringback;
+use super::sip_side::sleep;
 use super::{ApiWaiter, Driver, Joined, Joining};
 use crate::call::leg::MediaLeg;
+use crate::call::machine::{CallMachine, Input};
+use crate::call::order::TransferPlan;
 use crate::call::sip::outcome_reason;
-use crate::room::{JoinError, RoomEnd, RoomEvent};
+use crate::call::transfer::TransferDesk;
+use crate::room::{JoinError, Payload, RoomEnd, RoomEvent};
 
 impl Driver {
     /// Waits for what happens next and hands it to the machine; then its clock, the
     /// media and the ringback.
-    pub(super) async fn next_input(&mut self, machine: &mut impl SetupMachine) {
+    pub(super) async fn next_input(&mut self, machine: &mut impl CallMachine) {
         let pumping = machine.pumps_media() && self.leg.is_some();
         let wake = self.wake(machine, pumping);
         let listening = !self.room_ended && self.room.is_some();
@@ -34,6 +37,7 @@ impl Driver {
             }
             input = self.sip.sip.inputs.recv() => input.and_then(|input| self.sip.input(input)),
             event = room_event(self.room.as_mut()), if listening => self.room_event(event),
+            plan = transfer_order(self.transfers.as_mut()) => Some(Input::Transfer(plan)),
             () = api_gone(self.api.as_mut()) => {
                 // Nobody is left to answer.
                 self.api = None;
@@ -56,7 +60,7 @@ impl Driver {
     }
 
     /// The machine's clock, the media's and the ringback's.
-    fn wake(&self, machine: &impl SetupMachine, pumping: bool) -> Option<Instant> {
+    fn wake(&self, machine: &impl CallMachine, pumping: bool) -> Option<Instant> {
         let media = self
             .leg
             .as_ref()
@@ -70,14 +74,17 @@ impl Driver {
     }
 
     /// Frames and packets out (to the room once joined); keys and the media timeout in.
-    fn pump_media(&mut self, machine: &mut impl SetupMachine, now: Instant) {
+    fn pump_media(&mut self, machine: &mut impl CallMachine, now: Instant) {
         let Some(leg) = &mut self.leg else {
             return;
         };
         let room = self.room.as_ref().map(|(room, _)| room);
         for event in leg.pump(now, room, &self.context.metrics) {
             match event {
-                MediaEvent::Dtmf(key) => machine.handle_input(now, Input::Key(key.key)),
+                MediaEvent::Dtmf(key) => {
+                    let (code, key) = (key.code, key.key);
+                    machine.handle_input(now, Input::Key { code, key });
+                }
                 MediaEvent::Timeout { .. } => machine.handle_input(now, Input::MediaTimeout),
                 MediaEvent::SourceChanged(_) | MediaEvent::Latched(_) => {}
             }
@@ -95,6 +102,14 @@ impl Driver {
             }
             (Some(RoomEvent::TrackRemoved { track_sid, .. }), Some(leg)) => {
                 leg.media.remove_track(&track_sid);
+                return None;
+            }
+            // The room's keys reach the phone once it answered (the call is then listed
+            // for transfers).
+            (Some(RoomEvent::Data(data)), Some(leg)) if self.transfers.is_some() => {
+                if let Payload::Dtmf { digit, .. } = &data.payload {
+                    leg.media.send_dtmf(digit);
+                }
                 return None;
             }
             (Some(RoomEvent::Ended(RoomEnd::Removed { reason })), _) => outcome_reason(reason),
@@ -120,6 +135,13 @@ async fn until_joined(joining: &mut Option<Joining>) -> Result<Joined, JoinError
 async fn room_event(room: Option<&mut Joined>) -> Option<RoomEvent> {
     match room {
         Some((_, events)) => events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn transfer_order(transfers: Option<&mut TransferDesk>) -> Box<TransferPlan> {
+    match transfers {
+        Some(transfers) => transfers.order().await,
         None => std::future::pending().await,
     }
 }
