@@ -18,21 +18,22 @@ use sipbridge_signaling::transaction::ServerTxId;
 
 use crate::call::order::{TransferEnd, TransferPlan};
 
-/// What happened, for the set-up to decide on.
+/// What happened, for the machine to decide on.
 #[derive(Debug)]
 pub enum Input {
-    /// An in-dialog request from the phone (inbound: before the caller is in the room).
+    /// An in-dialog request from the phone.
     Request {
         id: ServerTxId,
         request: Request,
     },
     /// The caller cancelled our INVITE's answer (the layer answered the CANCEL).
     Cancelled,
-    /// The ACK of our 200 (with the answer to our offer, for a delayed offer).
+    /// The ACK of our 2xx (with the answer to our offer, when our 2xx carried one).
     Ack(Request),
-    /// Our 200 was never acknowledged.
+    /// Our 2xx was never acknowledged (Timer H or L).
     NoAck,
-    /// A response to a request we sent (outbound: our INVITE, its CANCEL).
+    /// A response to a request we sent (our INVITE, its CANCEL, the REFER), or a
+    /// retransmitted 2xx to our INVITE.
     Response(Response),
     /// A request we sent got no response, or could not be delivered; `method` and `cseq`
     /// say which.
@@ -107,12 +108,12 @@ pub enum PhoneEnd {
 /// What to do.
 #[derive(Debug)]
 pub enum Action {
-    /// Answer a request (inbound: the INVITE's 180 and 200, in-dialog requests).
+    /// Answer a request (the INVITE's 180 and 200 of a call we answer, in-dialog requests).
     Respond { id: ServerTxId, response: Response },
     /// Send a request outside any dialog (outbound: the INVITE, its CANCEL); a failure
     /// comes back as [`Input::RequestFailed`].
     SendRequest(Box<Request>),
-    /// Send a request of a dialog (the BYE for a 2xx nobody wants any more).
+    /// Send a request of the dialog (the REFER; the BYE for a 2xx nobody wants any more).
     Send(OutgoingRequest),
     /// ACK a 2xx to our INVITE.
     SendAck(OutgoingRequest),
@@ -127,7 +128,7 @@ pub enum Action {
     },
     /// Join the room; report [`Input::RoomJoined`] or [`Input::RoomJoinFailed`].
     JoinRoom,
-    /// Play a tone to the phone (`None`: silence until the room is heard).
+    /// Play a tone to the phone instead of the room (`None`: the room again).
     Prompt(Option<Progress>),
     /// Play ringback into the room (`true`), or stop it.
     Ringback(bool),

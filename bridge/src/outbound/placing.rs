@@ -54,8 +54,8 @@ pub(super) struct Params {
 enum Phase {
     /// The INVITE is out; no final response yet.
     Dialing,
-    /// A 2xx is ACKed; the media for its answer is being applied.
-    Answering { headers: Box<Response> },
+    /// The 2xx (`ok`) is ACKed; the media for its answer is being applied.
+    Answering { ok: Box<Response> },
     /// [`Action::Ready`] is out.
     Ready,
     /// The call ended before the INVITE's final response: the transaction may still bring
@@ -183,7 +183,7 @@ impl Placing {
             Some(Ok(negotiated)) => {
                 self.actions.push_back(Action::StartMedia(negotiated));
                 self.phase = Phase::Answering {
-                    headers: Box::new(response),
+                    ok: Box::new(response),
                 };
             }
             None if self.media_running => self.go_active(&response),
@@ -312,6 +312,22 @@ impl Placing {
         }
     }
 
+    /// Our INVITE got no response (Timer B) or could not be delivered.
+    fn invite_failed(&mut self, failure: &Failure) {
+        match self.phase {
+            Phase::Dialing => {
+                let end = match failure {
+                    Failure::NoResponse => self.dialer.on_timeout(),
+                    Failure::Transport(detail) => self.dialer.on_transport_error(detail),
+                };
+                let ending = self.ending(end);
+                self.end(ending, String::new(), PhoneEnd::Nothing);
+            }
+            Phase::Lingering { .. } => self.phase = Phase::Done,
+            _ => {}
+        }
+    }
+
     /// Something ended an answered call before it went active.
     fn end_answered(&mut self, end: EstablishedEnd) {
         self.end(end.into(), String::new(), PhoneEnd::Bye);
@@ -330,10 +346,8 @@ impl CallMachine for Placing {
                 ..
             } => self.invite_failed(&failure),
             Input::MediaStarted if answering => {
-                if let Phase::Answering { headers } =
-                    std::mem::replace(&mut self.phase, Phase::Ready)
-                {
-                    self.go_active(&headers);
+                if let Phase::Answering { ok } = std::mem::replace(&mut self.phase, Phase::Ready) {
+                    self.go_active(&ok);
                 }
             }
             Input::MediaFailed(detail) if answering => self.unusable_answer(&detail),
@@ -405,24 +419,6 @@ impl CallMachine for Placing {
 
     fn is_done(&self) -> bool {
         matches!(self.phase, Phase::Done | Phase::Ready)
-    }
-}
-
-impl Placing {
-    /// Our INVITE got no response (Timer B) or could not be delivered.
-    fn invite_failed(&mut self, failure: &Failure) {
-        match self.phase {
-            Phase::Dialing => {
-                let end = match failure {
-                    Failure::NoResponse => self.dialer.on_timeout(),
-                    Failure::Transport(detail) => self.dialer.on_transport_error(detail),
-                };
-                let ending = self.ending(end);
-                self.end(ending, String::new(), PhoneEnd::Nothing);
-            }
-            Phase::Lingering { .. } => self.phase = Phase::Done,
-            _ => {}
-        }
     }
 }
 

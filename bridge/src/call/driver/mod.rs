@@ -262,6 +262,7 @@ impl Driver {
             .call_duration
             .get_or_create(&vec![("direction", self.direction.as_str())])
             .observe(answered_at.elapsed().as_secs_f64());
+        // The answered call never asks for a hand-over: it stops only with its end.
         if let Stopped::Ended {
             ending,
             detail,
@@ -278,7 +279,7 @@ impl Driver {
     /// [`Driver::carry_out_for_room`].
     async fn carry_out(&mut self, machine: &mut impl CallMachine, action: Action) {
         let now = Instant::now();
-        let failed = match action {
+        let back = match action {
             Action::Respond { id, response } => {
                 self.respond(id, response).await;
                 None
@@ -303,7 +304,7 @@ impl Driver {
                 None
             }
         };
-        if let Some(input) = failed {
+        if let Some(input) = back {
             machine.handle_input(now, input);
         }
     }
