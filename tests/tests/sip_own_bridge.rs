@@ -1,6 +1,6 @@
 //! Bridges of the tests' own (in this process, on port 0) against the bed's livekit-server,
 //! for what the shared bed bridge cannot show: shutting down with a call up, the call
-//! limit, and a LiveKit server that cannot be reached.
+//! limit, no free RTP port, and a LiveKit server that cannot be reached.
 #![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
@@ -63,46 +63,89 @@ fn a_call_still_up_at_shutdown_gets_bye_and_a_server_shutdown_record() {
 /// Retry-After, and a record of its own.
 #[test]
 fn a_call_over_max_active_calls_gets_503() {
-    let Some(bed) = Bed::get("a_call_over_max_active_calls_gets_503") else {
+    let test = "a_call_over_max_active_calls_gets_503";
+    let Some(bed) = Bed::get(test) else {
         return;
     };
-    let bridge = OwnBridge::start(
-        &bed,
-        "limits",
-        "rtp: { port_range: { min: 21100, max: 21199 } }\n\
-         inbound_trunks: [{ id: t, numbers: [\"+15550170\"], allowed_addresses: [127.0.0.0/8] }]\n\
-         dispatch_rules: [{ id: r, rule: { direct: { room: bed-limits } } }]\n\
-         limits: { max_active_calls: 1, max_cpu_utilization: 1.0 }\n",
-    );
-    let mut member = RoomMember::join(&bed, "bed-limits", "watcher", &["--commands"]);
-    member.expect("joined", WAIT);
-    let first = {
-        let own = bridge.bed.clone();
-        let text = scenario(
-            "uac_call",
-            &[("HANGUP", sipbridge_tests::sipp::PHONE_HANGS_UP)],
-        );
-        std::thread::spawn(move || {
-            run_uac(&own, "first", &text, "+15550170", &["-d", "4000"], WAIT)
-        })
+    let refused = SecondCall {
+        label: "limits",
+        settings: "rtp: { port_range: { min: 21100, max: 21199 } }\n\
+                   limits: { max_active_calls: 1, max_cpu_utilization: 1.0 }\n",
+        number: "+15550170",
+        phrase: "Service Unavailable - too many calls",
+        retry_after: Some("5"),
     };
-    member.expect_where("attributes", WAIT, |e| {
-        e["attributes"]["sip.callStatus"] == "active"
-    });
-    let offer = "      v=0\n      o=- 1 1 IN IP4 [local_ip]\n      s=-\n      c=IN IP4 [media_ip]\n      t=0 0\n      m=audio [media_port] RTP/AVP 0";
-    let text = scenario(
-        "uac_refused",
-        &[("EXPECTED_CODE", "503"), ("OFFER_BODY", offer)],
-    );
-    let second = run_uac(&bridge.bed, "second", &text, "+15550170", &[], WAIT);
-    assert!(second.passed, "{}", second.trace);
-    assert!(second.trace.contains("Retry-After: 5"), "{}", second.trace);
-    let record = bridge.bed.cdr_of(&second.call_id, Duration::from_secs(5));
-    assert_eq!(record["callStatusCode"]["code"], 503, "{record}");
-    assert_eq!(record["disconnectReason"], "JOIN_FAILURE", "{record}");
-    assert_join_failure_counted(&bridge.bed);
-    assert!(first.join().unwrap().passed, "the first call was disturbed");
-    drop(member);
+    refused.run(&bed);
+}
+
+/// With one RTP port pair in `rtp.port_range`, a second call while the first holds it gets
+/// 503 "Service Unavailable - no free RTP port" and a record of its own.
+#[test]
+fn a_call_with_no_free_rtp_port_gets_503() {
+    let Some(bed) = Bed::get("a_call_with_no_free_rtp_port_gets_503") else {
+        return;
+    };
+    let refused = SecondCall {
+        label: "ports",
+        settings: "rtp: { port_range: { min: 21200, max: 21201 } }\n\
+                   limits: { max_cpu_utilization: 1.0 }\n",
+        number: "+15550171",
+        phrase: "Service Unavailable - no free RTP port",
+        retry_after: None,
+    };
+    refused.run(&bed);
+}
+
+/// A bridge of its own whose `settings` leave room for one call: a first call is up, a
+/// second one to the same number is refused 503 with `phrase`, its record says
+/// JOIN_FAILURE, and the first call goes on undisturbed.
+struct SecondCall {
+    label: &'static str,
+    settings: &'static str,
+    number: &'static str,
+    phrase: &'static str,
+    retry_after: Option<&'static str>,
+}
+
+impl SecondCall {
+    fn run(&self, bed: &Bed) {
+        let room = format!("bed-{}", self.label);
+        let yaml = format!(
+            "{}inbound_trunks: [{{ id: t, numbers: [\"{}\"], allowed_addresses: [127.0.0.0/8] }}]\n\
+             dispatch_rules: [{{ id: r, rule: {{ direct: {{ room: {room} }} }} }}]\n",
+            self.settings, self.number
+        );
+        let bridge = OwnBridge::start(bed, self.label, &yaml);
+        let mut member = RoomMember::join(bed, &room, "watcher", &["--commands"]);
+        member.expect("joined", WAIT);
+        let first = {
+            let own = bridge.bed.clone();
+            let number = self.number;
+            let text = scenario("uac_call", &[("HANGUP", PHONE_HANGS_UP)]);
+            std::thread::spawn(move || run_uac(&own, "first", &text, number, &["-d", "4000"], WAIT))
+        };
+        member.expect_where("attributes", WAIT, |e| {
+            e["attributes"]["sip.callStatus"] == "active"
+        });
+        let offer = "      v=0\n      o=- 1 1 IN IP4 [local_ip]\n      s=-\n      c=IN IP4 [media_ip]\n      t=0 0\n      m=audio [media_port] RTP/AVP 0";
+        let text = scenario(
+            "uac_refused",
+            &[("EXPECTED_CODE", "503"), ("OFFER_BODY", offer)],
+        );
+        let second = run_uac(&bridge.bed, "second", &text, self.number, &[], WAIT);
+        assert!(second.passed, "{}", second.trace);
+        if let Some(seconds) = self.retry_after {
+            let header = format!("Retry-After: {seconds}");
+            assert!(second.trace.contains(&header), "{}", second.trace);
+        }
+        let record = bridge.bed.cdr_of(&second.call_id, Duration::from_secs(5));
+        assert_eq!(record["callStatusCode"]["code"], 503, "{record}");
+        assert_eq!(record["callStatusCode"]["status"], self.phrase, "{record}");
+        assert_eq!(record["disconnectReason"], "JOIN_FAILURE", "{record}");
+        assert_join_failure_counted(&bridge.bed);
+        assert!(first.join().unwrap().passed, "the first call was disturbed");
+        drop(member);
+    }
 }
 
 /// LiveKit unreachable: the caller gets 503 and the record says JOIN_FAILURE
