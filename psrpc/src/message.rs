@@ -1,0 +1,148 @@
+//! psrpc's four messages (its `internal` protobuf package) and the envelope they travel in.
+//! Field numbers are psrpc's; fields psrpc keeps only for old peers (the `Any` forms of the
+//! request and response) are left out, so they are skipped when read and never written.
+
+use std::collections::BTreeMap;
+
+use prost::Message as _;
+use prost_types::Any;
+
+/// A call: published by the client on the method's request channel.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Request {
+    #[prost(string, tag = "1")]
+    pub request_id: String,
+    #[prost(string, tag = "2")]
+    pub client_id: String,
+    /// Unix nanoseconds, wall clock.
+    #[prost(int64, tag = "3")]
+    pub sent_at: i64,
+    /// Unix nanoseconds, wall clock: the request is dropped after it, and it is the handler's
+    /// deadline.
+    #[prost(int64, tag = "4")]
+    pub expiry: i64,
+    /// Every server answers (not used by the SIP methods).
+    #[prost(bool, tag = "5")]
+    pub multi: bool,
+    #[prost(btree_map = "string, string", tag = "7")]
+    pub metadata: BTreeMap<String, String>,
+    /// The method's request message, encoded.
+    #[prost(bytes = "vec", tag = "8")]
+    pub raw_request: Vec<u8>,
+}
+
+/// A server's answer, on the client's response channel.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Response {
+    #[prost(string, tag = "1")]
+    pub request_id: String,
+    #[prost(string, tag = "2")]
+    pub server_id: String,
+    #[prost(int64, tag = "3")]
+    pub sent_at: i64,
+    /// Non-empty: the call failed (whatever `code` says).
+    #[prost(string, tag = "5")]
+    pub error: String,
+    #[prost(string, tag = "6")]
+    pub code: String,
+    /// The method's response message, encoded.
+    #[prost(bytes = "vec", tag = "7")]
+    pub raw_response: Vec<u8>,
+    #[prost(message, repeated, tag = "8")]
+    pub error_details: Vec<Any>,
+}
+
+/// A server's bid for a request, on the client's claim channel.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ClaimRequest {
+    #[prost(string, tag = "1")]
+    pub request_id: String,
+    #[prost(string, tag = "2")]
+    pub server_id: String,
+    /// How well the server suits the request; the SIP methods do not weigh it, and psrpc
+    /// servers without an affinity function send 1.
+    #[prost(float, tag = "3")]
+    pub affinity: f32,
+}
+
+/// The client's award of a request to one server, on the method's claim-award channel.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ClaimResponse {
+    #[prost(string, tag = "1")]
+    pub request_id: String,
+    #[prost(string, tag = "2")]
+    pub server_id: String,
+}
+
+/// Any of the four, as published.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Envelope {
+    Request(Request),
+    Response(Response),
+    ClaimRequest(ClaimRequest),
+    ClaimResponse(ClaimResponse),
+}
+
+const TYPE_URL_PREFIX: &str = "type.googleapis.com/internal.";
+
+/// Why a payload was not one of the four.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnvelopeError {
+    #[error("not a protobuf Any: {0}")]
+    NotAny(String),
+    /// Another psrpc message (a stream's) or something else entirely: skipped.
+    #[error("a message of type {0}")]
+    OtherType(String),
+    #[error("a {kind} that does not decode: {detail}")]
+    Body { kind: &'static str, detail: String },
+}
+
+impl Envelope {
+    /// The bytes to publish: a `google.protobuf.Any` of psrpc's message.
+    pub fn encode(&self) -> Vec<u8> {
+        let (kind, value) = match self {
+            Self::Request(m) => ("Request", m.encode_to_vec()),
+            Self::Response(m) => ("Response", m.encode_to_vec()),
+            Self::ClaimRequest(m) => ("ClaimRequest", m.encode_to_vec()),
+            Self::ClaimResponse(m) => ("ClaimResponse", m.encode_to_vec()),
+        };
+        Any {
+            type_url: format!("{TYPE_URL_PREFIX}{kind}"),
+            value,
+        }
+        .encode_to_vec()
+    }
+
+    /// A payload read off a channel.
+    pub fn decode(payload: &[u8]) -> Result<Self, EnvelopeError> {
+        let any = Any::decode(payload).map_err(|e| EnvelopeError::NotAny(e.to_string()))?;
+        let kind = any
+            .type_url
+            .strip_prefix(TYPE_URL_PREFIX)
+            .ok_or_else(|| EnvelopeError::OtherType(any.type_url.clone()))?;
+        let value = any.value.as_slice();
+        let body = |kind: &'static str, error: prost::DecodeError| EnvelopeError::Body {
+            kind,
+            detail: error.to_string(),
+        };
+        match kind {
+            "Request" => Request::decode(value)
+                .map(Self::Request)
+                .map_err(|e| body("Request", e)),
+            "Response" => Response::decode(value)
+                .map(Self::Response)
+                .map_err(|e| body("Response", e)),
+            "ClaimRequest" => ClaimRequest::decode(value)
+                .map(Self::ClaimRequest)
+                .map_err(|e| body("ClaimRequest", e)),
+            "ClaimResponse" => ClaimResponse::decode(value)
+                .map(Self::ClaimResponse)
+                .map_err(|e| body("ClaimResponse", e)),
+            _ => Err(EnvelopeError::OtherType(any.type_url.clone())),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "message_tests.rs"]
+mod tests;
