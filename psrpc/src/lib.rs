@@ -30,6 +30,7 @@ pub mod error;
 pub mod id;
 pub mod message;
 pub mod server;
+pub mod sip;
 
 pub use error::{Code, RpcError};
 

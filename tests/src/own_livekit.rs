@@ -23,12 +23,23 @@ impl OwnLiveKit {
 
     /// The same with another build of livekit-server (see [`Bed::livekit_server_build`]).
     pub fn start_binary(bed: &Bed, binary: &Path, name: &str, port: u16, udp_port: u16) -> Self {
+        Self::start_configured(bed, binary, name, (port, udp_port), "")
+    }
+
+    /// The same with `extra` YAML added to its configuration (a `redis:` block, say).
+    pub fn start_configured(
+        bed: &Bed,
+        binary: &Path,
+        name: &str,
+        (port, udp_port): (u16, u16),
+        extra: &str,
+    ) -> Self {
         let dir = bed.dir.join(name);
         std::fs::create_dir_all(&dir).unwrap();
         let config = format!(
             "port: {port}\nbind_addresses: [\"127.0.0.1\"]\nrtc:\n  udp_port: {udp_port}\n  tcp_port: 0\n  \
              node_ip: 127.0.0.1\n  use_external_ip: false\n  enable_loopback_candidate: true\n  \
-             interfaces:\n    includes: [lo]\nkeys:\n  {}: {}\nlogging:\n  level: warn\n",
+             interfaces:\n    includes: [lo]\nkeys:\n  {}: {}\nlogging:\n  level: warn\n{extra}",
             bed.api_key, bed.api_secret
         );
         let config_path = dir.join("livekit.yaml");

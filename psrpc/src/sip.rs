@@ -1,0 +1,72 @@
+//! The SIP methods livekit-server calls on its SIP nodes (`rpc.SIPInternal`), and the part of
+//! their messages a node reads and writes (field numbers as in livekit/protocol's
+//! `rpc/sip.proto`; fields not listed here are skipped when read).
+
+use std::collections::BTreeMap;
+
+/// The service name in channel names.
+pub const SIP_INTERNAL: &str = "SIPInternal";
+/// Place a call (topic: none).
+pub const CREATE_SIP_PARTICIPANT: &str = "CreateSIPParticipant";
+/// Transfer a call (topic: the call's `SCL_` id, from the participant's `sip.callID`).
+pub const TRANSFER_SIP_PARTICIPANT: &str = "TransferSIPParticipant";
+
+/// `rpc.InternalCreateSIPParticipantRequest`: a call to place, resolved by livekit-server
+/// from the API request and the trunk.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct CreateSipParticipant {
+    /// The trunk's address (`host[:port]`).
+    #[prost(string, tag = "2")]
+    pub address: String,
+    /// Our number (the From user).
+    #[prost(string, tag = "3")]
+    pub number: String,
+    /// The number to call.
+    #[prost(string, tag = "4")]
+    pub call_to: String,
+    #[prost(string, tag = "5")]
+    pub username: String,
+    #[prost(string, tag = "6")]
+    pub password: String,
+    #[prost(string, tag = "7")]
+    pub room_name: String,
+    #[prost(string, tag = "8")]
+    pub participant_identity: String,
+    #[prost(string, tag = "11")]
+    pub dtmf: String,
+    #[prost(bool, tag = "12")]
+    pub play_dialtone: bool,
+    /// The call's id (`SCL_…`), chosen by livekit-server.
+    #[prost(string, tag = "13")]
+    pub sip_call_id: String,
+    #[prost(string, tag = "14")]
+    pub participant_name: String,
+    #[prost(string, tag = "15")]
+    pub participant_metadata: String,
+    /// `livekit.SIPTransport`.
+    #[prost(int32, tag = "16")]
+    pub transport: i32,
+    #[prost(btree_map = "string, string", tag = "17")]
+    pub participant_attributes: BTreeMap<String, String>,
+    #[prost(string, tag = "19")]
+    pub sip_trunk_id: String,
+    #[prost(btree_map = "string, string", tag = "21")]
+    pub headers: BTreeMap<String, String>,
+    #[prost(message, optional, tag = "23")]
+    pub ringing_timeout: Option<prost_types::Duration>,
+    #[prost(message, optional, tag = "24")]
+    pub max_call_duration: Option<prost_types::Duration>,
+    #[prost(bool, tag = "29")]
+    pub wait_until_answered: bool,
+}
+
+/// `rpc.InternalCreateSIPParticipantResponse`: the participant placing the call.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct CreateSipParticipantReply {
+    #[prost(string, tag = "1")]
+    pub participant_id: String,
+    #[prost(string, tag = "2")]
+    pub participant_identity: String,
+    #[prost(string, tag = "3")]
+    pub sip_call_id: String,
+}
