@@ -19,6 +19,10 @@
 //! ([`message::Envelope`]); the RPC's own request and response are plain protobuf bytes
 //! inside. Times are wall-clock Unix nanoseconds, so nodes need synchronised clocks.
 //!
+//! [`bus`] is the Redis side, [`client`] and [`server`] the two ends of a call; [`sip`] and
+//! [`io`] have the methods livekit-server and a SIP node call on each other, and the part of
+//! their messages a node uses.
+//!
 //! The messages are written here by hand with `prost` derives rather than generated: they
 //! are few and small, there is no protobuf compiler on the build machines, and psrpc's own
 //! `.proto` files are not published as a crate.
@@ -28,6 +32,7 @@ pub mod channel;
 pub mod client;
 pub mod error;
 pub mod id;
+pub mod io;
 pub mod message;
 pub mod server;
 pub mod sip;

@@ -1,8 +1,11 @@
-//! Our psrpc against the real livekit-server through real Redis: a livekit-server of the
-//! test's own, configured with the bed's Redis, hands CreateSIPParticipant (called through
-//! both official SDKs, inline trunk) to a psrpc server of ours serving `SIPInternal`. The
-//! request arrives as livekit-server built it; our answer reaches the SDK as a participant,
-//! and our error, with its `livekit.SIPStatus`, as the SDK's `SipCallError`.
+//! Our psrpc against the real livekit-server through real Redis, both ways, with a
+//! livekit-server of the test's own configured with the bed's Redis:
+//! - it hands CreateSIPParticipant (called through both official SDKs, inline trunk) to a
+//!   psrpc server of ours serving `SIPInternal`: the request arrives as livekit-server built
+//!   it, our answer reaches the SDK as a participant, and our error, with its
+//!   `livekit.SIPStatus`, as the SDK's `SipCallError`;
+//! - our psrpc client asks its `IOInfo` for the trunk and the dispatch of an INVITE, against
+//!   trunks and rules created through it with the Python SDK.
 #![allow(clippy::unwrap_used)]
 
 use std::sync::{Arc, Mutex};
@@ -11,6 +14,12 @@ use std::time::Duration;
 use prost::Message as _;
 use serde_json::json;
 use sipbridge_psrpc::bus::Bus;
+use sipbridge_psrpc::client::Client;
+use sipbridge_psrpc::io::{
+    Dispatch, DispatchRequest, DispatchResult, EVALUATE_SIP_DISPATCH_RULES,
+    GET_SIP_TRUNK_AUTHENTICATION, IO_INFO, SipCall, SipUri, TrunkAuthentication,
+    TrunkAuthenticationRequest,
+};
 use sipbridge_psrpc::server::{Handler, Served, Server};
 use sipbridge_psrpc::sip::{
     CREATE_SIP_PARTICIPANT, CreateSipParticipant, CreateSipParticipantReply, SIP_INTERNAL,
@@ -20,33 +29,20 @@ use sipbridge_tests::api::{ApiCaller, Sdk};
 use sipbridge_tests::sipp::free_port;
 use sipbridge_tests::{Bed, OwnLiveKit};
 
-/// A Redis database of its own, so the queue locks of this test touch nothing else.
+/// A Redis database of these tests' own, so their queue locks and SIP store touch nothing
+/// else. Both tests' livekit-servers use it: pub/sub channels are not per database, so either
+/// server may answer the other test's IOInfo request, and with one store they answer alike.
 const REDIS_DB: u8 = 9;
 
 #[test]
 fn create_sip_participant_through_livekit_server_reaches_our_psrpc_server_and_back() {
     let test = "create_sip_participant_through_livekit_server_reaches_our_psrpc_server_and_back";
     let Some(bed) = Bed::get(test) else { return };
-    let port = free_port(false);
-    let udp_port = loop {
-        let udp = free_port(false);
-        if udp != port {
-            break udp;
-        }
-    };
-    let redis = format!("redis:\n  address: {}\n  db: {REDIS_DB}\n", bed.redis_addr);
-    let server = OwnLiveKit::start_configured(
-        &bed,
-        &bed.livekit_server.clone(),
-        "psrpc-livekit",
-        (port, udp_port),
-        &redis,
-    );
+    let server = livekit_on_redis(&bed, "psrpc-livekit");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let seen: Arc<Mutex<Vec<CreateSipParticipant>>> = Arc::default();
     let _serving = runtime.block_on(async {
-        let url = format!("redis://{}/{REDIS_DB}", bed.redis_addr);
-        let bus = Bus::connect(&url).await.unwrap();
+        let bus = Bus::connect(&redis_url(&bed)).await.unwrap();
         let served = Served {
             service: SIP_INTERNAL.into(),
             method: CREATE_SIP_PARTICIPANT.into(),
@@ -108,6 +104,23 @@ fn create_sip_participant_through_livekit_server_reaches_our_psrpc_server_and_ba
 
 const LIMIT: Duration = Duration::from_secs(60);
 
+/// A livekit-server of the test's own, on the bed's Redis (database [`REDIS_DB`]).
+fn livekit_on_redis(bed: &Bed, name: &str) -> OwnLiveKit {
+    let port = free_port(false);
+    let udp_port = loop {
+        let udp = free_port(false);
+        if udp != port {
+            break udp;
+        }
+    };
+    let redis = format!("redis:\n  address: {}\n  db: {REDIS_DB}\n", bed.redis_addr);
+    OwnLiveKit::start_configured(bed, &bed.livekit_server, name, (port, udp_port), &redis)
+}
+
+fn redis_url(bed: &Bed) -> String {
+    format!("redis://{}/{REDIS_DB}", bed.redis_addr)
+}
+
 /// CreateSIPParticipant with an inline trunk (livekit-server stores nothing for it).
 fn request(to: &str) -> serde_json::Value {
     json!({
@@ -142,4 +155,157 @@ fn answer(seen: Arc<Mutex<Vec<CreateSipParticipant>>>) -> Handler {
             Ok(reply.encode_to_vec())
         })
     })
+}
+
+/// The other direction: trunks and a dispatch rule created through livekit-server with the
+/// Python SDK, then looked up by our psrpc client as a SIP node does for each INVITE
+/// (IOInfo.GetSIPTrunkAuthentication, IOInfo.EvaluateSIPDispatchRules).
+#[test]
+fn our_psrpc_client_gets_trunks_and_dispatch_from_livekit_server() {
+    let test = "our_psrpc_client_gets_trunks_and_dispatch_from_livekit_server";
+    let Some(bed) = Bed::get(test) else { return };
+    let server = livekit_on_redis(&bed, "psrpc-ioinfo");
+    let caller = ApiCaller {
+        api_url: server.url.replace("ws://", "http://"),
+        ..ApiCaller::of(&bed)
+    };
+    let open = store(
+        &caller,
+        json!({"inbound_trunk": {"name": "open", "numbers": ["+15550900"],
+                                 "allowed_addresses": ["127.0.0.1"]}}),
+    );
+    let guarded = store(
+        &caller,
+        json!({"inbound_trunk": {"name": "guarded", "numbers": ["+15550901"],
+                                 "auth_username": "alice", "auth_password": "wonderland"}}),
+    );
+    store(
+        &caller,
+        json!({"dispatch_rule": {"dispatch_rule": {
+            "trunk_ids": [open],
+            "rule": {"dispatch_rule_direct": {"room_name": "io-room", "pin": "1234"}}}}}),
+    );
+    store(
+        &caller,
+        json!({"dispatch_rule": {"dispatch_rule": {
+            "trunk_ids": [guarded],
+            "rule": {"dispatch_rule_individual": {"room_prefix": "call-"}},
+            "room_config": {"agents": [{"agent_name": "helper"}]}}}}),
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let bus = Bus::connect(&redis_url(&bed)).await.unwrap();
+        let client = Client::new(bus, IO_INFO).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+
+        let found = authenticate(&client, "+15550900").await;
+        assert_eq!(found.sip_trunk_id, open, "{found:?}");
+        assert!(found.username.is_empty() && !found.drop, "{found:?}");
+        let found = authenticate(&client, "+15550901").await;
+        assert_eq!(found.sip_trunk_id, guarded, "{found:?}");
+        assert_eq!(
+            (found.username.as_str(), found.password.as_str()),
+            ("alice", "wonderland")
+        );
+
+        let pin_asked = dispatch(&client, &open, "+15550900", "").await;
+        assert_eq!(
+            pin_asked.result,
+            DispatchResult::RequestPin as i32,
+            "{pin_asked:?}"
+        );
+        let admitted = dispatch(&client, &open, "+15550900", "1234").await;
+        assert_eq!(
+            admitted.result,
+            DispatchResult::Accept as i32,
+            "{admitted:?}"
+        );
+        assert_eq!(admitted.room_name, "io-room");
+        let individual = dispatch(&client, &guarded, "+15550901", "").await;
+        assert_eq!(
+            individual.result,
+            DispatchResult::Accept as i32,
+            "{individual:?}"
+        );
+        assert!(individual.room_name.starts_with("call-"), "{individual:?}");
+        let agents = &individual.room_config.as_ref().unwrap().agents;
+        assert_eq!(agents[0].agent_name, "helper", "{individual:?}");
+    });
+    drop(server);
+}
+
+/// An INVITE from 127.0.0.1 to `to`, as a node describes it.
+fn call(to: &str) -> SipCall {
+    let uri = |user: &str| SipUri {
+        user: user.into(),
+        host: "127.0.0.1".into(),
+        ip: "127.0.0.1".into(),
+        port: 5060,
+        ..SipUri::default()
+    };
+    SipCall {
+        lk_call_id: format!("SCL_io{}", &to[to.len() - 3..]),
+        source_ip: "127.0.0.1".into(),
+        address: Some(uri(to)),
+        from: Some(uri("+15557770001")),
+        to: Some(uri(to)),
+        sip_call_id: format!("io-{to}@127.0.0.1"),
+    }
+}
+
+async fn authenticate(client: &Client, to: &str) -> TrunkAuthentication {
+    let request = TrunkAuthenticationRequest {
+        call: Some(call(to)),
+    };
+    let bytes = client
+        .call(
+            GET_SIP_TRUNK_AUTHENTICATION,
+            &[],
+            request.encode_to_vec(),
+            IO_TIMEOUT,
+        )
+        .await
+        .unwrap();
+    TrunkAuthentication::decode(bytes.as_slice()).unwrap()
+}
+
+async fn dispatch(client: &Client, trunk: &str, to: &str, pin: &str) -> Dispatch {
+    let request = DispatchRequest {
+        sip_trunk_id: trunk.into(),
+        pin: pin.into(),
+        call: Some(call(to)),
+        ..DispatchRequest::default()
+    };
+    let bytes = client
+        .call(
+            EVALUATE_SIP_DISPATCH_RULES,
+            &[],
+            request.encode_to_vec(),
+            IO_TIMEOUT,
+        )
+        .await
+        .unwrap();
+    Dispatch::decode(bytes.as_slice()).unwrap()
+}
+
+const IO_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Creates a trunk or rule through livekit-server (tests/py/sip_store.py): its id.
+fn store(caller: &ApiCaller, order: serde_json::Value) -> String {
+    let output = std::process::Command::new(&caller.python)
+        .arg(Bed::tests_file("py/sip_store.py"))
+        .arg(order.to_string())
+        .current_dir(Bed::tests_file("py"))
+        .env("SIPBRIDGE_API_URL", &caller.api_url)
+        .env("LIVEKIT_API_KEY", &caller.api_key)
+        .env("LIVEKIT_API_SECRET", &caller.api_secret)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{order}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let line: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    line["id"].as_str().unwrap().to_owned()
 }
