@@ -1,5 +1,7 @@
 //! psrpc on Redis: the RPC protocol livekit-server uses to hand SIP calls to its SIP nodes, as
 //! livekit/psrpc v0.7.2 (the version livekit-server v1.13.5 requires) puts it on the wire.
+//! livekit-server v1.13.11 (psrpc v0.8.2, which adds optional compression and claim
+//! shortcuts) understands it too: `tests/tests/psrpc_livekit.rs` runs against both.
 //!
 //! Everything is Redis pub/sub. A call is four messages on four channels ([`channel`]):
 //!

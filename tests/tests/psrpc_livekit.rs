@@ -1,5 +1,6 @@
 //! Our psrpc against the real livekit-server through real Redis, both ways, with a
-//! livekit-server of the test's own configured with the bed's Redis:
+//! livekit-server of the test's own configured with the bed's Redis, for each version the bed
+//! compares (v1.13.5 speaks psrpc v0.7.2, v1.13.11 psrpc v0.8.2):
 //! - it hands CreateSIPParticipant (called through both official SDKs, inline trunk) to a
 //!   psrpc server of ours serving `SIPInternal`: the request arrives as livekit-server built
 //!   it, our answer reaches the SDK as a participant, and our error, with its
@@ -8,6 +9,7 @@
 //!   trunks and rules created through it with the Python SDK.
 #![allow(clippy::unwrap_used)]
 
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,23 +28,53 @@ use sipbridge_psrpc::sip::{
 };
 use sipbridge_psrpc::{Code, RpcError};
 use sipbridge_tests::api::{ApiCaller, Sdk};
+use sipbridge_tests::observe::LIVEKIT_SERVERS;
 use sipbridge_tests::sipp::free_port;
 use sipbridge_tests::{Bed, OwnLiveKit};
 
-/// A Redis database of these tests' own, so their queue locks and SIP store touch nothing
-/// else. Both tests' livekit-servers use it: pub/sub channels are not per database, so either
-/// server may answer the other test's IOInfo request, and with one store they answer alike.
-const REDIS_DB: u8 = 9;
+/// The first of the Redis databases these tests use, one per server version, so their queue
+/// locks and SIP stores touch nothing else.
+const REDIS_DB: usize = 9;
 
+/// Each version of livekit-server the bed compares, one after the other (pub/sub channels
+/// are not per database: two servers at once would answer each other's requests).
 #[test]
-fn create_sip_participant_through_livekit_server_reaches_our_psrpc_server_and_back() {
-    let test = "create_sip_participant_through_livekit_server_reaches_our_psrpc_server_and_back";
+fn psrpc_interop_with_every_livekit_server_version() {
+    let test = "psrpc_interop_with_every_livekit_server_version";
     let Some(bed) = Bed::get(test) else { return };
-    let server = livekit_on_redis(&bed, "psrpc-livekit");
+    for (index, (version, _)) in LIVEKIT_SERVERS.iter().enumerate() {
+        let Some(binary) = bed.livekit_server_build(test, version) else {
+            continue;
+        };
+        let redis = Redis {
+            addr: &bed.redis_addr,
+            db: REDIS_DB + index,
+        };
+        let server = livekit_on_redis(&bed, &binary, &format!("psrpc-{version}"), &redis);
+        eprintln!("livekit-server {version}: CreateSIPParticipant to our psrpc server");
+        create_sip_participant_reaches_our_server(&bed, &server, &redis);
+        eprintln!("livekit-server {version}: IOInfo for our psrpc client");
+        our_client_gets_trunks_and_dispatch(&bed, &server, &redis);
+    }
+}
+
+/// Where the servers and our bus meet.
+struct Redis<'a> {
+    addr: &'a str,
+    db: usize,
+}
+
+impl Redis<'_> {
+    fn url(&self) -> String {
+        format!("redis://{}/{}", self.addr, self.db)
+    }
+}
+
+fn create_sip_participant_reaches_our_server(bed: &Bed, server: &OwnLiveKit, redis: &Redis) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let seen: Arc<Mutex<Vec<CreateSipParticipant>>> = Arc::default();
     let _serving = runtime.block_on(async {
-        let bus = Bus::connect(&redis_url(&bed)).await.unwrap();
+        let bus = Bus::connect(&redis.url()).await.unwrap();
         let served = Served {
             service: SIP_INTERNAL.into(),
             method: CREATE_SIP_PARTICIPANT.into(),
@@ -58,7 +90,7 @@ fn create_sip_participant_through_livekit_server_reaches_our_psrpc_server_and_ba
     });
     let caller = ApiCaller {
         api_url: server.url.replace("ws://", "http://"),
-        ..ApiCaller::of(&bed)
+        ..ApiCaller::of(bed)
     };
     for sdk in [Sdk::Node, Sdk::Python] {
         let answered = caller.create_sip_participant(sdk, &request("+15550100"), &[], LIMIT);
@@ -99,13 +131,12 @@ fn create_sip_participant_through_livekit_server_reaches_our_psrpc_server_and_ba
     assert_eq!(first.address, "127.0.0.1:5099");
     assert_eq!(first.number, "+15550199");
     assert!(first.sip_call_id.starts_with("SCL_"), "{first:?}");
-    drop(server);
 }
 
 const LIMIT: Duration = Duration::from_secs(60);
 
-/// A livekit-server of the test's own, on the bed's Redis (database [`REDIS_DB`]).
-fn livekit_on_redis(bed: &Bed, name: &str) -> OwnLiveKit {
+/// A livekit-server (`binary`) of the test's own, on `redis`.
+fn livekit_on_redis(bed: &Bed, binary: &Path, name: &str, redis: &Redis) -> OwnLiveKit {
     let port = free_port(false);
     let udp_port = loop {
         let udp = free_port(false);
@@ -113,12 +144,8 @@ fn livekit_on_redis(bed: &Bed, name: &str) -> OwnLiveKit {
             break udp;
         }
     };
-    let redis = format!("redis:\n  address: {}\n  db: {REDIS_DB}\n", bed.redis_addr);
-    OwnLiveKit::start_configured(bed, &bed.livekit_server, name, (port, udp_port), &redis)
-}
-
-fn redis_url(bed: &Bed) -> String {
-    format!("redis://{}/{REDIS_DB}", bed.redis_addr)
+    let config = format!("redis:\n  address: {}\n  db: {}\n", redis.addr, redis.db);
+    OwnLiveKit::start_configured(bed, binary, name, (port, udp_port), &config)
 }
 
 /// CreateSIPParticipant with an inline trunk (livekit-server stores nothing for it).
@@ -160,14 +187,10 @@ fn answer(seen: Arc<Mutex<Vec<CreateSipParticipant>>>) -> Handler {
 /// The other direction: trunks and a dispatch rule created through livekit-server with the
 /// Python SDK, then looked up by our psrpc client as a SIP node does for each INVITE
 /// (IOInfo.GetSIPTrunkAuthentication, IOInfo.EvaluateSIPDispatchRules).
-#[test]
-fn our_psrpc_client_gets_trunks_and_dispatch_from_livekit_server() {
-    let test = "our_psrpc_client_gets_trunks_and_dispatch_from_livekit_server";
-    let Some(bed) = Bed::get(test) else { return };
-    let server = livekit_on_redis(&bed, "psrpc-ioinfo");
+fn our_client_gets_trunks_and_dispatch(bed: &Bed, server: &OwnLiveKit, redis: &Redis) {
     let caller = ApiCaller {
         api_url: server.url.replace("ws://", "http://"),
-        ..ApiCaller::of(&bed)
+        ..ApiCaller::of(bed)
     };
     let open = store(
         &caller,
@@ -194,7 +217,7 @@ fn our_psrpc_client_gets_trunks_and_dispatch_from_livekit_server() {
     );
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let bus = Bus::connect(&redis_url(&bed)).await.unwrap();
+        let bus = Bus::connect(&redis.url()).await.unwrap();
         let client = Client::new(bus, IO_INFO).await.unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;
 
@@ -231,7 +254,6 @@ fn our_psrpc_client_gets_trunks_and_dispatch_from_livekit_server() {
         let agents = &individual.room_config.as_ref().unwrap().agents;
         assert_eq!(agents[0].agent_name, "helper", "{individual:?}");
     });
-    drop(server);
 }
 
 /// An INVITE from 127.0.0.1 to `to`, as a node describes it.
