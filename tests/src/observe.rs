@@ -54,7 +54,7 @@ impl Bed {
     }
 
     /// The records of the file (calls and transfers) that `keep` keeps, as they are now.
-    fn records(&self, keep: impl Fn(&Value) -> bool) -> Vec<Value> {
+    pub fn records(&self, keep: impl Fn(&Value) -> bool) -> Vec<Value> {
         let text = std::fs::read_to_string(&self.cdr).unwrap_or_default();
         text.lines()
             .filter_map(|line| serde_json::from_str::<Value>(line).ok())

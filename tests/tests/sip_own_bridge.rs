@@ -1,10 +1,12 @@
 //! Bridges of the tests' own (in this process, on port 0) against the bed's livekit-server,
 //! for what the shared bed bridge cannot show: shutting down with a call up, the call
-//! limit, no free RTP port, and a LiveKit server that cannot be reached.
+//! limit, no free RTP port, and a LiveKit server that cannot be reached (both directions).
 #![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
 
+use serde_json::json;
+use sipbridge_tests::api::{ApiCaller, Sdk};
 use sipbridge_tests::observe::calls_ended;
 use sipbridge_tests::sipp::{PHONE_HANGS_UP, ROOM_HANGS_UP, run_uac, scenario};
 use sipbridge_tests::{Bed, OwnBridge, RoomMember};
@@ -87,7 +89,7 @@ fn a_call_with_no_free_rtp_port_gets_503() {
     };
     let refused = SecondCall {
         label: "ports",
-        settings: "rtp: { port_range: { min: 21200, max: 21201 } }\n\
+        settings: "rtp: { port_range: { min: 21400, max: 21401 } }\n\
                    limits: { max_cpu_utilization: 1.0 }\n",
         number: "+15550171",
         phrase: "Service Unavailable - no free RTP port",
@@ -175,6 +177,48 @@ fn a_room_that_cannot_be_joined_gets_503() {
     assert_eq!(record["disconnectReason"], "JOIN_FAILURE", "{record}");
     assert_eq!(record["callStatusCode"]["code"], 503, "{record}");
     assert_join_failure_counted(&bridge.bed);
+}
+
+/// LiveKit unreachable for a call we place: the API caller gets `unavailable` with SIP
+/// status 503 "Service Unavailable - room join failed" (what both SDKs raise as
+/// `SipCallError`), and the record and the metric say JOIN_FAILURE, outbound.
+#[test]
+fn an_outbound_call_whose_room_cannot_be_joined_is_503_to_the_api() {
+    let Some(bed) = Bed::get("an_outbound_call_whose_room_cannot_be_joined_is_503_to_the_api")
+    else {
+        return;
+    };
+    let bridge = OwnBridge::start_with_livekit(
+        &bed,
+        "nojoin-out",
+        "ws://127.0.0.1:9",
+        "rtp: { port_range: { min: 21500, max: 21599 } }\n",
+    );
+    let request = json!({
+        "room_name": "bed-nowhere-out",
+        "participant_identity": "callee",
+        "sip_call_to": "+15550181",
+        "sip_number": "+15550199",
+        "trunk": { "hostname": "127.0.0.1:5099" },
+        "wait_until_answered": true,
+    });
+    let reply = ApiCaller::of(&bridge.bed).create_sip_participant(Sdk::Python, &request, &[], WAIT);
+    let Some(error) = reply.error.clone() else {
+        panic!("{reply:?}")
+    };
+    assert_eq!(error.class, "SipCallError", "{error:?}");
+    assert_eq!(error.code, "unavailable", "{error:?}");
+    assert_eq!(error.sip_status_code, Some(503), "{error:?}");
+    assert_eq!(error.sip_status, "Service Unavailable - room join failed");
+    let records = bridge.bed.records(|r| r["roomName"] == "bed-nowhere-out");
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(
+        records[0]["disconnectReason"], "JOIN_FAILURE",
+        "{records:?}"
+    );
+    assert_eq!(records[0]["callDirection"], "SCD_OUTBOUND", "{records:?}");
+    let sample = calls_ended("outbound", "JOIN_FAILURE", "5xx");
+    assert_eq!(bridge.bed.metric(&sample), 1.0, "{sample}");
 }
 
 /// The bridge of the test refused exactly one call, counted when its record was written.
