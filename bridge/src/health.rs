@@ -1,5 +1,6 @@
 //! Readiness as `/health` reports it: 200 when taking calls, 503 while starting or draining, so a
-//! load balancer sends new calls elsewhere.
+//! load balancer sends new calls elsewhere (and 429 while `limits:` would refuse one:
+//! `http.rs`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};

@@ -12,6 +12,7 @@ use livekit_api::access_token::TokenVerifier;
 use crate::api::{self, SipService};
 use crate::health::{Health, Readiness};
 use crate::metrics::Metrics;
+use sipbridge_signaling::outcome::Overload;
 
 #[derive(Clone)]
 pub(crate) struct HttpState {
@@ -21,6 +22,8 @@ pub(crate) struct HttpState {
     pub(crate) verifier: TokenVerifier,
     /// What the `livekit.SIP` methods do; `None` answers them `unavailable`.
     pub(crate) sip: Option<Arc<dyn SipService>>,
+    /// Whether the bridge is over its `limits:` now (new calls are refused).
+    pub(crate) overload: Arc<dyn Fn() -> Option<Overload> + Send + Sync>,
 }
 
 impl std::fmt::Debug for HttpState {
@@ -47,13 +50,21 @@ async fn twirp(State(state): State<HttpState>, request: Request) -> Response {
     api::handle(&state.verifier, state.sip.as_ref(), request).await
 }
 
+/// 200 ready, 429 over its limits (it would refuse a new call now), 503 starting or
+/// draining: what a load balancer needs to send new calls elsewhere.
 async fn health(State(state): State<HttpState>) -> Response {
     let readiness = state.health.get();
-    let status = match readiness {
-        Readiness::Ready => StatusCode::OK,
-        Readiness::Starting | Readiness::Draining => StatusCode::SERVICE_UNAVAILABLE,
+    let (status, text) = match (readiness, (state.overload)()) {
+        (Readiness::Ready, Some(Overload::TooManyCalls)) => {
+            (StatusCode::TOO_MANY_REQUESTS, "busy: too many calls")
+        }
+        (Readiness::Ready, Some(Overload::Cpu)) => (StatusCode::TOO_MANY_REQUESTS, "busy: CPU"),
+        (Readiness::Ready, None) => (StatusCode::OK, readiness.as_str()),
+        (Readiness::Starting | Readiness::Draining, _) => {
+            (StatusCode::SERVICE_UNAVAILABLE, readiness.as_str())
+        }
     };
-    (status, format!("{}\n", readiness.as_str())).into_response()
+    (status, format!("{text}\n")).into_response()
 }
 
 async fn metrics(State(state): State<HttpState>) -> Response {
@@ -75,11 +86,16 @@ mod tests {
     use super::*;
 
     fn state(readiness: Readiness) -> HttpState {
+        loaded(readiness, None)
+    }
+
+    fn loaded(readiness: Readiness, overload: Option<Overload>) -> HttpState {
         let state = HttpState {
             health: Health::default(),
             metrics: Arc::new(Metrics::new()),
             verifier: TokenVerifier::with_api_key("key", "secret"),
             sip: None,
+            overload: Arc::new(move || overload),
         };
         state.health.set(readiness);
         state
@@ -97,6 +113,30 @@ mod tests {
                 expected,
                 "{readiness:?}"
             );
+        }
+    }
+
+    #[tokio::test]
+    async fn health_is_429_over_the_limits_and_503_draining_whatever_the_load() {
+        for (readiness, overload, expected) in [
+            (
+                Readiness::Ready,
+                Some(Overload::TooManyCalls),
+                StatusCode::TOO_MANY_REQUESTS,
+            ),
+            (
+                Readiness::Ready,
+                Some(Overload::Cpu),
+                StatusCode::TOO_MANY_REQUESTS,
+            ),
+            (
+                Readiness::Draining,
+                Some(Overload::Cpu),
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+        ] {
+            let response = health(State(loaded(readiness, overload))).await;
+            assert_eq!(response.status(), expected, "{readiness:?} {overload:?}");
         }
     }
 

@@ -154,6 +154,14 @@ fn serve_http(
         // Weak: the HTTP server outlives the calls at shutdown, and must not keep the
         // record sink open while the records are flushed.
         sip: Some(Arc::new(service::BridgeService::new(Arc::downgrade(calls)))),
+        overload: {
+            let calls = Arc::downgrade(calls);
+            Arc::new(move || {
+                calls
+                    .upgrade()
+                    .and_then(|calls| calls.would_refuse_a_call())
+            })
+        },
     });
     let server = tokio::spawn(async move {
         axum::serve(listener, router)

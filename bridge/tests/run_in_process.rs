@@ -9,9 +9,11 @@ use std::sync::Arc;
 use sipbridge::sockets::BoundSockets;
 use tokio::net::{TcpListener, UdpSocket};
 
+/// No CPU limit: above it `/health` says 429, and a busy test machine must not decide this test.
 const CONFIG: &str = "livekit: { url: ws://127.0.0.1:7880, api_key: k, api_secret: s }\n\
                       sip: { external_ip: 127.0.0.1 }\n\
-                      shutdown: { drain_timeout: 1s }\n";
+                      shutdown: { drain_timeout: 1s }\n\
+                      limits: { max_cpu_utilization: 1.0 }\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_on_sockets_bound_by_the_caller_until_shutdown() {

@@ -12,7 +12,8 @@ use common::{Bridge, http_get, temp_dir};
 
 const SECRET: &str = "never-log-this-secret-value";
 
-/// A config listening on ephemeral ports (`http` picks the HTTP address).
+/// A config listening on ephemeral ports (`http` picks the HTTP address). No CPU limit: above
+/// it `/health` says 429, and a busy test machine must not decide these tests.
 fn write_config(name: &str, http: &str) -> PathBuf {
     let dir = temp_dir(name);
     let path = dir.join("config.yaml");
@@ -22,7 +23,8 @@ fn write_config(name: &str, http: &str) -> PathBuf {
          http: {{ listen: \"{http}\" }}\n\
          cdr: {{ path: {} }}\n\
          logging: {{ level: debug, json: true }}\n\
-         shutdown: {{ drain_timeout: 2s }}\n",
+         shutdown: {{ drain_timeout: 2s }}\n\
+         limits: {{ max_cpu_utilization: 1.0 }}\n",
         dir.join("cdr.jsonl").display()
     );
     std::fs::write(&path, text).unwrap();

@@ -76,6 +76,7 @@ fn a_call_over_max_active_calls_gets_503() {
         number: "+15550170",
         phrase: "Service Unavailable - too many calls",
         retry_after: Some("5"),
+        health: "429 busy: too many calls",
     };
     refused.run(&bed);
 }
@@ -94,6 +95,8 @@ fn a_call_with_no_free_rtp_port_gets_503() {
         number: "+15550171",
         phrase: "Service Unavailable - no free RTP port",
         retry_after: None,
+        // RTP ports are not a `limits:` setting: the node still says it is ready.
+        health: "200 ready",
     };
     refused.run(&bed);
 }
@@ -107,6 +110,8 @@ struct SecondCall {
     number: &'static str,
     phrase: &'static str,
     retry_after: Option<&'static str>,
+    /// What `/health` says while the first call is up (status and body).
+    health: &'static str,
 }
 
 impl SecondCall {
@@ -129,6 +134,11 @@ impl SecondCall {
         member.expect_where("attributes", WAIT, |e| {
             e["attributes"]["sip.callStatus"] == "active"
         });
+        assert_eq!(
+            health(&bridge.bed),
+            self.health,
+            "while the first call is up"
+        );
         let offer = "      v=0\n      o=- 1 1 IN IP4 [local_ip]\n      s=-\n      c=IN IP4 [media_ip]\n      t=0 0\n      m=audio [media_port] RTP/AVP 0";
         let text = scenario(
             "uac_refused",
@@ -219,6 +229,22 @@ fn an_outbound_call_whose_room_cannot_be_joined_is_503_to_the_api() {
     assert_eq!(records[0]["callDirection"], "SCD_OUTBOUND", "{records:?}");
     let sample = calls_ended("outbound", "JOIN_FAILURE", "5xx");
     assert_eq!(bridge.bed.metric(&sample), 1.0, "{sample}");
+}
+
+/// `/health` as a load balancer reads it: the status, a space, the body's line.
+fn health(own: &Bed) -> String {
+    let output = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-w",
+            " %{http_code}",
+            &format!("{}/health", own.api_url),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    let (body, code) = text.rsplit_once(' ').unwrap_or_default();
+    format!("{code} {}", body.trim())
 }
 
 /// The bridge of the test refused exactly one call, counted when its record was written.

@@ -108,6 +108,7 @@ fn state(sip: Option<Fake>) -> HttpState {
         metrics: Arc::new(Metrics::new()),
         verifier: verifier(),
         sip: sip.map(|fake| Arc::new(fake) as Arc<dyn SipService>),
+        overload: Arc::new(|| None),
     }
 }
 

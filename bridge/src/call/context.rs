@@ -50,10 +50,20 @@ impl CallContext {
     /// Which limit (`limits:`) refuses a new call, if one does. The count includes the
     /// asking call's own task.
     pub fn overloaded(&self) -> Option<Overload> {
+        self.over_limits(self.calls_in_progress())
+    }
+
+    /// Which limit would refuse a call arriving now (for `/health`: no call is asking).
+    pub fn would_refuse_a_call(&self) -> Option<Overload> {
+        self.over_limits(self.calls_in_progress() + 1)
+    }
+
+    /// The limits with `calls` in progress.
+    fn over_limits(&self, calls: usize) -> Option<Overload> {
         let limits = &self.config.limits;
         if limits
             .max_active_calls
-            .is_some_and(|max| self.calls_in_progress() > max as usize)
+            .is_some_and(|max| calls > max as usize)
         {
             return Some(Overload::TooManyCalls);
         }
