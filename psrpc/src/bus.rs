@@ -40,13 +40,11 @@ impl std::fmt::Debug for Bus {
     }
 }
 
-/// A change of what the pub/sub connection listens to.
+/// A new reader of a channel, for the pub/sub connection.
 #[derive(Debug)]
-enum Subscription {
-    Add {
-        channel: String,
-        reader: mpsc::Sender<Vec<u8>>,
-    },
+struct Subscription {
+    channel: String,
+    reader: mpsc::Sender<Vec<u8>>,
 }
 
 impl Bus {
@@ -66,7 +64,7 @@ impl Bus {
     /// The payloads published on `channel` from now on, until the receiver is dropped.
     pub async fn subscribe(&self, channel: &str) -> Result<mpsc::Receiver<Vec<u8>>, BusError> {
         let (reader, payloads) = mpsc::channel(CHANNEL_QUEUE);
-        let add = Subscription::Add {
+        let add = Subscription {
             channel: channel.to_owned(),
             reader,
         };
@@ -123,7 +121,7 @@ async fn listen(
         loop {
             tokio::select! {
                 change = changes.recv() => {
-                    let Some(Subscription::Add { channel, reader }) = change else {
+                    let Some(Subscription { channel, reader }) = change else {
                         // The bus is gone: nothing more to listen for.
                         return;
                     };
@@ -195,7 +193,7 @@ async fn reconnect(
             tokio::select! {
                 () = &mut sleep => break,
                 change = changes.recv() => match change {
-                    Some(Subscription::Add { channel, reader }) => {
+                    Some(Subscription { channel, reader }) => {
                         readers.entry(channel).or_default().push(reader);
                     }
                     None => return None,

@@ -12,8 +12,7 @@ use crate::bus::{Bus, BusError};
 use crate::channel::{self, Method};
 use crate::error::{Code, RpcError};
 use crate::id::new_id;
-use crate::message::{ClaimResponse, Envelope, Request, Response};
-use crate::server::unix_nanos;
+use crate::message::{ClaimResponse, Envelope, Request, Response, unix_nanos};
 
 /// How long the client waits for a first bid.
 pub const SELECTION_TIMEOUT: Duration = Duration::from_secs(1);

@@ -3,6 +3,7 @@
 //! request and response) are left out, so they are skipped when read and never written.
 
 use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use prost::Message as _;
 use prost_types::Any;
@@ -141,6 +142,12 @@ impl Envelope {
             _ => Err(EnvelopeError::OtherType(any.type_url.clone())),
         }
     }
+}
+
+/// A message's time: wall-clock Unix nanoseconds.
+pub(crate) fn unix_nanos(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

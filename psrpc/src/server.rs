@@ -15,7 +15,7 @@ use crate::bus::{Bus, BusError};
 use crate::channel::{self, Method};
 use crate::error::RpcError;
 use crate::id::new_id;
-use crate::message::{ClaimRequest, ClaimResponse, Envelope, Request, Response};
+use crate::message::{ClaimRequest, ClaimResponse, Envelope, Request, Response, unix_nanos};
 
 /// What a handler gives back: the response message's bytes, or an error.
 pub type Reply = Result<Vec<u8>, RpcError>;
@@ -218,9 +218,4 @@ fn response(request_id: &str, server_id: &str, reply: Reply) -> Envelope {
         }
     }
     Envelope::Response(response)
-}
-
-pub(crate) fn unix_nanos(time: SystemTime) -> i64 {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }

@@ -187,6 +187,17 @@ pub fn scenario(name: &str, replacements: &[(&str, &str)]) -> String {
     text
 }
 
+/// Two distinct ports free right now (a livekit-server's signal and media ports).
+pub fn two_free_ports() -> (u16, u16) {
+    let first = free_port(false);
+    loop {
+        let second = free_port(false);
+        if second != first {
+            return (first, second);
+        }
+    }
+}
+
 /// A port free right now on 127.0.0.1 for UDP and TCP; with `media`, an even one whose three
 /// successors are free too: SIPp binds the audio RTP port and the one two above it (video),
 /// and RTCP would take the odd ones.

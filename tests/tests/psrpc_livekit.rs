@@ -29,7 +29,7 @@ use sipbridge_psrpc::sip::{
 use sipbridge_psrpc::{Code, RpcError};
 use sipbridge_tests::api::{ApiCaller, Sdk};
 use sipbridge_tests::observe::LIVEKIT_SERVERS;
-use sipbridge_tests::sipp::free_port;
+use sipbridge_tests::sipp::two_free_ports;
 use sipbridge_tests::{Bed, OwnLiveKit};
 
 /// The first of the Redis databases these tests use, one per server version, so their queue
@@ -137,13 +137,7 @@ const LIMIT: Duration = Duration::from_secs(60);
 
 /// A livekit-server (`binary`) of the test's own, on `redis`.
 fn livekit_on_redis(bed: &Bed, binary: &Path, name: &str, redis: &Redis) -> OwnLiveKit {
-    let port = free_port(false);
-    let udp_port = loop {
-        let udp = free_port(false);
-        if udp != port {
-            break udp;
-        }
-    };
+    let (port, udp_port) = two_free_ports();
     let config = format!("redis:\n  address: {}\n  db: {}\n", redis.addr, redis.db);
     OwnLiveKit::start_configured(bed, binary, name, (port, udp_port), &config)
 }

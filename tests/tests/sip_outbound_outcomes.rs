@@ -21,7 +21,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sipbridge_tests::api::{ApiCaller, ApiReply, Sdk};
 use sipbridge_tests::observe::{LIVEKIT_SERVERS, calls_ended, reason_server_shows};
-use sipbridge_tests::sipp::{self, free_port, scenario};
+use sipbridge_tests::sipp::{self, free_port, scenario, two_free_ports};
 use sipbridge_tests::sipp_uas::{
     BRIDGE_HANGS_UP, NO_HEADERS, RING_180, SippUas, WWW_AUTHENTICATE, answer,
     carrier_hangs_up_after, reject,
@@ -276,13 +276,7 @@ fn passes(bed: &Bed, test: &str) -> Vec<Pass> {
         let (server, on) = if binary == bed.livekit_server {
             (None, bed.clone())
         } else {
-            let port = free_port(false);
-            let udp_port = loop {
-                let udp_port = free_port(false);
-                if udp_port != port {
-                    break udp_port;
-                }
-            };
+            let (port, udp_port) = two_free_ports();
             let server = OwnLiveKit::start_binary(bed, &binary, &label, port, udp_port);
             let on = Bed {
                 livekit_url: server.url.clone(),

@@ -16,7 +16,8 @@ use sipbridge_signaling::transaction::ServerTxId;
 use super::admit::{Admitted, Refusal, admit};
 use super::identity::call_info;
 use crate::call::context::CallContext;
-use crate::call::end::{CallSinks, PhoneClose, deliver};
+use crate::call::driver::{InboundInvite, phone_close};
+use crate::call::end::{CallSinks, deliver};
 use crate::call::machine::PhoneEnd;
 use crate::call::sip::CallSip;
 use crate::cdr::CallRecord;
@@ -152,16 +153,12 @@ impl InboundCall {
     /// Ends a call before its set-up: one outcome to the phone (the INVITE's final
     /// response, or none), the record and the metric.
     pub(super) async fn end(self, stop: Stop) {
-        let phone = match stop.phone {
-            PhoneEnd::Decline(headers) => PhoneClose::Decline {
-                id: self.id,
-                invite: &self.invite,
-                local_tag: &self.local_tag,
-                headers,
-            },
-            PhoneEnd::Silence => PhoneClose::Silence(self.id),
-            PhoneEnd::Bye | PhoneEnd::Nothing => PhoneClose::Nothing,
+        let invite = InboundInvite {
+            id: self.id,
+            invite: self.invite,
+            local_tag: self.local_tag,
         };
+        let phone = phone_close(stop.phone, Some(&invite), None);
         let sinks = CallSinks::new(
             &self.context,
             Direction::Inbound,

@@ -221,7 +221,6 @@ impl Placing {
     /// `sip.callStatus=active` (only now: never before the 200), with the 200's headers the
     /// trunk maps and those the request asked for; the API caller's answer; the digits.
     fn go_active(&mut self, response: &Response) {
-        self.media_running = true;
         // First, so the call can be found for a transfer before anyone sees it active.
         self.actions.push_back(Action::Ready);
         let attributes = active_attributes(&self.params, response);

@@ -14,6 +14,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use sipbridge_signaling::dialog::Dialog;
 use sipbridge_signaling::message::{Request, Response};
 use sipbridge_signaling::outcome::{Direction, Ending};
 use sipbridge_signaling::sdp::Negotiated;
@@ -53,6 +54,26 @@ pub struct InboundInvite {
     pub id: ServerTxId,
     pub invite: Request,
     pub local_tag: String,
+}
+
+/// How the phone hears of the end: the final response to `inbound` (or no answer at all,
+/// for a call we were answering), BYE in `dialog`, or nothing.
+pub fn phone_close<'a>(
+    phone: PhoneEnd,
+    inbound: Option<&'a InboundInvite>,
+    dialog: Option<&'a mut Dialog>,
+) -> PhoneClose<'a> {
+    match (phone, inbound) {
+        (PhoneEnd::Decline(headers), Some(inbound)) => PhoneClose::Decline {
+            id: inbound.id,
+            invite: &inbound.invite,
+            local_tag: &inbound.local_tag,
+            headers,
+        },
+        (PhoneEnd::Silence, Some(inbound)) => PhoneClose::Silence(inbound.id),
+        (PhoneEnd::Bye, _) => dialog.map_or(PhoneClose::Nothing, PhoneClose::Bye),
+        _ => PhoneClose::Nothing,
+    }
 }
 
 type Joined = (RoomHandle, mpsc::Receiver<RoomEvent>);
@@ -444,20 +465,7 @@ impl Driver {
         if let Some(leg) = &mut self.leg {
             leg.finish(&self.context.metrics);
         }
-        let inbound = self.inbound.as_ref();
-        let phone = match (phone, inbound) {
-            (PhoneEnd::Decline(headers), Some(inbound)) => PhoneClose::Decline {
-                id: inbound.id,
-                invite: &inbound.invite,
-                local_tag: &inbound.local_tag,
-                headers,
-            },
-            (PhoneEnd::Silence, Some(inbound)) => PhoneClose::Silence(inbound.id),
-            (PhoneEnd::Bye, _) => machine
-                .dialog_mut()
-                .map_or(PhoneClose::Nothing, PhoneClose::Bye),
-            _ => PhoneClose::Nothing,
-        };
+        let phone = phone_close(phone, self.inbound.as_ref(), machine.dialog_mut());
         // The events stay open until the participant has left: a participant whose events
         // nobody reads leaves on its own, without the departure.
         let (room, _events) = self.room.take().unzip();

@@ -21,6 +21,13 @@ pub(super) struct SipSide {
 }
 
 impl SipSide {
+    pub(super) fn new(sip: CallSip) -> Self {
+        Self {
+            sip,
+            sent: HashMap::new(),
+        }
+    }
+
     /// Sends a request outside any dialog; a failure to send is the input returned.
     pub(super) async fn send_plain(&mut self, request: Request) -> Option<Input> {
         let about = (request.method.clone(), request.head.cseq.seq);
@@ -74,15 +81,6 @@ impl SipSide {
             cseq,
             failure,
         })
-    }
-}
-
-impl SipSide {
-    pub(super) fn new(sip: CallSip) -> Self {
-        Self {
-            sip,
-            sent: HashMap::new(),
-        }
     }
 }
 
