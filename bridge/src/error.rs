@@ -16,4 +16,11 @@ pub enum Error {
     Http(#[source] std::io::Error),
     #[error("logging: {0}")]
     Logging(String),
+    /// Cluster mode: the Redis of `redis:` could not be reached at start-up.
+    #[error("redis ({address}): {source}")]
+    Redis {
+        address: String,
+        #[source]
+        source: sipbridge_psrpc::bus::BusError,
+    },
 }

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod call;
 pub mod cdr;
+pub mod cluster;
 mod error;
 pub mod health;
 mod http;
@@ -73,6 +74,7 @@ pub async fn run(
         inbound_sender,
         &mut sip_tasks,
     );
+    let node = cluster::join(&config).await?;
     let (cdr, cdr_writer) = CdrSink::start(config.cdr.path.clone().into());
     let (endpoint_commands, commands) = sip::endpoint::command_channel();
     let calls = Arc::new(call_context(
@@ -81,12 +83,22 @@ pub async fn run(
         cdr,
         metrics.clone(),
         endpoint_commands.clone(),
+        node,
     ));
+    // Cluster mode: livekit-server's calls, until the drain starts.
+    let serving_calls = match &calls.cluster {
+        Some(node) => Some(
+            node.serve_calls(Arc::downgrade(&calls))
+                .await
+                .map_err(|source| cluster::redis_error(&config, source))?,
+        ),
+        None => None,
+    };
     let endpoint = Endpoint::new(
         config.clone(),
         transports,
         metrics.clone(),
-        call_starter(calls.clone()),
+        (call_starter(calls.clone()), call_gate(&calls)),
         (endpoint_commands.clone(), commands),
     );
     sip_tasks.spawn(endpoint.run(inbound));
@@ -113,6 +125,9 @@ pub async fn run(
     }
 
     health.set(Readiness::Draining);
+    // A draining node takes no more calls from livekit-server; its calls and their
+    // transfers go on.
+    drop(serving_calls);
     end_calls(&calls, &endpoint_commands, config.shutdown.drain_timeout.0).await;
 
     sip_tasks.abort_all();
@@ -129,6 +144,22 @@ pub async fn run(
     }
     tracing::info!("sipbridge stopped");
     Ok(())
+}
+
+/// Whether new calls are taken, for the endpoint's answer to OPTIONS probes: the status and
+/// `Retry-After` an INVITE would get now.
+fn call_gate(calls: &Arc<CallContext>) -> sip::endpoint::CallGate {
+    let calls = Arc::downgrade(calls);
+    Box::new(move || {
+        let calls = calls.upgrade()?;
+        if calls.draining.load(std::sync::atomic::Ordering::Acquire) {
+            let status = sipbridge_signaling::outcome::InboundRejection::Draining.outcome();
+            return Some((status.status, 30));
+        }
+        let overload = calls.would_refuse_a_call()?;
+        let refused = sipbridge_signaling::outcome::SetupFailure::Overloaded(overload);
+        Some((refused.outcome().status, 5))
+    })
 }
 
 /// The HTTP listener (`/health`, `/metrics`, the Twirp API) as a task, and the sender that
@@ -152,8 +183,11 @@ fn serve_http(
             config.livekit.api_secret.expose(),
         ),
         // Weak: the HTTP server outlives the calls at shutdown, and must not keep the
-        // record sink open while the records are flushed.
-        sip: Some(Arc::new(service::BridgeService::new(Arc::downgrade(calls)))),
+        // record sink open while the records are flushed. In cluster mode the API is
+        // livekit-server's.
+        sip: calls.cluster.is_none().then(|| {
+            Arc::new(service::BridgeService::new(Arc::downgrade(calls))) as Arc<dyn api::SipService>
+        }),
         overload: {
             let calls = Arc::downgrade(calls);
             Arc::new(move || {
@@ -212,6 +246,7 @@ fn call_context(
     cdr: CdrSink,
     metrics: Arc<Metrics>,
     endpoint: mpsc::Sender<Command>,
+    node: Option<cluster::Node>,
 ) -> CallContext {
     let listen_ip = addrs
         .sip_udp
@@ -255,6 +290,11 @@ fn call_context(
         in_progress: std::sync::atomic::AtomicUsize::new(0),
         endpoint,
         directory: call::directory::CallDirectory::default(),
+        routes: match &node {
+            Some(node) => Arc::new(inbound::routes::cluster::ClusterRoutes::new(node.io_info())),
+            None => Arc::new(inbound::routes::yaml::YamlRoutes::new(config.clone())),
+        },
+        cluster: node,
         local: LocalAddresses {
             sip_ip,
             hostname: config.sip.hostname.clone(),

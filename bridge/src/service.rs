@@ -49,7 +49,7 @@ impl SipService for BridgeService {
         let context = self.context.upgrade();
         Box::pin(async move {
             let context = context.ok_or_else(shutting_down)?;
-            transfer::transfer_sip_participant(&context, request).await
+            transfer::transfer_sip_participant(&context.directory, request).await
         })
     }
 }

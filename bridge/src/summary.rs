@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use sipbridge_config::values::ListenAddr;
-use sipbridge_config::{Config, RoomRule};
+use sipbridge_config::{Config, Mode, Redis, RoomRule};
 
 pub fn summary(config: &Config) -> String {
     let mut out = String::new();
@@ -28,11 +28,15 @@ pub fn summary(config: &Config) -> String {
         .map_or("from listen address".to_owned(), |ip| ip.0.to_string());
 
     // Writing to a String cannot fail.
+    let _ = writeln!(out, "mode      {}", config.mode.as_str());
     let _ = writeln!(
         out,
         "livekit   {} (api key {})",
         config.livekit.url, config.livekit.api_key
     );
+    if let (Mode::Cluster, Some(redis)) = (config.mode, &config.redis) {
+        let _ = writeln!(out, "redis     {}", redis_line(redis));
+    }
     let _ = writeln!(
         out,
         "sip       udp {}; tcp {}; external address {external}",
@@ -53,10 +57,51 @@ pub fn summary(config: &Config) -> String {
         "http      {} (Twirp livekit.SIP API, /metrics, /health)",
         config.http.listen
     );
-    trunks(&mut out, config);
-    rules(&mut out, config);
+    match config.mode {
+        Mode::Standalone => {
+            trunks(&mut out, config);
+            rules(&mut out, config);
+        }
+        Mode::Cluster => {
+            let _ = writeln!(
+                out,
+                "routing   trunks and dispatch rules from livekit-server's SIP API"
+            );
+        }
+    }
     let _ = writeln!(out, "cdr       {}", config.cdr.path);
     out
+}
+
+/// Where the Redis is and how the bridge logs in, without the password.
+fn redis_line(redis: &Redis) -> String {
+    let mut line = match (&redis.sentinel, &redis.address) {
+        (Some(sentinel), _) => format!(
+            "sentinel master {} via {}",
+            sentinel.master_name,
+            sentinel.addresses.join(", ")
+        ),
+        (None, Some(address)) => address.clone(),
+        (None, None) => "no address".to_owned(),
+    };
+    let _ = write!(line, "; db {}", redis.db);
+    if let Some(username) = &redis.username {
+        let _ = write!(line, "; user {username}");
+    }
+    if redis.password.is_some() {
+        line.push_str("; password set");
+    }
+    match &redis.tls {
+        None => {}
+        Some(tls) if tls.insecure => line.push_str("; TLS without verification"),
+        Some(tls) => match &tls.ca_cert_file {
+            Some(ca) => {
+                let _ = write!(line, "; TLS (CA {ca})");
+            }
+            None => line.push_str("; TLS"),
+        },
+    }
+    line
 }
 
 /// The inbound and outbound trunks, one line each.
@@ -121,4 +166,48 @@ fn rules(out: &mut String, config: &Config) {
 
 fn count(n: usize, what: &str) -> String {
     format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::summary;
+
+    #[test]
+    fn cluster_mode_shows_the_redis_but_never_its_password() {
+        let text = include_str!("../../config/examples/cluster.yaml");
+        let config = sipbridge_config::load_str("cluster.yaml", text, |_| None).unwrap();
+        let printed = summary(&config);
+        assert!(printed.contains("mode      cluster\n"), "{printed}");
+        assert!(
+            printed.contains("redis     127.0.0.1:6379; db 0\n"),
+            "{printed}"
+        );
+        assert!(!printed.contains("inbound"), "{printed}");
+
+        let sentinel = text.replace(
+            "  address: 127.0.0.1:6379\n",
+            "  password: redis-pass\n  sentinel_master_name: livekit\n  \
+             sentinel_addresses: [s0:26379, s1:26379]\n  use_tls: true\n",
+        );
+        let config = sipbridge_config::load_str("cluster.yaml", &sentinel, |_| None).unwrap();
+        let printed = summary(&config);
+        assert!(
+            printed.contains(
+                "redis     sentinel master livekit via s0:26379, s1:26379; db 0; password set; TLS\n"
+            ),
+            "{printed}"
+        );
+        assert!(!printed.contains("redis-pass"), "{printed}");
+    }
+
+    #[test]
+    fn standalone_mode_shows_no_redis() {
+        let text = include_str!("../../config/examples/dev.yaml");
+        let config = sipbridge_config::load_str("dev.yaml", text, |_| None).unwrap();
+        let printed = summary(&config);
+        assert!(printed.starts_with("mode      standalone\n"), "{printed}");
+        assert!(!printed.contains("redis"), "{printed}");
+    }
 }

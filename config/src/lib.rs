@@ -3,12 +3,16 @@
 //! [`load_file`] reads, deserializes and validates it. Unknown keys are errors, and every error
 //! names the key path and its line and column, e.g.
 //! `config.yaml:14:5: inbound_trunks[0].allowed_addresses[1]: "10.0.0.0/33" is not an IP or CIDR`.
-//! `LIVEKIT_URL`, `LIVEKIT_API_KEY` and `LIVEKIT_API_SECRET` in the environment override the file.
+//! `LIVEKIT_URL`, `LIVEKIT_API_KEY` and `LIVEKIT_API_SECRET` in the environment override the file,
+//! and so do `REDIS_HOST` and `REDIS_PASSWORD` in `mode: cluster`.
 
 mod dispatch;
 mod error;
 mod livekit;
 mod load;
+mod mode;
+mod redis;
+mod redis_checks;
 mod rtp;
 mod service;
 mod sip;
@@ -21,6 +25,8 @@ pub use dispatch::{DispatchRule, RoomRule};
 pub use error::{ConfigError, Origin, Problem};
 pub use livekit::LiveKit;
 pub use load::{load_file, load_str};
+pub use mode::Mode;
+pub use redis::{Redis, RedisSentinel, RedisTls};
 pub use rtp::{Codec, JitterBuffer, PortRange, Rtp, SymmetricRtp};
 pub use service::{Cdr, Http, Limits, LogLevel, Logging, Shutdown};
 pub use sip::{Sip, SipListen, SipTimers, SipTls};
@@ -30,7 +36,10 @@ pub use trunks::{Credentials, DigestAlgorithm, InboundTrunk, OutboundTrunk, Tran
 /// The whole, validated configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
+    pub mode: Mode,
     pub livekit: LiveKit,
+    /// The Redis of the LiveKit deployment; used only in `mode: cluster`.
+    pub redis: Option<Redis>,
     pub sip: Sip,
     pub rtp: Rtp,
     pub http: Http,
@@ -46,7 +55,8 @@ pub struct Config {
 impl Config {
     /// Settings that are valid but probably not what a production deployment wants.
     pub fn warnings(&self) -> Vec<String> {
-        self.inbound_trunks
+        let open_trunks = self
+            .inbound_trunks
             .iter()
             .enumerate()
             .filter(|(_, trunk)| trunk.allowed_addresses.is_empty() && trunk.auth.is_none())
@@ -56,7 +66,19 @@ impl Config {
                      set allowed_addresses or auth",
                     trunk.id
                 )
-            })
-            .collect()
+            });
+        open_trunks.chain(self.redis_warnings()).collect()
+    }
+
+    fn redis_warnings(&self) -> Vec<String> {
+        match (&self.redis, self.mode) {
+            (None, _) => Vec::new(),
+            (Some(_), Mode::Standalone) => vec!["redis: ignored in mode: standalone".to_owned()],
+            (Some(redis), Mode::Cluster) => redis
+                .ignored_keys
+                .iter()
+                .map(|key| redis::ignored_key_warning(key))
+                .collect(),
+        }
     }
 }

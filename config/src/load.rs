@@ -10,6 +10,8 @@ use crate::Config;
 use crate::dispatch::DispatchRule;
 use crate::error::{ConfigError, Origin, Problem};
 use crate::livekit::{LiveKit, LiveKitFile};
+use crate::mode::Mode;
+use crate::redis::RedisFile;
 use crate::rtp::Rtp;
 use crate::service::{Cdr, Http, Limits, Logging, Shutdown};
 use crate::sip::Sip;
@@ -23,7 +25,10 @@ use crate::values::Secret;
 #[serde(deny_unknown_fields)]
 struct ConfigFile {
     #[serde(default)]
+    mode: Mode,
+    #[serde(default)]
     livekit: LiveKitFile,
+    redis: Option<RedisFile>,
     #[serde(default)]
     sip: Sip,
     #[serde(default)]
@@ -77,8 +82,11 @@ pub fn load_str(
 
     let mut findings = Vec::new();
     let livekit = resolve_livekit(parsed.livekit, &env, &mut findings);
+    let redis = crate::redis_checks::resolve(parsed.redis, parsed.mode, &env, &mut findings);
     let config = Config {
+        mode: parsed.mode,
         livekit,
+        redis,
         sip: parsed.sip,
         rtp: parsed.rtp,
         http: parsed.http,

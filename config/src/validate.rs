@@ -5,6 +5,7 @@ use std::collections::HashSet;
 
 use crate::Config;
 use crate::dispatch::RoomRule;
+use crate::mode::Mode;
 use crate::trunks::Credentials;
 use crate::values::{Duration, Id, is_dns_name};
 
@@ -33,6 +34,7 @@ impl Finding {
 
 pub(crate) fn check(config: &Config, findings: &mut Vec<Finding>) {
     let mut report = |key: String, message: String| findings.push(Finding::new(key, message));
+    check_mode(config, &mut report);
     check_sip(config, &mut report);
     check_rtp(config, &mut report);
     check_service(config, &mut report);
@@ -41,6 +43,37 @@ pub(crate) fn check(config: &Config, findings: &mut Vec<Finding>) {
 }
 
 type Report<'a> = dyn FnMut(String, String) + 'a;
+
+/// In cluster mode livekit-server owns trunks and rules and reaches the bridge through Redis.
+/// (The `redis:` block itself is checked where it is resolved, `redis_checks.rs`.)
+fn check_mode(config: &Config, report: &mut Report<'_>) {
+    if config.mode != Mode::Cluster {
+        return;
+    }
+    if config.redis.is_none() {
+        report(
+            "redis".into(),
+            "required in mode: cluster: the Redis livekit-server uses (copy the redis: block \
+             from its livekit.yaml)"
+                .into(),
+        );
+    }
+    let own_routing = [
+        ("inbound_trunks", config.inbound_trunks.is_empty()),
+        ("outbound_trunks", config.outbound_trunks.is_empty()),
+        ("dispatch_rules", config.dispatch_rules.is_empty()),
+    ];
+    for (key, empty) in own_routing {
+        if !empty {
+            report(
+                key.into(),
+                "not used in mode: cluster; trunks and dispatch rules are created through \
+                 livekit-server's SIP API"
+                    .into(),
+            );
+        }
+    }
+}
 
 fn check_sip(config: &Config, report: &mut Report<'_>) {
     let sip = &config.sip;

@@ -169,3 +169,72 @@ fn every_problem_is_reported_at_once() {
         ]
     );
 }
+
+#[test]
+fn unknown_mode() {
+    assert_eq!(
+        problems("bad_mode.yaml", &[]),
+        "bad_mode.yaml:1:7: mode: unknown variant `clustered`, expected one of standalone, cluster"
+    );
+}
+
+#[test]
+fn cluster_mode_refuses_trunks_and_rules() {
+    assert_eq!(
+        problems("cluster_with_trunks.yaml", &[]),
+        "cluster_with_trunks.yaml:12:3: inbound_trunks: not used in mode: cluster; trunks and dispatch rules are created through livekit-server's SIP API\n\
+         cluster_with_trunks.yaml:14:3: dispatch_rules: not used in mode: cluster; trunks and dispatch rules are created through livekit-server's SIP API"
+    );
+}
+
+#[test]
+fn cluster_mode_needs_redis() {
+    assert_eq!(
+        problems("cluster_without_redis.yaml", &[]),
+        "cluster_without_redis.yaml: redis: required in mode: cluster: the Redis livekit-server uses (copy the redis: block from its livekit.yaml)"
+    );
+    // livekit-server's REDIS_HOST can stand in for the block.
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/broken/cluster_without_redis.yaml"),
+    )
+    .unwrap();
+    let config = load_str("x.yaml", &text, |var| {
+        (var == "REDIS_HOST").then(|| "redis.internal:6379".into())
+    })
+    .unwrap();
+    assert_eq!(
+        config.redis.unwrap().address.as_deref(),
+        Some("redis.internal:6379")
+    );
+}
+
+#[test]
+fn redis_cluster_is_refused() {
+    assert_eq!(
+        problems("redis_cluster_addresses.yaml", &[]),
+        "redis_cluster_addresses.yaml:10:5: redis.cluster_addresses: Redis Cluster is not supported (livekit-server can use one, sipbridge cannot yet); \
+         use a single Redis (address) or sentinel (sentinel_addresses)"
+    );
+}
+
+#[test]
+fn redis_sentinel_and_tls_mistakes() {
+    assert_eq!(
+        problems("redis_bad_sentinel.yaml", &[]),
+        r#"redis_bad_sentinel.yaml:7:3: redis.sentinel_master_name: missing: required with sentinel_addresses
+redis_bad_sentinel.yaml:7:42: redis.sentinel_addresses[1]: "sentinel-1" is not a host:port (e.g. redis.example.net:6379)
+redis_bad_sentinel.yaml:10:18: redis.tls.server_name: not supported: the server's certificate must name the host sipbridge connects to (the address, or the master's address the sentinels give)
+redis_bad_sentinel.yaml:9:5: redis.tls.client_key_file: missing: required with client_cert_file"#
+    );
+}
+
+#[test]
+fn bad_redis_host_in_the_environment() {
+    assert_eq!(
+        problems(
+            "cluster_without_redis.yaml",
+            &[("REDIS_HOST", "redis.internal")]
+        ),
+        r#"environment variable REDIS_HOST: redis.address: "redis.internal" is not a host:port (e.g. redis.example.net:6379)"#
+    );
+}

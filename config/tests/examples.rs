@@ -21,7 +21,7 @@ fn every_example_loads() {
         }
     }
     loaded.sort();
-    assert_eq!(loaded, ["dev.yaml", "production.yaml"]);
+    assert_eq!(loaded, ["cluster.yaml", "dev.yaml", "production.yaml"]);
 }
 
 #[test]

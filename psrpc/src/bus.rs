@@ -1,16 +1,22 @@
 //! The Redis side: publish, the queue lock, and one pub/sub connection that (un)subscribes as
 //! channels come and go and, when Redis goes away, reconnects and subscribes again to every
 //! channel still wanted (messages published meanwhile are lost, as with psrpc itself).
+//! Redis is one server or, through sentinels, whichever is master ([`RedisSettings`]).
+
+mod settings;
+mod target;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use redis::AsyncCommands as _;
-use redis::aio::ConnectionManager;
 use tokio::sync::mpsc;
 
 use crate::QUEUE_LOCK_SECONDS;
+
+pub use settings::{RedisSettings, SentinelSettings, TlsSettings};
+use target::{Commands, Target};
 
 /// How many messages of one channel may wait for their reader; more are dropped (a reader
 /// that far behind has lost them anyway).
@@ -23,6 +29,14 @@ const MAX_RECONNECT_WAIT: Duration = Duration::from_secs(2);
 pub enum BusError {
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
+    #[error("redis settings: {0}")]
+    Settings(String),
+    #[error("{}: cannot read: {source}", path.display())]
+    File {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("the subscriber task has stopped")]
     Stopped,
 }
@@ -30,7 +44,7 @@ pub enum BusError {
 /// A connection to Redis for psrpc: cheap to clone.
 #[derive(Clone)]
 pub struct Bus {
-    commands: ConnectionManager,
+    commands: Commands,
     subscriptions: mpsc::Sender<Subscription>,
 }
 
@@ -50,11 +64,20 @@ struct Subscription {
 impl Bus {
     /// Connects to the Redis at `url` (`redis://[user:password@]host:port/db`, or `rediss://`).
     pub async fn connect(url: &str) -> Result<Self, BusError> {
-        let client = redis::Client::open(url)?;
-        let commands = client.get_connection_manager().await?;
-        let pubsub = client.get_async_pubsub().await?;
+        settings::install_crypto_provider();
+        Self::start(Target::Direct(Box::new(redis::Client::open(url)?))).await
+    }
+
+    /// Connects to the Redis `settings` describe (behind sentinels: to their master).
+    pub async fn connect_with(settings: &RedisSettings) -> Result<Self, BusError> {
+        Self::start(settings.target()?).await
+    }
+
+    async fn start(target: Target) -> Result<Self, BusError> {
+        let commands = Commands::connect(target.clone()).await?;
+        let pubsub = target.client().await?.get_async_pubsub().await?;
         let (subscriptions, changes) = mpsc::channel(64);
-        tokio::spawn(listen(client, pubsub, changes));
+        tokio::spawn(listen(target, commands.clone(), pubsub, changes));
         Ok(Self {
             commands,
             subscriptions,
@@ -76,29 +99,38 @@ impl Bus {
     }
 
     pub async fn publish(&self, channel: &str, payload: Vec<u8>) -> Result<(), BusError> {
-        let mut commands = self.commands.clone();
-        let _: i64 = commands.publish(channel, payload).await?;
+        let mut connection = self.commands.connection();
+        let published: Result<i64, _> = connection.publish(channel, payload).await;
+        if let Err(error) = &published {
+            self.commands.failed(error);
+        }
+        published?;
         Ok(())
     }
 
     /// Takes the queue lock for `payload` (`SET key value NX EX 5`): whether we won it.
     pub async fn lock(&self, payload: &[u8]) -> Result<bool, BusError> {
-        let mut commands = self.commands.clone();
+        let mut connection = self.commands.connection();
         let key = crate::queue_lock_key(payload);
         let options = redis::SetOptions::default()
             .conditional_set(redis::ExistenceCheck::NX)
             .with_expiration(redis::SetExpiry::EX(QUEUE_LOCK_SECONDS));
-        let set: Option<String> = commands
+        let set: Result<Option<String>, _> = connection
             .set_options(key, rand::random::<u32>(), options)
-            .await?;
-        Ok(set.is_some())
+            .await;
+        if let Err(error) = &set {
+            self.commands.failed(error);
+        }
+        Ok(set?.is_some())
     }
 }
 
 /// The pub/sub connection's task: subscribes as asked, hands each message to the readers of
-/// its channel, and after a lost connection reconnects and subscribes again.
+/// its channel, and after a lost connection reconnects (behind sentinels, to the master they
+/// name then, where the commands follow it) and subscribes again.
 async fn listen(
-    client: redis::Client,
+    target: Target,
+    commands: Commands,
     first: redis::aio::PubSub,
     mut changes: mpsc::Receiver<Subscription>,
 ) {
@@ -107,8 +139,11 @@ async fn listen(
     loop {
         let pubsub = match connection.take() {
             Some(pubsub) => pubsub,
-            None => match reconnect(&client, &mut changes, &mut readers).await {
-                Some(pubsub) => pubsub,
+            None => match reconnect(&target, &mut changes, &mut readers).await {
+                Some(pubsub) => {
+                    commands.follow_master().await;
+                    pubsub
+                }
                 None => return,
             },
         };
@@ -174,13 +209,17 @@ fn deliver(
 /// A new pub/sub connection, retried with a growing wait; subscriptions asked for meanwhile
 /// are kept. `None` once the bus is gone.
 async fn reconnect(
-    client: &redis::Client,
+    target: &Target,
     changes: &mut mpsc::Receiver<Subscription>,
     readers: &mut HashMap<String, Vec<mpsc::Sender<Vec<u8>>>>,
 ) -> Option<redis::aio::PubSub> {
     let mut wait = Duration::from_millis(50);
     loop {
-        match client.get_async_pubsub().await {
+        let pubsub = match target.client().await {
+            Ok(client) => client.get_async_pubsub().await,
+            Err(error) => Err(error),
+        };
+        match pubsub {
             Ok(pubsub) => {
                 tracing::info!("psrpc: reconnected to Redis");
                 return Some(pubsub);

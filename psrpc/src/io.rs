@@ -36,9 +36,25 @@ pub struct SipCall {
     pub sip_call_id: String,
 }
 
-/// `rpc.GetSIPTrunkAuthenticationRequest`.
+/// `rpc.GetSIPTrunkAuthenticationRequest`. The flat fields repeat `call`: they are
+/// deprecated, but servers of other versions may still read them (LiveKit's own SIP node
+/// sends both).
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct TrunkAuthenticationRequest {
+    /// The caller's number.
+    #[prost(string, tag = "2")]
+    pub from: String,
+    /// The dialled number.
+    #[prost(string, tag = "3")]
+    pub to: String,
+    #[prost(string, tag = "4")]
+    pub src_address: String,
+    #[prost(string, tag = "5")]
+    pub to_host: String,
+    #[prost(string, tag = "6")]
+    pub sip_call_id: String,
+    #[prost(string, tag = "7")]
+    pub from_host: String,
     #[prost(message, optional, tag = "8")]
     pub call: Option<SipCall>,
 }
@@ -64,9 +80,22 @@ pub struct TrunkAuthentication {
     pub realm: String,
 }
 
-/// `rpc.EvaluateSIPDispatchRulesRequest`.
+/// `rpc.EvaluateSIPDispatchRulesRequest`. livekit-server v1.13.5 matches a rule's
+/// `numbers`/`inbound_numbers` on the flat (deprecated) fields, not on `call`: set both.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct DispatchRequest {
+    #[prost(string, tag = "2")]
+    pub calling_number: String,
+    #[prost(string, tag = "3")]
+    pub called_number: String,
+    #[prost(string, tag = "4")]
+    pub src_address: String,
+    #[prost(string, tag = "7")]
+    pub called_host: String,
+    #[prost(string, tag = "8")]
+    pub sip_call_id: String,
+    #[prost(string, tag = "11")]
+    pub calling_host: String,
     /// The PIN the caller entered, if the rule asked for one.
     #[prost(string, tag = "5")]
     pub pin: String,
@@ -154,6 +183,7 @@ mod tests {
                 lk_call_id: "SCL_in1".into(),
                 ..SipCall::default()
             }),
+            ..TrunkAuthenticationRequest::default()
         };
         assert_eq!(request.encode_to_vec(), b"B\t\n\x07SCL_in1");
     }

@@ -52,10 +52,17 @@ pub struct CreateSipParticipant {
     pub sip_trunk_id: String,
     #[prost(btree_map = "string, string", tag = "21")]
     pub headers: BTreeMap<String, String>,
+    /// Headers of the callee's 200 OK copied into participant attributes: header →
+    /// attribute.
+    #[prost(btree_map = "string, string", tag = "22")]
+    pub headers_to_attributes: BTreeMap<String, String>,
     #[prost(message, optional, tag = "23")]
     pub ringing_timeout: Option<prost_types::Duration>,
     #[prost(message, optional, tag = "24")]
     pub max_call_duration: Option<prost_types::Duration>,
+    /// `livekit.SIPHeaderOptions`.
+    #[prost(int32, tag = "27")]
+    pub include_headers: i32,
     #[prost(bool, tag = "29")]
     pub wait_until_answered: bool,
 }
@@ -69,4 +76,23 @@ pub struct CreateSipParticipantReply {
     pub participant_identity: String,
     #[prost(string, tag = "3")]
     pub sip_call_id: String,
+}
+
+/// `rpc.InternalTransferSIPParticipantRequest`: transfer the call of this node whose id is
+/// the request's topic (the answer is `google.protobuf.Empty`: no bytes).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TransferSipParticipant {
+    #[prost(string, tag = "1")]
+    pub sip_call_id: String,
+    /// Where to: a `sip:` or `tel:` URI.
+    #[prost(string, tag = "2")]
+    pub transfer_to: String,
+    #[prost(bool, tag = "3")]
+    pub play_dialtone: bool,
+    /// Extra headers on the REFER.
+    #[prost(btree_map = "string, string", tag = "4")]
+    pub headers: BTreeMap<String, String>,
+    /// How long the transfer target has to answer (livekit-server fills it in).
+    #[prost(message, optional, tag = "5")]
+    pub ringing_timeout: Option<prost_types::Duration>,
 }

@@ -272,6 +272,7 @@ fn call(to: &str) -> SipCall {
 async fn authenticate(client: &Client, to: &str) -> TrunkAuthentication {
     let request = TrunkAuthenticationRequest {
         call: Some(call(to)),
+        ..TrunkAuthenticationRequest::default()
     };
     let bytes = client
         .call(

@@ -39,6 +39,10 @@ pub struct CallContext {
     pub endpoint: mpsc::Sender<Command>,
     /// Answered calls by participant, for the API's transfers.
     pub directory: CallDirectory,
+    /// Where inbound calls go: the YAML's trunks and rules, or livekit-server's.
+    pub routes: Arc<dyn crate::inbound::routes::Routes>,
+    /// This bridge as a node of a LiveKit cluster (`mode: cluster`).
+    pub cluster: Option<crate::cluster::Node>,
 }
 
 impl CallContext {
@@ -51,6 +55,12 @@ impl CallContext {
     /// asking call's own task.
     pub fn overloaded(&self) -> Option<Overload> {
         self.over_limits(self.calls_in_progress())
+    }
+
+    /// Whether a new call would be taken now: not draining, not over a limit. A cluster
+    /// node that would refuse does not bid for calls, so another node gets them.
+    pub fn accepts_calls(&self) -> bool {
+        !self.draining.load(Ordering::Acquire) && self.would_refuse_a_call().is_none()
     }
 
     /// Which limit would refuse a call arriving now (for `/health`: no call is asking).

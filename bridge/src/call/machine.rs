@@ -65,6 +65,8 @@ pub enum Input {
         answer: String,
         applied: bool,
     },
+    /// The verdict on [`Action::CheckPin`]: right or wrong, or why nobody could say.
+    PinChecked(Result<bool, String>),
     /// The API asks for a transfer of the answered call.
     Transfer(Box<TransferPlan>),
     /// The API caller waiting for the answer went away.
@@ -128,6 +130,9 @@ pub enum Action {
     },
     /// Join the room; report [`Input::RoomJoined`] or [`Input::RoomJoinFailed`].
     JoinRoom,
+    /// Have livekit-server check these keys as the rule's PIN; report
+    /// [`Input::PinChecked`]. The right PIN also says which room to join.
+    CheckPin(String),
     /// Play a tone to the phone instead of the room (`None`: the room again).
     Prompt(Option<Progress>),
     /// Play ringback into the room (`true`), or stop it.
@@ -200,6 +205,7 @@ pub(crate) fn action_names(machine: &mut impl CallMachine) -> Vec<String> {
             Action::SendAck(_) => "send ACK".into(),
             Action::StartMedia(_) => "media".into(),
             Action::JoinRoom => "join".into(),
+            Action::CheckPin(keys) => format!("check pin {keys}"),
             Action::Prompt(Some(tone)) => format!("{tone:?}"),
             Action::Prompt(None) => "quiet".into(),
             Action::Ringback(on) => format!("ringback {}", if on { "on" } else { "off" }),

@@ -20,6 +20,8 @@ pub struct TransferDesk {
     commands: mpsc::UnboundedReceiver<CallCommand>,
     /// Keeps the call findable by the API until the call ends.
     _listing: Listing,
+    /// In cluster mode, livekit-server's transfer requests for this call.
+    _topic: Option<crate::cluster::CallTopic>,
     cdr: CdrSink,
     call_id: String,
     /// Transfers asked for and not yet ended, by transfer id: who waits, and the record.
@@ -31,9 +33,14 @@ impl TransferDesk {
     pub fn list(context: &CallContext, record: &CallRecord) -> Self {
         let (room, identity, call_id) = record.participant();
         let (listing, commands) = context.directory.list(&room, &identity);
+        let topic = context
+            .cluster
+            .as_ref()
+            .map(|node| node.serve_transfers(context, &call_id, &room, &identity));
         Self {
             commands,
             _listing: listing,
+            _topic: topic,
             cdr: context.cdr.clone(),
             call_id,
             waiting: HashMap::new(),

@@ -4,20 +4,17 @@
 use std::sync::Mutex;
 use std::time::SystemTime;
 
-use sipbridge_config::{Config, DigestAlgorithm, DispatchRule, InboundTrunk};
-use sipbridge_signaling::auth::{Algorithm, Challenger, Rejection as AuthRejection};
-use sipbridge_signaling::message::{Request, Uri};
+use sipbridge_signaling::auth::{Challenger, Rejection as AuthRejection};
+use sipbridge_signaling::message::Request;
 use sipbridge_signaling::outcome::InboundRejection;
 
-use super::routing::{CallAddress, NoTrunk, match_rule, match_trunk};
+use super::routes::{CallFacts, Dispatched, Routes, TrunkMatch};
 
-/// A call that may go ahead.
+/// A call that may go ahead: its trunk, and what the dispatch rules say.
 #[derive(Debug)]
-pub struct Admitted<'c> {
-    pub trunk: &'c InboundTrunk,
-    pub rule: &'c DispatchRule,
-    pub caller: String,
-    pub called: String,
+pub struct Admitted {
+    pub trunk: TrunkMatch,
+    pub dispatched: Dispatched,
 }
 
 /// How to answer an INVITE that may not go ahead.
@@ -29,11 +26,14 @@ pub enum Refusal {
     /// The attempt ends here, with this rejection's status.
     Rejected {
         rejection: InboundRejection,
-        /// No answer at all (`sip.hide_inbound_port` and an address no trunk allows).
+        /// No answer at all (`sip.hide_inbound_port` and an address no trunk allows, or
+        /// livekit-server saying "drop").
         silent: bool,
         /// For the log and the record: what exactly failed (never sent to the peer).
         detail: String,
     },
+    /// Nobody could say where the call goes (cluster mode: livekit-server unreachable).
+    Unavailable { detail: String },
 }
 
 impl Refusal {
@@ -46,59 +46,27 @@ impl Refusal {
     }
 }
 
-/// The user part of a URI: the phone number, usually; empty if there is none.
-pub fn number_of(uri: &Uri) -> String {
-    uri.user().unwrap_or_default().to_owned()
-}
-
 /// Trunk, then credentials, then dispatch rule.
-pub fn admit<'c>(
-    config: &'c Config,
+pub async fn admit(
+    routes: &dyn Routes,
     challenger: &Mutex<Challenger>,
     invite: &Request,
-    source: std::net::IpAddr,
+    call: &CallFacts,
     now: SystemTime,
-) -> Result<Admitted<'c>, Refusal> {
-    let caller = number_of(&invite.head.from.uri);
-    let called = match invite.uri.user() {
-        Some(user) => user.to_owned(),
-        None => number_of(&invite.head.to.uri),
-    };
-    let address = CallAddress {
-        source,
-        called: &called,
-        caller: &caller,
-    };
-    let trunk = match match_trunk(config, address) {
-        Ok(trunk) => trunk,
-        Err(why) => {
-            return Err(Refusal::Rejected {
-                rejection: InboundRejection::TrunkNotAllowed,
-                silent: why == NoTrunk::AddressNotAllowed && config.sip.hide_inbound_port,
-                detail: format!("{why:?}"),
-            });
-        }
-    };
-    if let Some(credentials) = &trunk.auth {
-        check_credentials(trunk, credentials, challenger, invite, now)?;
+) -> Result<Admitted, Refusal> {
+    let trunk = routes.trunk(call).await?;
+    if let Some(credentials) = &trunk.credentials {
+        check_credentials(&trunk, credentials, challenger, invite, now)?;
     }
-    let Some(rule) = match_rule(config, trunk) else {
-        let detail = format!("no dispatch rule for trunk {}", trunk.id.as_str());
-        return Err(Refusal::rejected(InboundRejection::NoDispatchRule, detail));
-    };
-    Ok(Admitted {
-        trunk,
-        rule,
-        caller,
-        called,
-    })
+    let dispatched = routes.dispatch(call, &trunk, None).await?;
+    Ok(Admitted { trunk, dispatched })
 }
 
 /// Digest auth (RFC 7616) against the trunk's credentials: a 407 challenge when none (or
 /// stale ones) came, a refusal for wrong or malformed ones.
 fn check_credentials(
-    trunk: &InboundTrunk,
-    credentials: &sipbridge_config::Credentials,
+    trunk: &TrunkMatch,
+    (username, password): &(String, String),
     challenger: &Mutex<Challenger>,
     invite: &Request,
     now: SystemTime,
@@ -115,8 +83,8 @@ fn check_credentials(
                 invite.method.as_str(),
                 &invite.uri.to_string(),
                 value,
-                &credentials.username,
-                credentials.password.expose(),
+                username,
+                password,
             )
             .map_err(|error| {
                 error.auth_rejection().unwrap_or(AuthRejection::Forbidden {
@@ -127,15 +95,7 @@ fn check_credentials(
     match verdict {
         Ok(()) => {}
         Err(AuthRejection::Challenge { stale }) => {
-            let algorithms: Vec<Algorithm> = trunk
-                .auth_algorithms
-                .iter()
-                .map(|algorithm| match algorithm {
-                    DigestAlgorithm::Sha256 => Algorithm::Sha256,
-                    DigestAlgorithm::Md5 => Algorithm::Md5,
-                })
-                .collect();
-            let challenges = challenger.challenge_with(now, stale, &algorithms);
+            let challenges = challenger.challenge_with(now, stale, &trunk.algorithms);
             return Err(Refusal::Challenge(challenges.into_iter().collect()));
         }
         Err(AuthRejection::Forbidden { reason }) => {

@@ -8,13 +8,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use sipbridge_config::Config;
 use sipbridge_signaling::message::{Request, Response};
 use sipbridge_signaling::outcome::{Direction, Ending, InboundRejection, Overload, SetupFailure};
 use sipbridge_signaling::transaction::ServerTxId;
 
 use super::admit::{Admitted, Refusal, admit};
 use super::identity::call_info;
+use super::routes::CallFacts;
 use crate::call::context::CallContext;
 use crate::call::driver::{InboundInvite, phone_close};
 use crate::call::end::{CallSinks, deliver};
@@ -93,36 +93,36 @@ pub(super) async fn run(context: Arc<CallContext>, call: NewCall) {
         source,
         record,
     };
-    let config = context.config.clone();
-    let admitted = match call.admission(&config).await {
+    let admitted = match call.admission().await {
         Ok(Some(admitted)) => admitted,
         // A 407 challenge went out: a step of the attempt, which ends with the next INVITE
         // (and its record).
         Ok(None) => return call.record.discard(),
         Err(stop) => return call.end(*stop).await,
     };
-    // Admission is instant and a refusal final at once; for an admitted call, 100 Trying now
-    // rather than after the layer's 200 ms.
+    // For an admitted call, 100 Trying now rather than after the layer's 200 ms.
     let trying = Response::to(&call.invite, 100, None);
     call.sip.respond(id, trying).await;
-    call.set_up(&admitted).await;
+    call.set_up(admitted).await;
 }
 
 impl InboundCall {
     /// Limits, trunk, credentials and rule: the call may go ahead (`Some`), was challenged
     /// (`None`), or stops here.
-    async fn admission<'c>(&mut self, config: &'c Config) -> Step<Option<Admitted<'c>>> {
-        let context = &self.context;
+    async fn admission(&mut self) -> Step<Option<Admitted>> {
+        let context = self.context.clone();
         let draining = context.draining.load(std::sync::atomic::Ordering::Acquire);
         open_for_calls(draining, context.overloaded())?;
-        let source = self.source.ip();
-        match admit(
-            config,
+        let facts = self.facts();
+        let admitted = admit(
+            context.routes.as_ref(),
             &context.challenger,
             &self.invite,
-            source,
+            &facts,
             SystemTime::now(),
-        ) {
+        )
+        .await;
+        match admitted {
             Ok(admitted) => Ok(Some(admitted)),
             Err(Refusal::Challenge(challenges)) => {
                 let mut challenge = Response::to(&self.invite, 407, None);
@@ -147,7 +147,18 @@ impl InboundCall {
                 }
                 Err(stop)
             }
+            Err(Refusal::Unavailable { detail }) => {
+                tracing::warn!(%detail, "inbound call refused: no routing answer");
+                let stop = Stop::new(SetupFailure::RoutingUnavailable, detail);
+                Err(stop.header("Retry-After", "5"))
+            }
         }
+    }
+
+    /// What trunk and rule matching look at.
+    pub(super) fn facts(&self) -> CallFacts {
+        let call_id = self.record.call_id();
+        CallFacts::new(&self.invite, call_id, self.source.ip(), self.sip.transport)
     }
 
     /// Ends a call before its set-up: one outcome to the phone (the INVITE's final

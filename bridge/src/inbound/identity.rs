@@ -1,14 +1,12 @@
 //! Who an inbound caller is: the room participant (identity, name, `sip.*` attributes)
 //! and the first fields of the call detail record.
 
-use std::collections::HashMap;
-
 use livekit_protocol::{SipCallDirection, SipCallInfo};
 use sipbridge_signaling::message::Request;
 use sipbridge_signaling::outcome::CallStatus;
 
-use super::admit::Admitted;
-use crate::cdr::{CallRecord, new_call_id, now_ns};
+use super::routes::{CallFacts, Route};
+use crate::cdr::{new_call_id, now_ns};
 use crate::room::{Identity, attributes};
 
 /// The record's fields known when the INVITE arrives.
@@ -22,62 +20,56 @@ pub(super) fn call_info(invite: &Request) -> SipCallInfo {
     }
 }
 
-/// The record's fields known once the call is admitted: its trunk, rule and room.
-pub(super) fn admitted_info(info: &mut SipCallInfo, admitted: &Admitted<'_>, room: &str) {
-    info.trunk_id = admitted.trunk.id.as_str().to_owned();
-    info.dispatch_rule_id = admitted.rule.id.as_str().to_owned();
+/// The record's fields known once the call's trunk, rule and room are.
+pub(super) fn routed_info(info: &mut SipCallInfo, trunk_id: &str, rule_id: &str, room: &str) {
+    info.trunk_id = trunk_id.to_owned();
+    info.dispatch_rule_id = rule_id.to_owned();
     info.room_name = room.to_owned();
 }
 
-/// `sip_<caller>` with the standard `sip.*` attributes, the rule's attributes and the
-/// trunk's header mappings.
+/// The route's participant with the standard `sip.*` attributes (ours win over the
+/// route's: they describe this call) and the trunk's header mappings.
 pub(super) fn participant(
     invite: &Request,
-    admitted: &Admitted<'_>,
-    room: &str,
-    record: &CallRecord,
+    call: &CallFacts,
+    route: &Route,
+    call_id: String,
 ) -> Identity {
-    let mut attributes: HashMap<String, String> =
-        admitted.rule.attributes.clone().into_iter().collect();
-    let call_id = record.call_id();
+    let mut attributes = route.attributes.clone();
     let standard = [
         (attributes::CALL_ID, call_id),
         (attributes::CALL_ID_FULL, invite.head.call_id.0.clone()),
-        (attributes::TRUNK_ID, admitted.trunk.id.as_str().to_owned()),
-        (attributes::RULE_ID, admitted.rule.id.as_str().to_owned()),
-        (attributes::PHONE_NUMBER, admitted.caller.clone()),
-        (attributes::TRUNK_PHONE_NUMBER, admitted.called.clone()),
+        (attributes::TRUNK_ID, route.trunk_id.clone()),
+        (attributes::RULE_ID, route.rule_id.clone()),
+        (attributes::PHONE_NUMBER, call.caller.clone()),
+        (attributes::TRUNK_PHONE_NUMBER, call.called.clone()),
         (
             attributes::CALL_STATUS,
             CallStatus::Ringing.attribute_value().to_owned(),
         ),
-        (
-            attributes::HOSTNAME,
-            invite
-                .uri
-                .as_sip()
-                .map(|u| u.host.to_string())
-                .unwrap_or_default(),
-        ),
-        (attributes::ROOM, room.to_owned()),
+        (attributes::HOSTNAME, call.request_host.clone()),
+        (attributes::ROOM, route.room.clone()),
     ];
     for (name, value) in standard {
         attributes.insert(name.to_owned(), value);
     }
-    for (header, attribute) in &admitted.trunk.headers_to_attributes {
+    for (header, attribute) in &route.headers_to_attributes {
         if let Some(value) = invite.head.other.get(header.as_str()) {
             attributes.insert(attribute.clone(), value.to_owned());
         }
     }
-    let display = invite
-        .head
-        .from
-        .display_name_text()
-        .unwrap_or_else(|| admitted.caller.clone());
+    let name = route.name.clone().unwrap_or_else(|| {
+        invite
+            .head
+            .from
+            .display_name_text()
+            .unwrap_or_else(|| call.caller.clone())
+    });
     Identity {
-        identity: format!("sip_{}", admitted.caller),
-        name: display,
-        metadata: admitted.rule.metadata.clone(),
+        identity: route.identity.clone(),
+        name,
+        metadata: route.metadata.clone(),
         attributes,
+        room_config: route.room_config.clone(),
     }
 }

@@ -5,6 +5,8 @@ mod call;
 mod identity;
 mod pin;
 mod prepare;
+mod remote_pin;
+pub mod routes;
 pub mod routing;
 mod setup;
 

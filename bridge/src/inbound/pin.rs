@@ -2,6 +2,9 @@
 //! and keys the PIN (ending with `#`, or just its digits); a wrong PIN gets a second of busy
 //! tone and another try, three in all. Only then does the caller join the room.
 //!
+//! Standalone, the bridge knows the PIN. In cluster mode livekit-server does: the caller
+//! ends the PIN with `#` and the keys go to livekit-server to be checked.
+//!
 //! [`PinEntry`] decides, sans-IO, on the caller's clock; `inbound::setup` runs it.
 
 use std::time::{Duration, Instant};
@@ -19,11 +22,25 @@ pub(super) enum Prompt {
     Silence,
 }
 
+/// Who knows the PIN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum PinCheck {
+    /// We do: this one.
+    Local(String),
+    /// livekit-server does: what the caller keyed goes there.
+    Remote,
+}
+
+/// The longest PIN sent to be checked: keys beyond it are a wrong PIN, not a longer one.
+const MAX_REMOTE_PIN: usize = 32;
+
 /// Where PIN entry stands after a key or a timeout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum PinStep {
     /// Keep listening; play `Prompt` if it changed.
     Waiting(Option<Prompt>),
+    /// Have these keys checked ([`PinCheck::Remote`]), then [`PinEntry::checked`].
+    Check(String),
     /// The right PIN: the caller may join the room.
     Entered,
     /// No more tries or no more time.
@@ -33,8 +50,10 @@ pub(super) enum PinStep {
 /// PIN entry, sans-IO: keys and the clock in, prompts and a verdict out.
 #[derive(Debug)]
 pub(super) struct PinEntry {
-    pin: String,
+    pin: PinCheck,
     entered: String,
+    /// Keys sent to be checked; no more keys count until the verdict.
+    checking: bool,
     failures: usize,
     deadline: Instant,
     /// After a wrong PIN: when the dial tone comes back.
@@ -43,10 +62,11 @@ pub(super) struct PinEntry {
 
 impl PinEntry {
     /// Starts collecting at `now`, with dial tone, for at most `timeout`.
-    pub(super) fn new(pin: &str, now: Instant, timeout: Duration) -> Self {
+    pub(super) fn new(pin: PinCheck, now: Instant, timeout: Duration) -> Self {
         Self {
-            pin: pin.to_owned(),
+            pin,
             entered: String::new(),
+            checking: false,
             failures: 0,
             deadline: now + timeout,
             reprompt_at: None,
@@ -72,15 +92,50 @@ impl PinEntry {
 
     /// A key the caller pressed (RFC 4733 or SIP INFO).
     pub(super) fn handle_key(&mut self, now: Instant, key: char) -> PinStep {
+        if self.checking {
+            return PinStep::Waiting(None);
+        }
+        let PinCheck::Local(pin) = &self.pin else {
+            return self.remote_key(now, key);
+        };
         if key != '#' {
             self.entered.push(key);
-            if self.entered.len() < self.pin.len() {
+            if self.entered.len() < pin.len() {
                 return PinStep::Waiting(Some(Prompt::Silence));
             }
         }
-        if self.entered == self.pin {
+        if self.entered == *pin {
             return PinStep::Entered;
         }
+        self.wrong(now)
+    }
+
+    /// A key of a PIN livekit-server checks: `#` sends what came before.
+    fn remote_key(&mut self, now: Instant, key: char) -> PinStep {
+        if key != '#' {
+            self.entered.push(key);
+            if self.entered.len() > MAX_REMOTE_PIN {
+                return self.wrong(now);
+            }
+            return PinStep::Waiting(Some(Prompt::Silence));
+        }
+        if self.entered.is_empty() {
+            return PinStep::Waiting(None);
+        }
+        self.checking = true;
+        PinStep::Check(std::mem::take(&mut self.entered))
+    }
+
+    /// The verdict on the keys of [`PinStep::Check`].
+    pub(super) fn checked(&mut self, now: Instant, right: bool) -> PinStep {
+        self.checking = false;
+        if right {
+            return PinStep::Entered;
+        }
+        self.wrong(now)
+    }
+
+    fn wrong(&mut self, now: Instant) -> PinStep {
         self.entered.clear();
         self.failures += 1;
         if self.failures == ATTEMPTS {
@@ -97,6 +152,10 @@ mod tests {
 
     const SECOND: Duration = Duration::from_secs(1);
 
+    fn local(pin: &str) -> PinCheck {
+        PinCheck::Local(pin.to_owned())
+    }
+
     fn keys(entry: &mut PinEntry, now: Instant, keys: &str) -> Vec<PinStep> {
         keys.chars().map(|key| entry.handle_key(now, key)).collect()
     }
@@ -104,12 +163,12 @@ mod tests {
     #[test]
     fn the_right_pin_with_or_without_hash() {
         let now = Instant::now();
-        let mut entry = PinEntry::new("1234", now, 30 * SECOND);
+        let mut entry = PinEntry::new(local("1234"), now, 30 * SECOND);
         assert_eq!(
             keys(&mut entry, now, "1234").last(),
             Some(&PinStep::Entered)
         );
-        let mut entry = PinEntry::new("1234", now, 30 * SECOND);
+        let mut entry = PinEntry::new(local("1234"), now, 30 * SECOND);
         assert_eq!(
             keys(&mut entry, now, "1234#").last(),
             Some(&PinStep::Entered)
@@ -119,7 +178,7 @@ mod tests {
     #[test]
     fn a_wrong_pin_gets_busy_tone_then_dial_tone_and_three_end_the_call() {
         let start = Instant::now();
-        let mut entry = PinEntry::new("42", start, 30 * SECOND);
+        let mut entry = PinEntry::new(local("42"), start, 30 * SECOND);
         let busy = PinStep::Waiting(Some(Prompt::Busy));
         assert_eq!(keys(&mut entry, start, "13").last(), Some(&busy));
         assert_eq!(entry.poll_timeout(), start + SECOND);
@@ -132,9 +191,26 @@ mod tests {
     }
 
     #[test]
+    fn a_remote_pin_is_sent_on_hash_and_its_verdict_counts_like_a_local_one() {
+        let start = Instant::now();
+        let mut entry = PinEntry::new(PinCheck::Remote, start, 30 * SECOND);
+        assert_eq!(entry.handle_key(start, '#'), PinStep::Waiting(None));
+        let quiet = PinStep::Waiting(Some(Prompt::Silence));
+        assert_eq!(keys(&mut entry, start, "12345").last(), Some(&quiet));
+        assert_eq!(entry.handle_key(start, '#'), PinStep::Check("12345".into()));
+        // Keys while livekit-server decides are not a new attempt.
+        assert_eq!(entry.handle_key(start, '9'), PinStep::Waiting(None));
+        let busy = PinStep::Waiting(Some(Prompt::Busy));
+        assert_eq!(entry.checked(start, false), busy);
+        keys(&mut entry, start, "777");
+        assert_eq!(entry.handle_key(start, '#'), PinStep::Check("777".into()));
+        assert_eq!(entry.checked(start, true), PinStep::Entered);
+    }
+
+    #[test]
     fn no_pin_in_time_is_a_timeout() {
         let start = Instant::now();
-        let mut entry = PinEntry::new("42", start, 10 * SECOND);
+        let mut entry = PinEntry::new(local("42"), start, 10 * SECOND);
         keys(&mut entry, start, "4");
         assert_eq!(entry.poll_timeout(), start + 10 * SECOND);
         assert_eq!(

@@ -3,32 +3,37 @@
 //! the machine that decides (`inbound::setup`).
 
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use sipbridge_signaling::outcome::{Direction, SetupFailure};
 use sipbridge_signaling::sdp::LocalSession;
 
 use super::admit::Admitted;
 use super::call::{InboundCall, Stop};
-use super::identity::{admitted_info, participant};
-use super::routing::{CallAddress, pin, room_name};
+use super::identity::{participant, routed_info};
+use super::pin::PinCheck;
+use super::remote_pin::RemotePin;
+use super::routes::Dispatched;
 use super::setup::{Params, Setup};
-use crate::call::driver::{Driver, InboundInvite};
+use crate::call::driver::{Driver, InboundInvite, PinChecker};
 use crate::call::settings::codec_preferences;
 use crate::room::JoinRequest;
 
+/// What the set-up knows of the caller's way into the room before it starts.
+struct Way {
+    room: String,
+    /// `None` until livekit-server has checked the PIN.
+    join: Option<JoinRequest>,
+    pin: Option<PinCheck>,
+    pin_timeout: Duration,
+    max_call_duration: Option<Duration>,
+    pin_checker: Option<Box<dyn PinChecker>>,
+}
+
 impl InboundCall {
     /// Media, dialog, room, then the answered call: runs the call to its end.
-    pub(super) async fn set_up(mut self, admitted: &Admitted<'_>) {
-        let suffix = format!("{:06x}", rand::random::<u32>() & 0xff_ffff);
-        let address = CallAddress {
-            source: self.source.ip(),
-            called: &admitted.called,
-            caller: &admitted.caller,
-        };
-        let room = room_name(admitted.rule, address, &suffix);
-        self.record
-            .update(|info| admitted_info(info, admitted, &room));
+    pub(super) async fn set_up(mut self, admitted: Admitted) {
+        let way = self.way(admitted);
         let Some(sockets) = self.context.ports.allocate().await else {
             let stop = Stop::new(SetupFailure::NoRtpPort, "no free RTP port");
             return self.end(*stop).await;
@@ -43,10 +48,9 @@ impl InboundCall {
             contact: self.context.local.contact(self.sip.transport),
             server: self.context.config.sip.user_agent.clone(),
             warning_host: self.context.local.sip_ip.to_string(),
-            pin: pin(admitted.rule).map(str::to_owned),
-            pin_timeout: admitted.rule.ringing_timeout.0,
+            pin: way.pin,
+            pin_timeout: way.pin_timeout,
         };
-        let caller = self.join_request(admitted, &room);
         let setup = Setup::new(params, session, Instant::now());
         let InboundCall {
             context,
@@ -62,24 +66,59 @@ impl InboundCall {
             invite,
             local_tag,
         };
-        Driver::new(context, Direction::Inbound, sip, record, &room)
+        let mut driver = Driver::new(context, Direction::Inbound, sip, record, &way.room)
             .sockets(sockets)
-            .join_on_request(caller)
+            .pin_checker(way.pin_checker)
             .answering(invite)
-            .max_duration(admitted.rule.max_call_duration.map(|d| d.0))
-            .run(setup)
-            .await;
+            .max_duration(way.max_call_duration);
+        if let Some(join) = way.join {
+            driver = driver.join_on_request(join);
+        }
+        driver.run(setup).await;
     }
 
-    /// The caller as a participant of `room`.
-    fn join_request(&mut self, admitted: &Admitted<'_>, room: &str) -> JoinRequest {
-        let who = participant(&self.invite, admitted, room, &self.record);
-        let identity = who.identity.clone();
-        self.record
-            .update(|info| info.participant_identity = identity);
-        JoinRequest {
-            room: room.to_owned(),
-            who,
+    /// The room and participant the dispatch rule gives the call, or, for a PIN only
+    /// livekit-server knows, who will ask it for them.
+    fn way(&mut self, admitted: Admitted) -> Way {
+        let Admitted { trunk, dispatched } = admitted;
+        match dispatched {
+            Dispatched::Route(route) => {
+                let facts = self.facts();
+                let who = participant(&self.invite, &facts, &route, self.record.call_id());
+                self.record.update(|info| {
+                    routed_info(info, &route.trunk_id, &route.rule_id, &route.room);
+                    info.participant_identity.clone_from(&who.identity);
+                });
+                Way {
+                    room: route.room.clone(),
+                    join: Some(JoinRequest {
+                        room: route.room.clone(),
+                        who,
+                    }),
+                    pin: route.pin.clone().map(PinCheck::Local),
+                    pin_timeout: route.ringing_timeout,
+                    max_call_duration: route.max_call_duration,
+                    pin_checker: None,
+                }
+            }
+            Dispatched::AskPin { rule_id, timeout } => {
+                self.record
+                    .update(|info| routed_info(info, &trunk.id, &rule_id, ""));
+                let checker = RemotePin {
+                    routes: self.context.routes.clone(),
+                    facts: self.facts(),
+                    trunk,
+                    invite: self.invite.clone(),
+                };
+                Way {
+                    room: String::new(),
+                    join: None,
+                    pin: Some(PinCheck::Remote),
+                    pin_timeout: timeout,
+                    max_call_duration: None,
+                    pin_checker: Some(Box::new(checker)),
+                }
+            }
         }
     }
 }

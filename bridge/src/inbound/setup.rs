@@ -26,7 +26,7 @@ use sipbridge_signaling::screen::{ALLOWED_METHODS, SUPPORTED};
 use sipbridge_signaling::sdp::{LocalSession, parse as parse_sdp};
 use sipbridge_signaling::transaction::ServerTxId;
 
-use super::pin::{PinEntry, PinStep, Prompt};
+use super::pin::{PinCheck, PinEntry, PinStep, Prompt};
 use crate::call::machine::{Action, CallMachine, Handover, Input, PhoneEnd};
 use crate::room::attributes;
 
@@ -42,7 +42,7 @@ pub(super) struct Params {
     pub(super) server: String,
     /// For a `Warning` on a refused offer (RFC 3261 §20.43).
     pub(super) warning_host: String,
-    pub(super) pin: Option<String>,
+    pub(super) pin: Option<PinCheck>,
     /// The rule's `ringing_timeout`: with a PIN, the time to enter it.
     pub(super) pin_timeout: Duration,
 }
@@ -213,6 +213,15 @@ impl Setup {
                 self.phase = Phase::Pin(entry);
                 return self.pin_step(step);
             }
+            (Phase::Pin(mut entry), Input::PinChecked(verdict)) => {
+                let right = match verdict {
+                    Ok(right) => right,
+                    Err(detail) => return self.end(SetupFailure::RoutingUnavailable, detail),
+                };
+                let step = entry.checked(now, right);
+                self.phase = Phase::Pin(entry);
+                return self.pin_step(step);
+            }
             (Phase::Pin(_), Input::MediaTimeout) => {
                 return self.end(EstablishedEnd::MediaTimeout, "no RTP during PIN entry");
             }
@@ -311,7 +320,7 @@ impl Setup {
     /// Dial tone, and the PIN's time starts (only a call with a PIN comes here).
     fn start_pin(&mut self, now: Instant) -> Phase {
         self.actions.push_back(Action::Prompt(Some(Progress::Dial)));
-        let pin = self.params.pin.as_deref().unwrap_or_default();
+        let pin = self.params.pin.clone().unwrap_or(PinCheck::Remote);
         Phase::Pin(PinEntry::new(pin, now, self.params.pin_timeout))
     }
 
@@ -319,6 +328,7 @@ impl Setup {
         match step {
             PinStep::Waiting(None) => {}
             PinStep::Waiting(Some(prompt)) => self.actions.push_back(Action::Prompt(tone(prompt))),
+            PinStep::Check(keys) => self.actions.push_back(Action::CheckPin(keys)),
             PinStep::Entered => {
                 self.actions.push_back(Action::Prompt(None));
                 self.actions.push_back(Action::JoinRoom);

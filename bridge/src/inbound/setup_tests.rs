@@ -16,6 +16,7 @@ use sipbridge_signaling::transaction::ServerTxId;
 use super::{Params, Setup};
 use crate::call::machine::{Action, CallMachine, Input, PhoneEnd, action_names};
 use crate::call::scripted_phone;
+use crate::inbound::pin::PinCheck;
 
 const OFFER: &str = "v=0\no=phone 1 1 IN IP4 198.51.100.7\ns=-\nc=IN IP4 198.51.100.7\nt=0 0\nm=audio 4000 RTP/AVP 0\na=rtpmap:0 PCMU/8000\n";
 const SRTP_ONLY: &str = "v=0\no=phone 1 1 IN IP4 198.51.100.7\ns=-\nc=IN IP4 198.51.100.7\nt=0 0\nm=audio 4000 RTP/SAVP 0\na=rtpmap:0 PCMU/8000\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\n";
@@ -47,7 +48,7 @@ fn joining(call: &mut Setup, t0: Instant, input: Input) {
     call.handle_input(t0, input);
 }
 
-fn setup(invite: Request, pin: Option<&str>, t0: Instant) -> Setup {
+fn setup(invite: Request, pin: Option<PinCheck>, t0: Instant) -> Setup {
     let contact = NameAddr::new(Uri::Sip(
         SipUri::parse("sip:bridge@192.0.2.10:5060").unwrap(),
     ));
@@ -58,7 +59,7 @@ fn setup(invite: Request, pin: Option<&str>, t0: Instant) -> Setup {
         contact,
         server: "sipbridge".into(),
         warning_host: "192.0.2.10".into(),
-        pin: pin.map(str::to_owned),
+        pin,
         pin_timeout: Duration::from_secs(30),
     };
     let rtp: SocketAddr = "192.0.2.10:20000".parse().unwrap();
@@ -238,7 +239,11 @@ fn a_delayed_offer_without_an_answer_or_an_ack_is_hung_up() {
 
 /// A PIN call up to its dial tone.
 fn pin_call(t0: Instant) -> Setup {
-    let mut call = setup(invite(OFFER, true), Some("4321"), t0);
+    pin_call_checked_by(PinCheck::Local("4321".into()), t0)
+}
+
+fn pin_call_checked_by(check: PinCheck, t0: Instant) -> Setup {
+    let mut call = setup(invite(OFFER, true), Some(check), t0);
     assert_eq!(steps(&mut call), ["media"]);
     call.handle_input(t0, Input::MediaStarted);
     assert_eq!(steps(&mut call), ["200", "Dial"]);
@@ -263,6 +268,32 @@ fn the_right_pin_lets_the_caller_into_the_room() {
     );
     call.handle_input(t0, Input::RoomJoined);
     assert_eq!(steps(&mut call), ["ready", "status active"]);
+}
+
+/// Cluster mode: livekit-server checks the keys; a wrong verdict is a wrong PIN, no
+/// verdict at all ends the call.
+#[test]
+fn a_pin_livekit_server_checks_goes_there_on_hash() {
+    let t0 = Instant::now();
+    let mut call = pin_call_checked_by(PinCheck::Remote, t0);
+    keys(&mut call, t0, "99#");
+    assert_eq!(steps(&mut call), ["quiet", "quiet", "check pin 99"]);
+    call.handle_input(t0, Input::PinChecked(Ok(false)));
+    assert_eq!(steps(&mut call), ["Busy"]);
+    keys(&mut call, t0, "4321#");
+    assert_eq!(steps(&mut call).last().unwrap(), "check pin 4321");
+    call.handle_input(t0, Input::PinChecked(Ok(true)));
+    assert_eq!(steps(&mut call), ["quiet", "join"]);
+    call.handle_input(t0, Input::RoomJoined);
+    assert_eq!(steps(&mut call), ["ready", "status active"]);
+
+    let mut cut_off = pin_call_checked_by(PinCheck::Remote, t0);
+    keys(&mut cut_off, t0, "1#");
+    cut_off.handle_input(t0, Input::PinChecked(Err("redis down".into())));
+    assert_eq!(
+        ended(&mut cut_off),
+        (SetupFailure::RoutingUnavailable.into(), PhoneEnd::Bye)
+    );
 }
 
 #[test]

@@ -20,7 +20,7 @@ pub(super) fn call_info(plan: &Plan, sip_call_id: &str) -> SipCallInfo {
         ..ProtoSipUri::default()
     };
     SipCallInfo {
-        call_id: new_call_id(),
+        call_id: plan.call_id.clone().unwrap_or_else(new_call_id),
         sip_call_id: sip_call_id.to_owned(),
         trunk_id: plan.trunk.id.clone(),
         room_name: plan.room.clone(),
@@ -60,5 +60,6 @@ pub(super) fn participant(plan: &Plan, call_id: &str, sip_call_id: &str) -> Iden
         name: plan.name.clone(),
         metadata: plan.metadata.clone(),
         attributes,
+        room_config: None,
     }
 }

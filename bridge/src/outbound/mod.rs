@@ -43,12 +43,21 @@ pub async fn create_sip_participant(
     context: Arc<CallContext>,
     request: CreateSipParticipantRequest,
 ) -> Result<SipParticipantInfo, CreateError> {
+    let plan = Plan::new(&context.config, request)?;
+    place(context, plan).await
+}
+
+/// Places the call of a checked `plan` ([`create_sip_participant`]; cluster mode makes its
+/// plan from livekit-server's request).
+pub async fn place(
+    context: Arc<CallContext>,
+    plan: Plan,
+) -> Result<SipParticipantInfo, CreateError> {
     if context.draining.load(std::sync::atomic::Ordering::Acquire) {
         return Err(CreateError::Unavailable(
             "the bridge is shutting down".into(),
         ));
     }
-    let plan = Plan::new(&context.config, request)?;
     let running = InProgress::new(context.clone());
     if let Some(overload) = context.overloaded() {
         let refused = Ending::from(SetupFailure::Overloaded(overload));

@@ -31,6 +31,9 @@ pub struct TrunkPlan {
 /// Everything an outbound call is made of.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// The call's id (`SCL_…`) when the caller chose it (livekit-server does, in cluster
+    /// mode); else the bridge mints one.
+    pub call_id: Option<String>,
     pub trunk: TrunkPlan,
     /// The number dialled (Request-URI and To user).
     pub to_number: String,
@@ -89,6 +92,7 @@ impl Plan {
                 CreateError::Invalid("include_headers is not a SIPHeaderOptions value".into())
             })?;
         Ok(Self {
+            call_id: None,
             trunk,
             to_number,
             from_number,

@@ -12,6 +12,9 @@ pub struct Identity {
     pub name: String,
     pub metadata: String,
     pub attributes: HashMap<String, String>,
+    /// The room the dispatch rule asks for (agents to dispatch, timeouts), for
+    /// livekit-server to create it with when this participant is its first.
+    pub room_config: Option<livekit_protocol::RoomConfiguration>,
 }
 
 /// A token that lasts the call: the signal connection re-validates it on resume, and the
@@ -35,7 +38,12 @@ pub(super) fn join_token(
         can_update_own_metadata: Some(true),
         ..Default::default()
     };
-    AccessToken::with_api_key(api_key, api_secret)
+    let token = AccessToken::with_api_key(api_key, api_secret);
+    let token = match &who.room_config {
+        Some(config) => token.with_room_config(config.clone()),
+        None => token,
+    };
+    token
         .with_ttl(TOKEN_TTL)
         .with_identity(&who.identity)
         .with_name(&who.name)
@@ -59,6 +67,7 @@ mod tests {
             name: "Caller".into(),
             metadata: "{}".into(),
             attributes: HashMap::from([("sip.callID".into(), "abc".into())]),
+            room_config: None,
         };
         let jwt = join_token("key", "a-secret-of-at-least-32-bytes-long!!", "r1", &who).unwrap();
         let claims = Claims::from_unverified(&jwt).unwrap();
@@ -69,5 +78,30 @@ mod tests {
         assert!(v.room_join && v.room == "r1");
         assert!(v.can_publish() && v.can_subscribe() && v.can_publish_data());
         assert!(v.can_update_own_metadata());
+        assert_eq!(claims.room_config, None);
+    }
+
+    /// A dispatch rule's room configuration reaches livekit-server in the token, which
+    /// is how an agent named on the rule gets dispatched into the caller's room.
+    #[test]
+    fn the_rules_room_configuration_rides_in_the_token() {
+        let agents = vec![livekit_protocol::RoomAgentDispatch {
+            agent_name: "receptionist".into(),
+            metadata: "{\"lang\":\"en\"}".into(),
+            ..Default::default()
+        }];
+        let config = livekit_protocol::RoomConfiguration {
+            agents,
+            empty_timeout: 60,
+            ..Default::default()
+        };
+        let who = Identity {
+            identity: "sip_1".into(),
+            room_config: Some(config.clone()),
+            ..Identity::default()
+        };
+        let jwt = join_token("key", "a-secret-of-at-least-32-bytes-long!!", "r1", &who).unwrap();
+        let claims = Claims::from_unverified(&jwt).unwrap();
+        assert_eq!(claims.room_config, Some(config));
     }
 }

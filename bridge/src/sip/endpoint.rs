@@ -13,6 +13,7 @@ use sipbridge_config::Config;
 use sipbridge_signaling::message::{
     Limits, Malformed, Message, Method, Request, Response, is_keepalive, parse_message,
 };
+use sipbridge_signaling::outcome::SipStatus;
 use sipbridge_signaling::screen::{
     ALLOWED_METHODS, Rejection, SUPPORTED, response_is_for_us, screen_request,
 };
@@ -39,8 +40,13 @@ pub type CallStarter = Box<dyn Fn(NewCall) + Send>;
 
 type CallSender = mpsc::Sender<CallInput>;
 
+/// Whether the bridge takes new calls now: `None` if it does, else the status a new call
+/// would get and the seconds of its `Retry-After`.
+pub type CallGate = Box<dyn Fn() -> Option<(SipStatus, u32)> + Send>;
+
 pub struct Endpoint {
     config: Arc<Config>,
+    gate: CallGate,
     transports: Transports,
     metrics: Arc<Metrics>,
     limits: Limits,
@@ -67,7 +73,7 @@ impl Endpoint {
         config: Arc<Config>,
         transports: Transports,
         metrics: Arc<Metrics>,
-        start_call: CallStarter,
+        (start_call, gate): (CallStarter, CallGate),
         (command_sender, commands): (mpsc::Sender<Command>, mpsc::Receiver<Command>),
     ) -> Self {
         let timers = &config.sip.timers;
@@ -78,6 +84,7 @@ impl Endpoint {
         };
         Self {
             config,
+            gate,
             transports,
             metrics,
             limits: Limits::default(),
@@ -349,8 +356,15 @@ impl Endpoint {
         }
     }
 
-    /// OPTIONS is how carriers probe a trunk: answer it with what we accept (RFC 3261 §11.2).
+    /// OPTIONS is how carriers and load balancers probe a trunk: answer it with what we
+    /// accept (RFC 3261 §11.2), with the INVITE's 503 while draining or over the limits, so
+    /// that a prober sends calls elsewhere (RFC 3261 §21.5.4).
     fn answer_options(&mut self, id: ServerTxId, request: &Request) {
+        if let Some((status, retry_after)) = (self.gate)() {
+            let mut busy = Response::to(request, status.code, Some(&status.reason));
+            busy.head.other.push("Retry-After", retry_after.to_string());
+            return self.respond(id, busy);
+        }
         let mut response = Response::to(request, 200, None);
         let headers = &mut response.head.other;
         headers.push("Allow", ALLOWED_METHODS);

@@ -12,8 +12,7 @@ use livekit_protocol::{
 use tokio::sync::oneshot;
 
 use crate::api::{ApiError, TwirpCode};
-use crate::call::context::CallContext;
-use crate::call::directory::CallCommand;
+use crate::call::directory::{CallCommand, CallDirectory};
 pub use crate::call::order::{TransferEnd, TransferOrder, TransferPlan};
 pub use plan::URI_HEADER_PREFIX;
 
@@ -21,7 +20,7 @@ pub use plan::URI_HEADER_PREFIX;
 /// ringing timeout passed). When the API caller goes away first, the transfer goes on: a
 /// REFER cannot be taken back.
 pub async fn transfer_sip_participant(
-    context: &CallContext,
+    directory: &CallDirectory,
     request: TransferSipParticipantRequest,
 ) -> Result<TransferSipParticipantResponse, ApiError> {
     let plan = TransferPlan::new(&request)
@@ -31,8 +30,7 @@ pub async fn transfer_sip_participant(
         plan.identity, plan.room
     );
     let not_found = || ApiError::new(TwirpCode::NotFound, missing.clone());
-    let call = context
-        .directory
+    let call = directory
         .find(&plan.room, &plan.identity)
         .ok_or_else(not_found)?;
     let transfer_id = plan.transfer_id.clone();

@@ -95,6 +95,8 @@ pub enum InboundRejection {
     CallerCancelled,
     /// The bridge is draining for a shutdown: the caller should try another instance.
     Draining,
+    /// In cluster mode: livekit-server says the trunk's project is over its quota.
+    QuotaExceeded,
 }
 
 impl InboundRejection {
@@ -139,6 +141,11 @@ impl InboundRejection {
                 phrase::REQUEST_TERMINATED,
             ),
             Self::Draining => (DisconnectReason::ServerShutdown, 503, phrase::SHUTTING_DOWN),
+            Self::QuotaExceeded => (
+                DisconnectReason::SipTrunkFailure,
+                503,
+                phrase::QUOTA_EXCEEDED,
+            ),
         };
         Outcome::new(reason, SipStatus::new(code, phrase))
     }
@@ -270,6 +277,12 @@ mod tests {
                 "Request Terminated",
             ),
             (R::Draining.outcome(), ServerShutdown, 503, "Shutting down"),
+            (
+                R::QuotaExceeded.outcome(),
+                SipTrunkFailure,
+                503,
+                "Service Unavailable - quota exceeded",
+            ),
         ]);
     }
 

@@ -45,6 +45,7 @@ impl Ending {
             SetupFailure::Overloaded(Overload::Cpu).into(),
             SetupFailure::NoRtpPort.into(),
             SetupFailure::RoomJoinFailed.into(),
+            SetupFailure::RoutingUnavailable.into(),
             InboundRejection::TrunkNotAllowed.into(),
             InboundRejection::AuthFailed {
                 malformed: false,
@@ -56,6 +57,7 @@ impl Ending {
             InboundRejection::NoDialog.into(),
             InboundRejection::CallerCancelled.into(),
             InboundRejection::Draining.into(),
+            InboundRejection::QuotaExceeded.into(),
             OutboundEnd::Rejected(status(603, "Decline")).into(),
             OutboundEnd::RingingTimeout { response: None }.into(),
             OutboundEnd::NoResponse.into(),
@@ -128,6 +130,7 @@ mod tests {
             Ending::Setup(SetupFailure::Overloaded(_)) => (0, 0),
             Ending::Setup(SetupFailure::NoRtpPort) => (0, 1),
             Ending::Setup(SetupFailure::RoomJoinFailed) => (0, 2),
+            Ending::Setup(SetupFailure::RoutingUnavailable) => (0, 3),
             Ending::Refused(R::TrunkNotAllowed) => (1, 0),
             Ending::Refused(R::AuthFailed { .. }) => (1, 1),
             Ending::Refused(R::NoDispatchRule) => (1, 2),
@@ -135,6 +138,7 @@ mod tests {
             Ending::Refused(R::NoDialog) => (1, 4),
             Ending::Refused(R::CallerCancelled) => (1, 5),
             Ending::Refused(R::Draining) => (1, 6),
+            Ending::Refused(R::QuotaExceeded) => (1, 7),
             Ending::Unanswered(O::Rejected(_)) => (2, 0),
             Ending::Unanswered(O::RingingTimeout { .. }) => (2, 1),
             Ending::Unanswered(O::NoResponse) => (2, 2),
@@ -159,7 +163,7 @@ mod tests {
     #[test]
     fn every_kind_has_every_variant() {
         let kinds: HashSet<_> = Ending::every_kind().iter().map(kind).collect();
-        let per_group = [3, 7, 7, 2, 9];
+        let per_group = [4, 8, 7, 2, 9];
         let expected: HashSet<_> = per_group
             .iter()
             .enumerate()

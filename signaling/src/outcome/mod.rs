@@ -175,6 +175,8 @@ pub(crate) mod phrase {
     pub(crate) const CPU_OVERLOADED: &str = "Service Unavailable - CPU overloaded";
     pub(crate) const NO_RTP_PORT: &str = "Service Unavailable - no free RTP port";
     pub(crate) const ROOM_JOIN_FAILED: &str = "Service Unavailable - room join failed";
+    pub(crate) const ROUTING_UNAVAILABLE: &str = "Service Unavailable - trunk lookup failed";
+    pub(crate) const QUOTA_EXCEEDED: &str = "Service Unavailable - quota exceeded";
     pub(crate) const UNUSABLE_ANSWER: &str = "Unusable 2xx";
     pub(crate) const PIN_TIMEOUT: &str = "PIN timeout";
     pub(crate) const WRONG_PIN: &str = "Wrong PIN";

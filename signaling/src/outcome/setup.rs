@@ -25,6 +25,9 @@ pub enum SetupFailure {
     /// Joining the room failed (LiveKit unreachable, token refused, ...), or the media
     /// pipeline for the negotiated codec could not be made.
     RoomJoinFailed,
+    /// In cluster mode: livekit-server did not say which trunk and rule take the call
+    /// (Redis or livekit-server unreachable, or no answer in time).
+    RoutingUnavailable,
 }
 
 impl SetupFailure {
@@ -35,6 +38,7 @@ impl SetupFailure {
             Self::Overloaded(Overload::Cpu) => phrase::CPU_OVERLOADED,
             Self::NoRtpPort => phrase::NO_RTP_PORT,
             Self::RoomJoinFailed => phrase::ROOM_JOIN_FAILED,
+            Self::RoutingUnavailable => phrase::ROUTING_UNAVAILABLE,
         };
         Outcome::new(DisconnectReason::JoinFailure, SipStatus::new(503, phrase))
     }
@@ -90,6 +94,10 @@ mod tests {
             (
                 SetupFailure::RoomJoinFailed,
                 "Service Unavailable - room join failed",
+            ),
+            (
+                SetupFailure::RoutingUnavailable,
+                "Service Unavailable - trunk lookup failed",
             ),
         ];
         for (failure, phrase) in cases {

@@ -167,6 +167,7 @@ impl CallMachine for Answered {
             | Input::RoomJoinFailed(_)
             | Input::MediaStarted
             | Input::MediaFailed(_)
+            | Input::PinChecked(_)
             | Input::ApiGone => {}
         }
     }

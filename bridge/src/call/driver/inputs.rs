@@ -7,6 +7,7 @@ use std::time::Instant;
 use sipbridge_media::leg::MediaEvent;
 use sipbridge_signaling::outcome::DisconnectReason;
 
+use super::pin_check::until_checked;
 use super::ringback::Ringback;
 use super::sip_side::sleep;
 use super::{ApiWaiter, Driver, Joined, Joining};
@@ -34,6 +35,10 @@ impl Driver {
                     }
                     Err(error) => Some(Input::RoomJoinFailed(error.to_string())),
                 }
+            }
+            verdict = until_checked(&mut self.pin_checking) => {
+                self.pin_checking = None;
+                Some(self.pin_verdict(verdict))
             }
             input = self.sip.sip.inputs.recv() => input.and_then(|input| self.sip.input(input)),
             event = room_event(self.room.as_mut()), if listening => self.room_event(event),

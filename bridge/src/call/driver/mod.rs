@@ -6,6 +6,7 @@
 //! decisions are taken here.
 
 mod inputs;
+mod pin_check;
 mod ringback;
 mod sip_side;
 
@@ -36,6 +37,8 @@ use crate::room::{Delivery, JoinError, JoinRequest, Payload, RoomEvent, RoomHand
 use crate::sip::link::CallInput;
 use ringback::Ringback;
 use sip_side::{SipSide, linger};
+
+pub use pin_check::{PinChecker, PinChecking, PinPass, PinVerdict};
 
 /// The API caller waiting for an outbound call's answer.
 pub trait ApiWaiter: Send {
@@ -94,6 +97,9 @@ pub struct Driver {
     /// Asked for by [`Action::JoinRoom`] (inbound: the caller joins once the phone is ours).
     join_request: Option<JoinRequest>,
     joining: Option<Joining>,
+    /// Checks the PIN when livekit-server knows it ([`Action::CheckPin`]).
+    pin_checker: Option<Box<dyn PinChecker>>,
+    pin_checking: Option<PinChecking>,
     inbound: Option<InboundInvite>,
     api: Option<Box<dyn ApiWaiter>>,
     ringback: Option<Ringback>,
@@ -147,6 +153,8 @@ impl Driver {
             room_ended: false,
             join_request: None,
             joining: None,
+            pin_checker: None,
+            pin_checking: None,
             inbound: None,
             api: None,
             ringback: None,
@@ -171,6 +179,12 @@ impl Driver {
     /// Who joins the room when the machine asks (inbound).
     pub fn join_on_request(mut self, request: JoinRequest) -> Self {
         self.join_request = Some(request);
+        self
+    }
+
+    /// Who checks a PIN the bridge does not know (inbound, cluster mode).
+    pub fn pin_checker(mut self, checker: Option<Box<dyn PinChecker>>) -> Self {
+        self.pin_checker = checker;
         self
     }
 
@@ -320,6 +334,13 @@ impl Driver {
                 self.deferred.push(CallInput::Request { id, request });
                 None
             }
+            Action::CheckPin(keys) => match &self.pin_checker {
+                Some(checker) => {
+                    self.pin_checking = Some(checker.check(keys));
+                    None
+                }
+                None => Some(Input::PinChecked(Ok(false))),
+            },
             action => {
                 self.carry_out_for_room(action).await;
                 None

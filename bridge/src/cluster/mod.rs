@@ -1,0 +1,77 @@
+//! Cluster mode: this bridge as a SIP node of a LiveKit deployment. livekit-server stores
+//! the trunks and dispatch rules and reaches its SIP nodes over psrpc on Redis:
+//! - inbound, every INVITE asks it where the call goes (`inbound::routes::cluster`);
+//! - outbound, it hands us `SIPInternal.CreateSIPParticipant` ([`create`]), and for each
+//!   answered call `SIPInternal.TransferSIPParticipant` on the call's id ([`transfer`]).
+//!
+//! The calls themselves run the same code as in standalone mode: only where the trunks and
+//! rules come from and who asks for calls differ.
+
+mod connect;
+mod create;
+mod errors;
+mod transfer;
+
+use std::sync::{Arc, Weak};
+
+use sipbridge_psrpc::bus::{Bus, BusError};
+use sipbridge_psrpc::client::Client;
+use sipbridge_psrpc::io::IO_INFO;
+use sipbridge_psrpc::server::{Accepting, Server, Serving};
+
+use crate::call::context::CallContext;
+pub use connect::{join, redis_error};
+pub use transfer::CallTopic;
+
+/// This node on the bus.
+#[derive(Debug, Clone)]
+pub struct Node {
+    server: Server,
+    io_info: Client,
+}
+
+impl Node {
+    /// Joins the bus: a client for livekit-server's `IOInfo`, and a server identity for
+    /// what livekit-server asks of us.
+    pub async fn join(bus: Bus) -> Result<Self, BusError> {
+        let io_info = Client::new(bus.clone(), IO_INFO).await?;
+        Ok(Self {
+            server: Server::new(bus),
+            io_info,
+        })
+    }
+
+    /// The `IOInfo` client, for inbound routing.
+    pub fn io_info(&self) -> Client {
+        self.io_info.clone()
+    }
+
+    /// Takes CreateSIPParticipant requests while the node accepts calls (not draining, not
+    /// over its `limits:`), until the returned [`Serving`] is dropped: then the node takes
+    /// no new call, which is how draining deregisters it.
+    pub async fn serve_calls(&self, calls: Weak<CallContext>) -> Result<Serving, BusError> {
+        let accepting: Accepting = {
+            let calls = calls.clone();
+            Arc::new(move || calls.upgrade().is_some_and(|calls| calls.accepts_calls()))
+        };
+        create::serve(&self.server, calls, accepting).await
+    }
+
+    /// Takes TransferSIPParticipant for the answered call `call_id` (its participant
+    /// `identity` in `room`) until the returned topic is dropped.
+    pub fn serve_transfers(
+        &self,
+        calls: &CallContext,
+        call_id: &str,
+        room: &str,
+        identity: &str,
+    ) -> CallTopic {
+        transfer::serve(
+            &self.server,
+            calls.directory.clone(),
+            call_id,
+            room,
+            identity,
+        )
+    }
+}

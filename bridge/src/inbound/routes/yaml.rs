@@ -1,0 +1,113 @@
+//! Standalone mode: the trunks and dispatch rules of the YAML (`inbound::routing` matches
+//! them), answered at once.
+
+use std::sync::Arc;
+
+use sipbridge_config::{Config, DigestAlgorithm, DispatchRule};
+use sipbridge_signaling::auth::Algorithm;
+use sipbridge_signaling::outcome::InboundRejection;
+
+use super::{CallFacts, Dispatched, Route, RouteFuture, Routes, TrunkMatch};
+use crate::inbound::admit::Refusal;
+use crate::inbound::routing::{CallAddress, NoTrunk, match_rule, match_trunk, pin, room_name};
+
+/// The YAML's trunks and rules.
+#[derive(Debug)]
+pub struct YamlRoutes {
+    config: Arc<Config>,
+}
+
+impl YamlRoutes {
+    pub fn new(config: Arc<Config>) -> Self {
+        Self { config }
+    }
+
+    fn address(call: &CallFacts) -> CallAddress<'_> {
+        CallAddress {
+            source: call.source,
+            called: &call.called,
+            caller: &call.caller,
+        }
+    }
+
+    fn find_trunk(&self, call: &CallFacts) -> Result<TrunkMatch, Refusal> {
+        let trunk =
+            match_trunk(&self.config, Self::address(call)).map_err(|why| Refusal::Rejected {
+                rejection: InboundRejection::TrunkNotAllowed,
+                silent: why == NoTrunk::AddressNotAllowed && self.config.sip.hide_inbound_port,
+                detail: format!("{why:?}"),
+            })?;
+        let credentials = trunk.auth.as_ref().map(|auth| {
+            let password = auth.password.expose().to_owned();
+            (auth.username.clone(), password)
+        });
+        let algorithms = trunk
+            .auth_algorithms
+            .iter()
+            .map(|algorithm| match algorithm {
+                DigestAlgorithm::Sha256 => Algorithm::Sha256,
+                DigestAlgorithm::Md5 => Algorithm::Md5,
+            })
+            .collect();
+        let headers_to_attributes = trunk
+            .headers_to_attributes
+            .iter()
+            .map(|(header, attribute)| (header.as_str().to_owned(), attribute.clone()))
+            .collect();
+        Ok(TrunkMatch {
+            id: trunk.id.as_str().to_owned(),
+            credentials,
+            algorithms,
+            headers_to_attributes,
+        })
+    }
+
+    fn find_rule(&self, call: &CallFacts, trunk: &TrunkMatch) -> Result<Dispatched, Refusal> {
+        let rule = self
+            .config
+            .inbound_trunks
+            .iter()
+            .find(|t| t.id.as_str() == trunk.id)
+            .and_then(|t| match_rule(&self.config, t))
+            .ok_or_else(|| Refusal::Rejected {
+                rejection: InboundRejection::NoDispatchRule,
+                silent: false,
+                detail: format!("no dispatch rule for trunk {}", trunk.id),
+            })?;
+        Ok(Dispatched::Route(Box::new(route(rule, call, trunk))))
+    }
+}
+
+/// The room and participant a YAML rule gives the call.
+fn route(rule: &DispatchRule, call: &CallFacts, trunk: &TrunkMatch) -> Route {
+    let suffix = format!("{:06x}", rand::random::<u32>() & 0xff_ffff);
+    Route {
+        trunk_id: trunk.id.clone(),
+        rule_id: rule.id.as_str().to_owned(),
+        room: room_name(rule, YamlRoutes::address(call), &suffix),
+        identity: format!("sip_{}", call.caller),
+        name: None,
+        metadata: rule.metadata.clone(),
+        attributes: rule.attributes.clone().into_iter().collect(),
+        headers_to_attributes: trunk.headers_to_attributes.clone(),
+        pin: pin(rule).map(str::to_owned),
+        ringing_timeout: rule.ringing_timeout.0,
+        max_call_duration: rule.max_call_duration.map(|d| d.0),
+        room_config: None,
+    }
+}
+
+impl Routes for YamlRoutes {
+    fn trunk<'a>(&'a self, call: &'a CallFacts) -> RouteFuture<'a, Result<TrunkMatch, Refusal>> {
+        Box::pin(std::future::ready(self.find_trunk(call)))
+    }
+
+    fn dispatch<'a>(
+        &'a self,
+        call: &'a CallFacts,
+        trunk: &'a TrunkMatch,
+        _pin: Option<&'a str>,
+    ) -> RouteFuture<'a, Result<Dispatched, Refusal>> {
+        Box::pin(std::future::ready(self.find_rule(call, trunk)))
+    }
+}
