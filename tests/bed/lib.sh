@@ -33,6 +33,7 @@ livekit_bin() { printf '%s/livekit-server/%s/livekit-server' "$SIPBRIDGE_CACHE" 
 LIVEKIT_BIN=$(livekit_bin "$LIVEKIT_SERVER_VERSION")
 BRIDGE_BIN=$CARGO_TARGET_DIR/debug/sipbridge
 DEV_CONFIG=$BED_ROOT/config/examples/dev.yaml
+CLUSTER_CONFIG=$BED_ROOT/config/examples/cluster.yaml
 PY_REQUIREMENTS=$BED_ROOT/tests/py/requirements.txt
 
 # Ports of the bed. livekit's come from here; the bridge's are those of config/examples/dev.yaml

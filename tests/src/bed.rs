@@ -23,6 +23,11 @@ pub struct Bed {
     /// The livekit-server binary the bed runs, for tests that need a server of their own.
     pub livekit_server: PathBuf,
     pub dir: PathBuf,
+    /// `standalone`, or `cluster` for a bed started with `tests/bed/up --cluster` (its API
+    /// is then livekit-server's, and trunks and rules are created through it).
+    pub mode: String,
+    /// The bridge binary the bed runs, for tests that run one of their own as a process.
+    pub bridge_bin: Option<PathBuf>,
 }
 
 impl Bed {
@@ -67,6 +72,8 @@ impl Bed {
             python: var("SIPBRIDGE_PYTHON")?.into(),
             livekit_server: var("SIPBRIDGE_LIVEKIT_SERVER")?.into(),
             dir: var("SIPBRIDGE_BED_DIR")?.into(),
+            mode: var("SIPBRIDGE_MODE").unwrap_or_else(|_| "standalone".to_owned()),
+            bridge_bin: var("SIPBRIDGE_BIN").ok().map(PathBuf::from),
         })
     }
 
