@@ -75,7 +75,8 @@ pub async fn run(
         &mut sip_tasks,
     );
     let node = cluster::join(&config).await?;
-    let (cdr, cdr_writer) = CdrSink::start(config.cdr.path.clone().into());
+    let report = node.as_ref().map(cluster::Node::call_state_reporter);
+    let (cdr, cdr_writer) = CdrSink::start_reporting(config.cdr.path.clone().into(), report);
     let (endpoint_commands, commands) = sip::endpoint::command_channel();
     let calls = Arc::new(call_context(
         &config,

@@ -13,6 +13,17 @@ pub const IO_INFO: &str = "IOInfo";
 pub const GET_SIP_TRUNK_AUTHENTICATION: &str = "GetSIPTrunkAuthentication";
 /// Where an admitted INVITE goes: the room, the participant, the PIN (or: reject, drop).
 pub const EVALUATE_SIP_DISPATCH_RULES: &str = "EvaluateSIPDispatchRules";
+/// A call's or transfer's state (livekit-server v1.13.5 accepts it and keeps nothing).
+pub const UPDATE_SIP_CALL_STATE: &str = "UpdateSIPCallState";
+
+/// `rpc.UpdateSIPCallStateRequest` (the answer is `google.protobuf.Empty`).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct CallStateUpdate {
+    #[prost(message, optional, tag = "1")]
+    pub call_info: Option<livekit_protocol::SipCallInfo>,
+    #[prost(message, optional, tag = "2")]
+    pub transfer_info: Option<livekit_protocol::SipTransferInfo>,
+}
 
 /// `rpc.SIPCall`: the INVITE as livekit-server matches trunks and rules on it.
 /// livekit-server v1.13.5 fails on a call without `from` or `to`: always set both.

@@ -29,6 +29,10 @@ BED_DIR=${SIPBRIDGE_BED_DIR:-${TMPDIR:-/tmp}/sipbridge-bed}
 
 # One build per version: $SIPBRIDGE_CACHE/livekit-server/<version>/livekit-server (the tests
 # find the other versions' builds beside the bed's).
+# docker compose, only to check deploy/docker-compose.yml (`config`): built from its module
+# source like livekit-server, once per version.
+DOCKER_COMPOSE_VERSION=v2.40.3
+DOCKER_COMPOSE_BIN=$SIPBRIDGE_CACHE/docker-compose/$DOCKER_COMPOSE_VERSION/docker-compose
 livekit_bin() { printf '%s/livekit-server/%s/livekit-server' "$SIPBRIDGE_CACHE" "$1"; }
 LIVEKIT_BIN=$(livekit_bin "$LIVEKIT_SERVER_VERSION")
 BRIDGE_BIN=$CARGO_TARGET_DIR/debug/sipbridge

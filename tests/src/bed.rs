@@ -28,6 +28,8 @@ pub struct Bed {
     pub mode: String,
     /// The bridge binary the bed runs, for tests that run one of their own as a process.
     pub bridge_bin: Option<PathBuf>,
+    /// `docker-compose`, built by tests/bed/setup to check deploy/docker-compose.yml.
+    pub docker_compose: Option<PathBuf>,
 }
 
 impl Bed {
@@ -74,6 +76,7 @@ impl Bed {
             dir: var("SIPBRIDGE_BED_DIR")?.into(),
             mode: var("SIPBRIDGE_MODE").unwrap_or_else(|_| "standalone".to_owned()),
             bridge_bin: var("SIPBRIDGE_BIN").ok().map(PathBuf::from),
+            docker_compose: var("SIPBRIDGE_DOCKER_COMPOSE").ok().map(PathBuf::from),
         })
     }
 

@@ -25,6 +25,6 @@ mod tcp_proxy;
 pub use bed::Bed;
 pub use member::{Event, RoomMember};
 pub use own_bridge::OwnBridge;
-pub use own_cluster::{OwnCluster, OwnRedis};
+pub use own_cluster::{OwnCluster, OwnRedis, store};
 pub use own_livekit::OwnLiveKit;
 pub use tcp_proxy::TcpProxy;

@@ -119,23 +119,7 @@ impl OwnCluster {
 
     /// Creates a trunk or rule through livekit-server (tests/py/sip_store.py): its id.
     pub fn store(&self, order: &Value) -> String {
-        let caller = ApiCaller::of(self.bed());
-        let output = Command::new(&caller.python)
-            .arg(Bed::tests_file("py/sip_store.py"))
-            .arg(order.to_string())
-            .current_dir(Bed::tests_file("py"))
-            .env("SIPBRIDGE_API_URL", &caller.api_url)
-            .env("LIVEKIT_API_KEY", &caller.api_key)
-            .env("LIVEKIT_API_SECRET", &caller.api_secret)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{order}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let line: Value = serde_json::from_slice(&output.stdout).unwrap();
-        line["id"].as_str().unwrap().to_owned()
+        store(self.bed(), order)
     }
 
     /// The nodes subscribe to their psrpc channels asynchronously once up; livekit-server
@@ -154,6 +138,28 @@ impl OwnCluster {
         }
         std::thread::sleep(Duration::from_millis(500));
     }
+}
+
+/// Creates a trunk or rule through the livekit-server that is `bed`'s API (a cluster's),
+/// with the official Python SDK (tests/py/sip_store.py): its id.
+pub fn store(bed: &Bed, order: &Value) -> String {
+    let caller = ApiCaller::of(bed);
+    let output = Command::new(&caller.python)
+        .arg(Bed::tests_file("py/sip_store.py"))
+        .arg(order.to_string())
+        .current_dir(Bed::tests_file("py"))
+        .env("SIPBRIDGE_API_URL", &caller.api_url)
+        .env("LIVEKIT_API_KEY", &caller.api_key)
+        .env("LIVEKIT_API_SECRET", &caller.api_secret)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{order}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let line: Value = serde_json::from_slice(&output.stdout).unwrap();
+    line["id"].as_str().unwrap().to_owned()
 }
 
 /// The HTTP status of a GET, by curl (already a test dependency of the bed).

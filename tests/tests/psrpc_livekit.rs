@@ -18,9 +18,9 @@ use serde_json::json;
 use sipbridge_psrpc::bus::Bus;
 use sipbridge_psrpc::client::Client;
 use sipbridge_psrpc::io::{
-    Dispatch, DispatchRequest, DispatchResult, EVALUATE_SIP_DISPATCH_RULES,
+    CallStateUpdate, Dispatch, DispatchRequest, DispatchResult, EVALUATE_SIP_DISPATCH_RULES,
     GET_SIP_TRUNK_AUTHENTICATION, IO_INFO, SipCall, SipUri, TrunkAuthentication,
-    TrunkAuthenticationRequest,
+    TrunkAuthenticationRequest, UPDATE_SIP_CALL_STATE,
 };
 use sipbridge_psrpc::server::{Handler, Served, Server};
 use sipbridge_psrpc::sip::{
@@ -247,6 +247,20 @@ fn our_client_gets_trunks_and_dispatch(bed: &Bed, server: &OwnLiveKit, redis: &R
         assert!(individual.room_name.starts_with("call-"), "{individual:?}");
         let agents = &individual.room_config.as_ref().unwrap().agents;
         assert_eq!(agents[0].agent_name, "helper", "{individual:?}");
+
+        // A node's report of a call that ended: taken (and, by these versions, dropped).
+        let ended = CallStateUpdate {
+            call_info: Some(livekit_protocol::SipCallInfo {
+                call_id: "SCL_io900".into(),
+                call_status: livekit_protocol::SipCallStatus::ScsDisconnected as i32,
+                ..Default::default()
+            }),
+            transfer_info: None,
+        };
+        let reported = client
+            .call(UPDATE_SIP_CALL_STATE, &[], ended.encode_to_vec(), IO_TIMEOUT)
+            .await;
+        assert_eq!(reported, Ok(Vec::new()), "UpdateSIPCallState");
     });
 }
 

@@ -26,6 +26,17 @@ enum Record {
     Transfer(SipTransferInfo),
 }
 
+/// A record once written, for whoever reports calls elsewhere (cluster mode: livekit-server's
+/// `IOInfo.UpdateSIPCallState`).
+#[derive(Debug, Clone)]
+pub enum Written {
+    Call(Box<SipCallInfo>),
+    Transfer(SipTransferInfo),
+}
+
+/// Hears of every record written.
+pub type Report = Box<dyn Fn(Written) + Send>;
+
 /// Where records are sent; cheap to clone, one per call.
 #[derive(Debug, Clone)]
 pub struct CdrSink(mpsc::UnboundedSender<Record>);
@@ -34,8 +45,16 @@ impl CdrSink {
     /// The writer task for `path` and the sink feeding it. The task ends once every sink is
     /// dropped and the queue is written out.
     pub fn start(path: PathBuf) -> (Self, tokio::task::JoinHandle<()>) {
+        Self::start_reporting(path, None)
+    }
+
+    /// The same, telling `report` of each record once it is written.
+    pub fn start_reporting(
+        path: PathBuf,
+        report: Option<Report>,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
         let (sender, queue) = mpsc::unbounded_channel();
-        (Self(sender), tokio::spawn(write_records(path, queue)))
+        (Self(sender), tokio::spawn(write_records(path, queue, report)))
     }
 
     /// Starts the record of one call.
@@ -181,7 +200,11 @@ fn status_json(status: &SipStatus) -> serde_json::Value {
     json
 }
 
-async fn write_records(path: PathBuf, mut queue: mpsc::UnboundedReceiver<Record>) {
+async fn write_records(
+    path: PathBuf,
+    mut queue: mpsc::UnboundedReceiver<Record>,
+    report: Option<Report>,
+) {
     let mut file = match tokio::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -197,7 +220,14 @@ async fn write_records(path: PathBuf, mut queue: mpsc::UnboundedReceiver<Record>
     let mut batch = Vec::new();
     while queue.recv_many(&mut batch, 256).await > 0 {
         let mut lines = String::new();
+        let mut reported = Vec::new();
         for record in batch.drain(..) {
+            if report.is_some() {
+                reported.push(match &record {
+                    Record::Call(info) => Written::Call(info.clone()),
+                    Record::Transfer(info) => Written::Transfer(info.clone()),
+                });
+            }
             match to_json(&record) {
                 Ok(json) => {
                     lines.push_str(&json);

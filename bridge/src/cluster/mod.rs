@@ -2,7 +2,8 @@
 //! the trunks and dispatch rules and reaches its SIP nodes over psrpc on Redis:
 //! - inbound, every INVITE asks it where the call goes (`inbound::routes::cluster`);
 //! - outbound, it hands us `SIPInternal.CreateSIPParticipant` ([`create`]), and for each
-//!   answered call `SIPInternal.TransferSIPParticipant` on the call's id ([`transfer`]).
+//!   answered call `SIPInternal.TransferSIPParticipant` on the call's id ([`transfer`]);
+//! - every call's and transfer's record is reported back to it ([`state`]).
 //!
 //! The calls themselves run the same code as in standalone mode: only where the trunks and
 //! rules come from and who asks for calls differ.
@@ -10,6 +11,7 @@
 mod connect;
 mod create;
 mod errors;
+mod state;
 mod transfer;
 
 use std::sync::{Arc, Weak};
@@ -44,6 +46,12 @@ impl Node {
     /// The `IOInfo` client, for inbound routing.
     pub fn io_info(&self) -> Client {
         self.io_info.clone()
+    }
+
+    /// Tells livekit-server of every call and transfer record written
+    /// (`IOInfo.UpdateSIPCallState`).
+    pub fn call_state_reporter(&self) -> crate::cdr::Report {
+        state::reporter(self.io_info.clone())
     }
 
     /// Takes CreateSIPParticipant requests while the node accepts calls (not draining, not

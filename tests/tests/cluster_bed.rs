@@ -1,0 +1,119 @@
+//! The test bed in cluster mode (`tests/bed/up --cluster`: livekit-server on the bed's Redis,
+//! the bed's bridge a SIP node in `mode: cluster`), as an application sees it: trunks and a
+//! dispatch rule created through livekit-server with the Python SDK, a phone call landing in
+//! the rule's room, and outbound calls placed through livekit-server's API with both SDKs.
+//! `tests/run` runs these after the standalone suite, on the same ports, with the bed
+//! restarted in cluster mode; the standalone run skips them by name.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use serde_json::json;
+use sipbridge_tests::api::{ApiCaller, Sdk};
+use sipbridge_tests::sipp::{PHONE_HANGS_UP, run_uac, scenario};
+use sipbridge_tests::sipp_uas::{SippUas, answer, carrier_hangs_up_after};
+use sipbridge_tests::{Bed, RoomMember, store};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// The bed, when it is up in cluster mode; a bed in standalone mode fails the test in CI
+/// (tests/run starts the cluster bed for these) and skips it elsewhere.
+fn cluster_bed(test: &str) -> Option<Bed> {
+    let bed = Bed::get(test)?;
+    if bed.mode == "cluster" {
+        return Some(bed);
+    }
+    let reason = "the bed is up in standalone mode: these run on tests/bed/up --cluster";
+    if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+        panic!("{test}: {reason}");
+    }
+    eprintln!("SKIPPED {test}: {reason}");
+    None
+}
+
+#[test]
+fn cluster_bed_an_inbound_call_lands_in_the_room_of_the_rule_livekit_server_holds() {
+    let test = "cluster_bed_an_inbound_call_lands_in_the_room_of_the_rule_livekit_server_holds";
+    let Some(bed) = cluster_bed(test) else { return };
+    let trunk = store(
+        &bed,
+        &json!({"inbound_trunk": {"name": "bed phones", "numbers": ["+15550170"],
+            "allowed_addresses": ["127.0.0.1/32"]}}),
+    );
+    let rule = store(
+        &bed,
+        &json!({"dispatch_rule": {"dispatch_rule": {
+            "trunk_ids": [trunk],
+            "rule": {"dispatch_rule_direct": {"room_name": "cluster-bed-room"}},
+            "attributes": {"bed.case": "cluster"},
+        }}}),
+    );
+    let mut member = RoomMember::join(&bed, "cluster-bed-room", "listener", &["--commands"]);
+    member.expect("joined", WAIT);
+    let phone = {
+        let bed = bed.clone();
+        let call = scenario("uac_call", &[("HANGUP", PHONE_HANGS_UP)]);
+        std::thread::spawn(move || run_uac(&bed, "cluster", &call, "+15550170", &["-d", "3000"], WAIT))
+    };
+    let seen = member.expect_where("attributes", WAIT, |e| {
+        e["attributes"]["sip.callStatus"] == "active"
+    });
+    let run = phone.join().unwrap();
+    assert!(run.passed, "{}", run.trace);
+    let attributes = &seen["attributes"];
+    assert_eq!(attributes["sip.trunkID"], trunk.as_str(), "{seen}");
+    assert_eq!(attributes["sip.ruleID"], rule.as_str(), "{seen}");
+    assert_eq!(attributes["bed.case"], "cluster", "{seen}");
+    let record = bed.cdr_of(&run.call_id, Duration::from_secs(10));
+    assert_eq!(record["trunkId"], trunk.as_str(), "{record}");
+    assert_eq!(record["dispatchRuleId"], rule.as_str(), "{record}");
+    assert_eq!(record["roomName"], "cluster-bed-room", "{record}");
+    assert_eq!(record["disconnectReason"], "CLIENT_INITIATED", "{record}");
+}
+
+#[test]
+fn cluster_bed_outbound_calls_through_livekit_server_reach_the_node() {
+    let test = "cluster_bed_outbound_calls_through_livekit_server_reach_the_node";
+    let Some(bed) = cluster_bed(test) else { return };
+    let carrier = SippUas::start(&bed, "cluster-bed", &answer(&carrier_hangs_up_after(1000)), 2, &[]);
+    let caller = ApiCaller::of(&bed);
+    for sdk in [Sdk::Node, Sdk::Python] {
+        let name = format!("{sdk:?}").to_lowercase();
+        let request = json!({
+            "trunk": { "hostname": carrier.addr(), "transport": "udp" },
+            "sip_number": "+15550199",
+            "sip_call_to": "+15557654321",
+            "room_name": format!("cluster-bed-out-{name}"),
+            "participant_identity": format!("callee-{name}"),
+            "wait_until_answered": true,
+        });
+        let reply = caller.create_sip_participant(sdk, &request, &[], WAIT);
+        let info = reply.ok.clone().unwrap_or_else(|| panic!("{sdk:?}: {reply:?}"));
+        let call_id = info["sip_call_id"].as_str().unwrap();
+        assert!(call_id.starts_with("SCL_"), "{info}");
+        // livekit-server chose the call's id; the node's record carries it.
+        let record = call_record(&bed, call_id);
+        assert_eq!(record["callDirection"], "SCD_OUTBOUND", "{record}");
+        assert_eq!(record["disconnectReason"], "CLIENT_INITIATED", "{record}");
+        assert_eq!(record["callStatusCode"]["status"], "Remote hangup", "{record}");
+    }
+    let run = carrier.finish(WAIT);
+    assert!(run.passed, "{}", run.trace);
+}
+
+/// The one call record (not a transfer's) of the call with id `call_id`, once written (an
+/// outbound call's ends a second after the answer).
+fn call_record(bed: &Bed, call_id: &str) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let records =
+            bed.records(|r| r["callId"] == call_id && r.get("transferId").is_none());
+        match records.len() {
+            1 => return records.into_iter().next().unwrap(),
+            0 if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            n => panic!("{n} records of {call_id}: {records:?}"),
+        }
+    }
+}
