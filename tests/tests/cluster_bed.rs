@@ -53,7 +53,9 @@ fn cluster_bed_an_inbound_call_lands_in_the_room_of_the_rule_livekit_server_hold
     let phone = {
         let bed = bed.clone();
         let call = scenario("uac_call", &[("HANGUP", PHONE_HANGS_UP)]);
-        std::thread::spawn(move || run_uac(&bed, "cluster", &call, "+15550170", &["-d", "3000"], WAIT))
+        std::thread::spawn(move || {
+            run_uac(&bed, "cluster", &call, "+15550170", &["-d", "3000"], WAIT)
+        })
     };
     let seen = member.expect_where("attributes", WAIT, |e| {
         e["attributes"]["sip.callStatus"] == "active"
@@ -75,7 +77,13 @@ fn cluster_bed_an_inbound_call_lands_in_the_room_of_the_rule_livekit_server_hold
 fn cluster_bed_outbound_calls_through_livekit_server_reach_the_node() {
     let test = "cluster_bed_outbound_calls_through_livekit_server_reach_the_node";
     let Some(bed) = cluster_bed(test) else { return };
-    let carrier = SippUas::start(&bed, "cluster-bed", &answer(&carrier_hangs_up_after(1000)), 2, &[]);
+    let carrier = SippUas::start(
+        &bed,
+        "cluster-bed",
+        &answer(&carrier_hangs_up_after(1000)),
+        2,
+        &[],
+    );
     let caller = ApiCaller::of(&bed);
     for sdk in [Sdk::Node, Sdk::Python] {
         let name = format!("{sdk:?}").to_lowercase();
@@ -88,14 +96,20 @@ fn cluster_bed_outbound_calls_through_livekit_server_reach_the_node() {
             "wait_until_answered": true,
         });
         let reply = caller.create_sip_participant(sdk, &request, &[], WAIT);
-        let info = reply.ok.clone().unwrap_or_else(|| panic!("{sdk:?}: {reply:?}"));
+        let info = reply
+            .ok
+            .clone()
+            .unwrap_or_else(|| panic!("{sdk:?}: {reply:?}"));
         let call_id = info["sip_call_id"].as_str().unwrap();
         assert!(call_id.starts_with("SCL_"), "{info}");
         // livekit-server chose the call's id; the node's record carries it.
         let record = call_record(&bed, call_id);
         assert_eq!(record["callDirection"], "SCD_OUTBOUND", "{record}");
         assert_eq!(record["disconnectReason"], "CLIENT_INITIATED", "{record}");
-        assert_eq!(record["callStatusCode"]["status"], "Remote hangup", "{record}");
+        assert_eq!(
+            record["callStatusCode"]["status"], "Remote hangup",
+            "{record}"
+        );
     }
     let run = carrier.finish(WAIT);
     assert!(run.passed, "{}", run.trace);
@@ -106,8 +120,7 @@ fn cluster_bed_outbound_calls_through_livekit_server_reach_the_node() {
 fn call_record(bed: &Bed, call_id: &str) -> serde_json::Value {
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     loop {
-        let records =
-            bed.records(|r| r["callId"] == call_id && r.get("transferId").is_none());
+        let records = bed.records(|r| r["callId"] == call_id && r.get("transferId").is_none());
         match records.len() {
             1 => return records.into_iter().next().unwrap(),
             0 if std::time::Instant::now() < deadline => {

@@ -45,7 +45,13 @@ fn prints_create_sip_participant_latency_through_livekit_server_and_standalone()
 
 /// The API times of [`CALLS`] calls placed through `bed`'s API, sorted.
 fn api_latencies(bed: &Bed, label: &str) -> Vec<u128> {
-    let carrier = SippUas::start(bed, label, &answer(&carrier_hangs_up_after(500)), CALLS, &[]);
+    let carrier = SippUas::start(
+        bed,
+        label,
+        &answer(&carrier_hangs_up_after(500)),
+        CALLS,
+        &[],
+    );
     let caller = ApiCaller::of(bed);
     let mut times: Vec<u128> = (0..CALLS)
         .map(|index| {
@@ -63,7 +69,11 @@ fn api_latencies(bed: &Bed, label: &str) -> Vec<u128> {
         })
         .collect();
     let run = carrier.finish(Duration::from_secs(30));
-    assert!(run.passed, "{label}: the carrier's scenario failed\n{}", run.trace);
+    assert!(
+        run.passed,
+        "{label}: the carrier's scenario failed\n{}",
+        run.trace
+    );
     times.sort_unstable();
     times
 }

@@ -64,5 +64,8 @@ fn kamailio_accepts_the_load_balancer_configuration() {
         .output()
         .unwrap_or_else(|e| panic!("{test}: kamailio (tests/bed/setup installs it): {e}"));
     let said = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(output.status.success() && said.contains("config file ok"), "{said}");
+    assert!(
+        output.status.success() && said.contains("config file ok"),
+        "{said}"
+    );
 }

@@ -258,7 +258,12 @@ fn our_client_gets_trunks_and_dispatch(bed: &Bed, server: &OwnLiveKit, redis: &R
             transfer_info: None,
         };
         let reported = client
-            .call(UPDATE_SIP_CALL_STATE, &[], ended.encode_to_vec(), IO_TIMEOUT)
+            .call(
+                UPDATE_SIP_CALL_STATE,
+                &[],
+                ended.encode_to_vec(),
+                IO_TIMEOUT,
+            )
             .await;
         assert_eq!(reported, Ok(Vec::new()), "UpdateSIPCallState");
     });

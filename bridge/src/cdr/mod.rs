@@ -54,7 +54,10 @@ impl CdrSink {
         report: Option<Report>,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (sender, queue) = mpsc::unbounded_channel();
-        (Self(sender), tokio::spawn(write_records(path, queue, report)))
+        (
+            Self(sender),
+            tokio::spawn(write_records(path, queue, report)),
+        )
     }
 
     /// Starts the record of one call.

@@ -43,7 +43,12 @@ async fn send_reports(io_info: Client, mut reports: mpsc::Receiver<Written>) {
             },
         };
         let sent = io_info
-            .call(UPDATE_SIP_CALL_STATE, &[], update.encode_to_vec(), REPORT_TIMEOUT)
+            .call(
+                UPDATE_SIP_CALL_STATE,
+                &[],
+                update.encode_to_vec(),
+                REPORT_TIMEOUT,
+            )
             .await;
         if let Err(error) = sent {
             tracing::debug!(%error, "call state not reported to livekit-server");
