@@ -60,7 +60,7 @@ impl ClusterRoutes {
     async fn find_trunk(&self, call: &CallFacts) -> Result<TrunkMatch, Refusal> {
         let request = TrunkAuthenticationRequest {
             from: call.caller.clone(),
-            to: call.called.clone(),
+            to: call.to_user.clone(),
             src_address: call.source.to_string(),
             to_host: call.to_host.clone(),
             sip_call_id: call.call_id.clone(),
@@ -81,7 +81,7 @@ impl ClusterRoutes {
     ) -> Result<Dispatched, Refusal> {
         let request = DispatchRequest {
             calling_number: call.caller.clone(),
-            called_number: call.called.clone(),
+            called_number: call.to_user.clone(),
             src_address: call.source.to_string(),
             called_host: call.to_host.clone(),
             sip_call_id: call.call_id.clone(),
@@ -113,8 +113,9 @@ impl Routes for ClusterRoutes {
     }
 }
 
-/// The INVITE as livekit-server matches on it. Its `from` and `to` must be set: v1.13.5
-/// fails on a call without them.
+/// The INVITE as livekit-server matches trunks and rules on it, described as LiveKit's own
+/// SIP node does (the numbers of the From and To headers; the dialled one in `address`).
+/// Its `from` and `to` must be set: v1.13.5 fails on a call without them.
 fn sip_call(call: &CallFacts) -> SipCall {
     let transport = match call.transport {
         Transport::Udp => livekit_protocol::SipTransport::Udp,
@@ -139,7 +140,7 @@ fn sip_call(call: &CallFacts) -> SipCall {
             u32::from(call.request_port),
         )),
         from: Some(from),
-        to: Some(uri(&call.called, &call.to_host, 0)),
+        to: Some(uri(&call.to_user, &call.to_host, 0)),
         sip_call_id: call.sip_call_id.clone(),
     }
 }
@@ -265,3 +266,7 @@ fn duration(value: Option<prost_types::Duration>) -> Option<Duration> {
         .and_then(|value| Duration::try_from(value).ok())
         .filter(|value| !value.is_zero())
 }
+
+#[cfg(test)]
+#[path = "cluster_tests.rs"]
+mod tests;

@@ -34,6 +34,8 @@ pub struct CallFacts {
     pub caller: String,
     /// The dialled number (Request-URI user part, else the To user part).
     pub called: String,
+    /// The To header's user part (what livekit-server matches trunk numbers on).
+    pub to_user: String,
     pub from_host: String,
     pub to_host: String,
     /// The Request-URI's host and port.
@@ -57,6 +59,7 @@ impl CallFacts {
             source,
             caller,
             called,
+            to_user: number_of(&invite.head.to.uri),
             from_host: host_of(&invite.head.from.uri),
             to_host: host_of(&invite.head.to.uri),
             request_host: host_of(&invite.uri),
