@@ -55,6 +55,18 @@ pub async fn admit(
     now: SystemTime,
 ) -> Result<Admitted, Refusal> {
     let trunk = routes.trunk(call).await?;
+    admit_on(trunk, routes, challenger, invite, call, now).await
+}
+
+/// Credentials, then dispatch rule, for a call on `trunk`.
+pub async fn admit_on(
+    trunk: TrunkMatch,
+    routes: &dyn Routes,
+    challenger: &Mutex<Challenger>,
+    invite: &Request,
+    call: &CallFacts,
+    now: SystemTime,
+) -> Result<Admitted, Refusal> {
     if let Some(credentials) = &trunk.credentials {
         check_credentials(&trunk, credentials, challenger, invite, now)?;
     }

@@ -12,7 +12,7 @@ use sipbridge_signaling::message::{Request, Response};
 use sipbridge_signaling::outcome::{Direction, Ending, InboundRejection, Overload, SetupFailure};
 use sipbridge_signaling::transaction::ServerTxId;
 
-use super::admit::{Admitted, Refusal, admit};
+use super::admit::{Admitted, Refusal, admit_on};
 use super::identity::call_info;
 use super::routes::CallFacts;
 use crate::call::context::CallContext;
@@ -114,14 +114,16 @@ impl InboundCall {
         let draining = context.draining.load(std::sync::atomic::Ordering::Acquire);
         open_for_calls(draining, context.overloaded())?;
         let facts = self.facts();
-        let admitted = admit(
-            context.routes.as_ref(),
-            &context.challenger,
-            &self.invite,
-            &facts,
-            SystemTime::now(),
-        )
-        .await;
+        let routes = context.routes.as_ref();
+        let admitted = match routes.trunk(&facts).await {
+            Ok(trunk) => {
+                // The record names the trunk whatever comes next (wrong credentials, no rule).
+                self.record.update(|info| info.trunk_id.clone_from(&trunk.id));
+                let now = SystemTime::now();
+                admit_on(trunk, routes, &context.challenger, &self.invite, &facts, now).await
+            }
+            Err(refusal) => Err(refusal),
+        };
         match admitted {
             Ok(admitted) => Ok(Some(admitted)),
             Err(Refusal::Challenge(challenges)) => {
