@@ -87,14 +87,7 @@ pub async fn run(
         node,
     ));
     // Cluster mode: livekit-server's calls, until the drain starts.
-    let serving_calls = match &calls.cluster {
-        Some(node) => Some(
-            node.serve_calls(Arc::downgrade(&calls))
-                .await
-                .map_err(|source| cluster::redis_error(&config, source))?,
-        ),
-        None => None,
-    };
+    let serving_calls = cluster::serve_calls(&config, &calls).await?;
     let endpoint = Endpoint::new(
         config.clone(),
         transports,

@@ -1,10 +1,14 @@
 //! Joining the cluster's Redis at start-up (cluster mode only).
 
+use std::sync::Arc;
+
 use sipbridge_config::{Config, Mode, Redis};
 use sipbridge_psrpc::bus::{Bus, BusError, RedisSettings, SentinelSettings, TlsSettings};
+use sipbridge_psrpc::server::Serving;
 
 use super::Node;
 use crate::Error;
+use crate::call::context::CallContext;
 
 /// This bridge's node, in cluster mode; `None` standalone. A Redis that cannot be reached
 /// fails the start (a supervisor restarts it), rather than a node that looks up but can
@@ -23,8 +27,24 @@ pub async fn join(config: &Config) -> Result<Option<Node>, Error> {
     Ok(Some(node))
 }
 
+/// Takes livekit-server's CreateSIPParticipant requests for `calls` (cluster mode) until
+/// the returned [`Serving`] is dropped.
+pub async fn serve_calls(
+    config: &Config,
+    calls: &Arc<CallContext>,
+) -> Result<Option<Serving>, Error> {
+    let Some(node) = &calls.cluster else {
+        return Ok(None);
+    };
+    let serving = node
+        .serve_calls(Arc::downgrade(calls))
+        .await
+        .map_err(|source| redis_error(config, source))?;
+    Ok(Some(serving))
+}
+
 /// A Redis failure, naming where it was.
-pub fn redis_error(config: &Config, source: BusError) -> Error {
+fn redis_error(config: &Config, source: BusError) -> Error {
     let address = config.redis.as_ref().map(describe).unwrap_or_default();
     Error::Redis { address, source }
 }

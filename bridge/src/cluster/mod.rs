@@ -22,7 +22,7 @@ use sipbridge_psrpc::io::IO_INFO;
 use sipbridge_psrpc::server::{Accepting, Server, Serving};
 
 use crate::call::context::CallContext;
-pub use connect::{join, redis_error};
+pub use connect::{join, serve_calls};
 pub use transfer::CallTopic;
 
 /// This node on the bus.

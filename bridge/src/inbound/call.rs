@@ -118,9 +118,18 @@ impl InboundCall {
         let admitted = match routes.trunk(&facts).await {
             Ok(trunk) => {
                 // The record names the trunk whatever comes next (wrong credentials, no rule).
-                self.record.update(|info| info.trunk_id.clone_from(&trunk.id));
+                self.record
+                    .update(|info| info.trunk_id.clone_from(&trunk.id));
                 let now = SystemTime::now();
-                admit_on(trunk, routes, &context.challenger, &self.invite, &facts, now).await
+                admit_on(
+                    trunk,
+                    routes,
+                    &context.challenger,
+                    &self.invite,
+                    &facts,
+                    now,
+                )
+                .await
             }
             Err(refusal) => Err(refusal),
         };
