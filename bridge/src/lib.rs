@@ -105,18 +105,7 @@ pub async fn run(
         livekit = %config.livekit.url, "sipbridge ready"
     );
 
-    tokio::select! {
-        () = shutdown => {}
-        // The HTTP server only ends when told to; ending by itself is a failure.
-        ended = &mut http_server => {
-            let error = match ended {
-                Ok(Err(io_error)) => io_error,
-                Ok(Ok(())) => std::io::Error::other("stopped unexpectedly"),
-                Err(join_error) => std::io::Error::other(join_error),
-            };
-            return Err(Error::Http(error));
-        }
-    }
+    until_shutdown(shutdown, &mut http_server).await?;
 
     health.set(Readiness::Draining);
     // A draining node takes no more calls from livekit-server; its calls and their
@@ -138,6 +127,25 @@ pub async fn run(
     }
     tracing::info!("sipbridge stopped");
     Ok(())
+}
+
+/// Waits for `shutdown`. The HTTP server only ends when told to; ending by itself first is
+/// a failure.
+async fn until_shutdown(
+    shutdown: impl Future<Output = ()> + Send,
+    http_server: &mut tokio::task::JoinHandle<std::io::Result<()>>,
+) -> Result<(), Error> {
+    tokio::select! {
+        () = shutdown => Ok(()),
+        ended = http_server => {
+            let error = match ended {
+                Ok(Err(io_error)) => io_error,
+                Ok(Ok(())) => std::io::Error::other("stopped unexpectedly"),
+                Err(join_error) => std::io::Error::other(join_error),
+            };
+            Err(Error::Http(error))
+        }
+    }
 }
 
 /// Whether new calls are taken, for the endpoint's answer to OPTIONS probes: the status and
