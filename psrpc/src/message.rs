@@ -96,6 +96,8 @@ pub enum EnvelopeError {
     OtherType(String),
     #[error("a {kind} that does not decode: {detail}")]
     Body { kind: &'static str, detail: String },
+    #[error("a compressed message that does not inflate: {0}")]
+    Compression(String),
 }
 
 impl Envelope {
@@ -114,14 +116,24 @@ impl Envelope {
         .encode_to_vec()
     }
 
-    /// A payload read off a channel.
+    /// A payload read off a channel; gzip-compressed ones too (psrpc v0.8 compresses large
+    /// payloads when its publisher is told to).
     pub fn decode(payload: &[u8]) -> Result<Self, EnvelopeError> {
-        let any = Any::decode(payload).map_err(|e| EnvelopeError::NotAny(e.to_string()))?;
-        let kind = any
+        let msg = Msg::decode(payload).map_err(|e| EnvelopeError::NotAny(e.to_string()))?;
+        let kind = msg
             .type_url
             .strip_prefix(TYPE_URL_PREFIX)
-            .ok_or_else(|| EnvelopeError::OtherType(any.type_url.clone()))?;
-        let value = any.value.as_slice();
+            .ok_or_else(|| EnvelopeError::OtherType(msg.type_url.clone()))?;
+        let value = match msg.compression {
+            COMPRESSION_NONE => msg.value,
+            COMPRESSION_GZIP => gunzip(&msg.value)?,
+            other => {
+                return Err(EnvelopeError::Compression(format!(
+                    "unknown compression {other}"
+                )));
+            }
+        };
+        let value = value.as_slice();
         let body = |kind: &'static str, error: prost::DecodeError| EnvelopeError::Body {
             kind,
             detail: error.to_string(),
@@ -139,9 +151,41 @@ impl Envelope {
             "ClaimResponse" => ClaimResponse::decode(value)
                 .map(Self::ClaimResponse)
                 .map_err(|e| body("ClaimResponse", e)),
-            _ => Err(EnvelopeError::OtherType(any.type_url.clone())),
+            _ => Err(EnvelopeError::OtherType(msg.type_url.clone())),
         }
     }
+}
+
+/// psrpc's `internal.Msg`: a `google.protobuf.Any` on the wire (`channel` is always empty on
+/// Redis) plus, from psrpc v0.8, how `value` is compressed.
+#[derive(Clone, PartialEq, prost::Message)]
+struct Msg {
+    #[prost(string, tag = "1")]
+    type_url: String,
+    #[prost(bytes = "vec", tag = "2")]
+    value: Vec<u8>,
+    #[prost(int32, tag = "4")]
+    compression: i32,
+}
+
+const COMPRESSION_NONE: i32 = 0;
+const COMPRESSION_GZIP: i32 = 1;
+
+/// The most a compressed message may inflate to: SIP requests are a few KiB; anything near
+/// this is not one of them.
+const MAX_INFLATED: u64 = 4 << 20;
+
+fn gunzip(compressed: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
+    use std::io::Read as _;
+    let mut inflated = Vec::new();
+    flate2::read::GzDecoder::new(compressed)
+        .take(MAX_INFLATED + 1)
+        .read_to_end(&mut inflated)
+        .map_err(|e| EnvelopeError::Compression(e.to_string()))?;
+    if inflated.len() as u64 > MAX_INFLATED {
+        return Err(EnvelopeError::Compression("inflates past 4 MiB".into()));
+    }
+    Ok(inflated)
 }
 
 /// A message's time: wall-clock Unix nanoseconds.

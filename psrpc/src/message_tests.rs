@@ -90,3 +90,30 @@ fn other_payloads_are_refused_not_misread() {
     });
     assert_eq!(Envelope::decode(&claim_award.encode()), Ok(claim_award));
 }
+
+/// psrpc v0.8 may gzip a payload's value and say so in field 4 of its envelope: the same
+/// claim, compressed, reads the same; a compression we do not know is refused, not guessed.
+#[test]
+fn a_gzipped_payload_reads_like_the_plain_one() {
+    use std::io::Write as _;
+    let plain = Msg::decode(bytes(CLAIM_REQUEST).as_slice()).unwrap();
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gzip.write_all(&plain.value).unwrap();
+    let compressed = Msg {
+        value: gzip.finish().unwrap(),
+        compression: COMPRESSION_GZIP,
+        ..plain.clone()
+    };
+    assert_eq!(
+        Envelope::decode(&compressed.encode_to_vec()).unwrap(),
+        Envelope::decode(&bytes(CLAIM_REQUEST)).unwrap()
+    );
+    let unknown = Msg {
+        compression: 7,
+        ..plain
+    };
+    assert!(matches!(
+        Envelope::decode(&unknown.encode_to_vec()),
+        Err(EnvelopeError::Compression(_))
+    ));
+}
