@@ -52,11 +52,12 @@ pub fn summary(config: &Config) -> String {
         rtp.port_range.pairs(),
         codecs.join(" ")
     );
-    let _ = writeln!(
-        out,
-        "http      {} (Twirp livekit.SIP API, /metrics, /health)",
-        config.http.listen
-    );
+    let served = match config.mode {
+        Mode::Standalone => "Twirp livekit.SIP API, /metrics, /health",
+        // The SIP API is livekit-server's in cluster mode.
+        Mode::Cluster => "/metrics, /health",
+    };
+    let _ = writeln!(out, "http      {} ({served})", config.http.listen);
     match config.mode {
         Mode::Standalone => {
             trunks(&mut out, config);

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
-use redis::AsyncCommands as _;
+use redis::{AsyncCommands as _, RedisError};
 use tokio::sync::mpsc;
 
 use crate::QUEUE_LOCK_SECONDS;
@@ -98,25 +98,55 @@ impl Bus {
         Ok(payloads)
     }
 
+    /// Publishes `payload` on `channel`. A connection Redis dropped (a restart) is found
+    /// only by the next command, which then fails; it is sent once more on the new
+    /// connection. Sent twice is harmless: servers take a request once (the queue lock is
+    /// the payload's hash), and clients and servers ignore a second bid, award or response.
     pub async fn publish(&self, channel: &str, payload: Vec<u8>) -> Result<(), BusError> {
-        let mut connection = self.commands.connection();
-        let published: Result<i64, _> = connection.publish(channel, payload).await;
-        if let Err(error) = &published {
-            self.commands.failed(error);
+        let mut published = self.publish_once(channel, &payload).await;
+        if published
+            .as_ref()
+            .is_err_and(RedisError::is_connection_dropped)
+        {
+            published = self.publish_once(channel, &payload).await;
         }
         published?;
         Ok(())
     }
 
-    /// Takes the queue lock for `payload` (`SET key value NX EX 5`): whether we won it.
+    async fn publish_once(&self, channel: &str, payload: &[u8]) -> Result<i64, RedisError> {
+        let published = self.commands.connection().publish(channel, payload).await;
+        if let Err(error) = &published {
+            self.commands.failed(error);
+        }
+        published
+    }
+
+    /// Takes the queue lock for `payload` (`SET key value NX EX 5`): whether we won it. On a
+    /// dropped connection it asks again; should the first SET have been carried out after
+    /// all, the key holds our value, which is how we know the lock is ours.
     pub async fn lock(&self, payload: &[u8]) -> Result<bool, BusError> {
-        let mut connection = self.commands.connection();
         let key = crate::queue_lock_key(payload);
+        let value = rand::random::<u32>();
+        match self.set_if_absent(&key, value).await {
+            Err(error) if error.is_connection_dropped() => {}
+            set => return Ok(set?),
+        }
+        if self.set_if_absent(&key, value).await? {
+            return Ok(true);
+        }
+        let holder: Option<u32> = self.commands.connection().get(&key).await?;
+        Ok(holder == Some(value))
+    }
+
+    async fn set_if_absent(&self, key: &str, value: u32) -> Result<bool, RedisError> {
         let options = redis::SetOptions::default()
             .conditional_set(redis::ExistenceCheck::NX)
             .with_expiration(redis::SetExpiry::EX(QUEUE_LOCK_SECONDS));
-        let set: Result<Option<String>, _> = connection
-            .set_options(key, rand::random::<u32>(), options)
+        let set: Result<Option<String>, _> = self
+            .commands
+            .connection()
+            .set_options(key, value, options)
             .await;
         if let Err(error) = &set {
             self.commands.failed(error);

@@ -11,7 +11,8 @@ happened as JSON lines on stdout, one object per event, so the Rust tests can as
   {"event": "dtmf", "from": <identity>, "code": ..., "digit": ...}
   {"event": "data", "from": <identity>, "topic": ..., "text": ..., "reliable": true|false}
   {"event": "attributes", "from": <identity>, "attributes": {...all of them...},
-   "name": ..., "metadata": ...}                     (on arrival too)
+   "name": ..., "metadata": ...}                     (on arrival too, and on joining for
+                                                     those already in the room)
   {"event": "left", "identity": ..., "reason": <DisconnectReason name or null>, "attributes": {...}}
   {"event": "done", "cmd": ...}                      (a stdin command finished)
 
@@ -25,7 +26,8 @@ With --commands it also reads JSON commands from stdin, one per line, and answer
   {"cmd": "delete_room"}                             RoomService.DeleteRoom
   {"cmd": "publish_tone", "hz": 1200}                publish a tone from now ("tone_start" with unix_ms)
   {"cmd": "stop_tone"}
-  {"cmd": "detect_tone", "from": <identity>, "timeout": s}   a fresh "tone" (or "no_tone") from that track
+  {"cmd": "detect_tone", "from": <identity>, "timeout": s}   a fresh "tone" (or "no_tone") from that
+                                                     participant's audio track
   {"cmd": "quit"}
 
 Times are milliseconds since the process started connecting.
@@ -117,6 +119,11 @@ def reason_name(value) -> str | None:
     return None if value is None else rtc.DisconnectReason.Name(value)
 
 
+def emit_attributes(participant) -> None:
+    emit("attributes", **{"from": participant.identity}, attributes=dict(participant.attributes),
+         name=participant.name, metadata=participant.metadata)
+
+
 def watch_room(room: rtc.Room) -> None:
     """Reports what other members do: DTMF, attribute changes, departures."""
 
@@ -124,10 +131,6 @@ def watch_room(room: rtc.Room) -> None:
     def on_dtmf(dtmf):
         sender = dtmf.participant.identity if dtmf.participant else None
         emit("dtmf", **{"from": sender}, code=dtmf.code, digit=dtmf.digit)
-
-    def emit_attributes(participant):
-        emit("attributes", **{"from": participant.identity}, attributes=dict(participant.attributes),
-             name=participant.name, metadata=participant.metadata)
 
     @room.on("data_received")
     def on_data(packet):
@@ -190,10 +193,16 @@ async def run_commands(room: rtc.Room, args, tracks: dict) -> None:
                         publisher.cancel()
                         publisher = None
                 elif name == "detect_tone":
-                    # A fresh detection on a track already subscribed (e.g. after an unhold).
+                    # A fresh detection (e.g. after an unhold), on the participant's track
+                    # once we are subscribed to it (we may have just joined or reconnected).
                     identity = command["from"]
+
+                    async def fresh_detection():
+                        while identity not in tracks:
+                            await asyncio.sleep(0.05)
+                        await detect_tone(tracks[identity], identity)
                     try:
-                        await asyncio.wait_for(detect_tone(tracks[identity], identity), command["timeout"])
+                        await asyncio.wait_for(fresh_detection(), command["timeout"])
                     except asyncio.TimeoutError:
                         emit("no_tone", reason=f"nothing audible from {identity} in {command['timeout']} s")
                 else:
@@ -246,6 +255,9 @@ async def main() -> int:
     watch_room(room)
     await room.connect(args.url, token, rtc.RoomOptions(auto_subscribe=True))
     emit("joined", identity=args.identity, join_ms=elapsed_ms())
+    # Those who were in the room before us: their attributes as they are now.
+    for participant in room.remote_participants.values():
+        emit_attributes(participant)
     joined_at = time.monotonic()
 
     publisher = None

@@ -14,6 +14,7 @@
 
 pub mod api;
 mod bed;
+mod cluster_restart;
 pub mod kamailio;
 mod member;
 pub mod node_process;
@@ -29,6 +30,6 @@ mod tcp_proxy;
 pub use bed::Bed;
 pub use member::{Event, RoomMember};
 pub use own_bridge::OwnBridge;
-pub use own_cluster::{OwnCluster, OwnRedis, store};
+pub use own_cluster::{OwnCluster, OwnRedis, agent_dispatches, store, store_with};
 pub use own_livekit::OwnLiveKit;
 pub use tcp_proxy::TcpProxy;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::api::ApiCaller;
+use crate::api::{ApiCaller, Sdk};
 use crate::sipp::{free_port, two_free_ports};
 use crate::{Bed, OwnBridge, OwnLiveKit};
 
@@ -141,13 +141,23 @@ impl OwnCluster {
 }
 
 /// Creates a trunk or rule through the livekit-server that is `bed`'s API (a cluster's),
-/// with the official Python SDK (tests/py/sip_store.py): its id.
+/// with the official Python SDK (tests/py/sip_store.py, livekit.SIP's JSON): its id.
 pub fn store(bed: &Bed, order: &Value) -> String {
+    store_with(bed, Sdk::Python, order)
+}
+
+/// The same with either SDK; the Node script (tests/node/sip_store.mjs) takes a smaller
+/// order, described in it.
+pub fn store_with(bed: &Bed, sdk: Sdk, order: &Value) -> String {
     let caller = ApiCaller::of(bed);
-    let output = Command::new(&caller.python)
-        .arg(Bed::tests_file("py/sip_store.py"))
+    let (program, script) = match sdk {
+        Sdk::Python => (caller.python.clone(), "py/sip_store.py"),
+        Sdk::Node => ("node".into(), "node/sip_store.mjs"),
+    };
+    let output = Command::new(program)
+        .arg(Bed::tests_file(script))
         .arg(order.to_string())
-        .current_dir(Bed::tests_file("py"))
+        .current_dir(Bed::tests_file(script).parent().unwrap())
         .env("SIPBRIDGE_API_URL", &caller.api_url)
         .env("LIVEKIT_API_KEY", &caller.api_key)
         .env("LIVEKIT_API_SECRET", &caller.api_secret)
@@ -162,6 +172,25 @@ pub fn store(bed: &Bed, order: &Value) -> String {
     line["id"].as_str().unwrap().to_owned()
 }
 
+/// The agent dispatches of `room`, listed through livekit-server with the Python SDK
+/// (tests/py/agent_dispatches.py); `None` while the room does not exist.
+pub fn agent_dispatches(bed: &Bed, room: &str) -> Option<Vec<Value>> {
+    let output = Command::new(&bed.python)
+        .arg(Bed::tests_file("py/agent_dispatches.py"))
+        .arg(room)
+        .current_dir(Bed::tests_file("py"))
+        .env("SIPBRIDGE_API_URL", &bed.api_url)
+        .env("LIVEKIT_API_KEY", &bed.api_key)
+        .env("LIVEKIT_API_SECRET", &bed.api_secret)
+        .output()
+        .unwrap();
+    if !output.status.success() {
+        return None;
+    }
+    let line: Value = serde_json::from_slice(&output.stdout).unwrap();
+    line["dispatches"].as_array().cloned()
+}
+
 /// The HTTP status of a GET, by curl (already a test dependency of the bed).
 fn http_status(url: &str) -> Option<u16> {
     let output = Command::new("curl")
@@ -169,4 +198,15 @@ fn http_status(url: &str) -> Option<u16> {
         .output()
         .ok()?;
     String::from_utf8_lossy(&output.stdout).trim().parse().ok()
+}
+
+impl OwnCluster {
+    /// Makes `child`, a redis-server started on the address of the one killed, the
+    /// cluster's Redis (killed with the cluster), for [`OwnCluster::start_redis_again`].
+    pub(crate) fn adopt_redis(&mut self, child: Child) {
+        self.redis = OwnRedis {
+            child: Some(child),
+            addr: self.redis.addr.clone(),
+        };
+    }
 }

@@ -198,25 +198,48 @@ pub fn two_free_ports() -> (u16, u16) {
     }
 }
 
-/// A port free right now on 127.0.0.1 for UDP and TCP; with `media`, an even one whose three
-/// successors are free too: SIPp binds the audio RTP port and the one two above it (video),
-/// and RTCP would take the odd ones.
+/// The ports tests hand out: above the bridge's default RTP range (10000–20000) and below
+/// Linux's ephemeral range (32768–60999). A port taken from the ephemeral range could be
+/// given by the kernel to any other socket (a bridge's room leg, a client connection) between
+/// the test choosing it and SIPp binding it: a CI run failed that way ("Unable to bind main
+/// socket, errno = 98").
+const TEST_PORTS: std::ops::Range<u16> = 21000..32700;
+
+/// The next port to try, shared by the test threads of this process so that two of them are
+/// never handed the same port; it starts at a place that depends on the process id so that
+/// test binaries run one after another do not retry the ports the last one used.
+fn next_candidate() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static CURSOR: AtomicU32 = AtomicU32::new(u32::MAX);
+    let span = u32::from(TEST_PORTS.end - TEST_PORTS.start);
+    let start = std::process::id().wrapping_mul(7919) % span;
+    let _ = CURSOR.compare_exchange(u32::MAX, start, Ordering::SeqCst, Ordering::SeqCst);
+    let offset = CURSOR.fetch_add(1, Ordering::SeqCst) % span;
+    TEST_PORTS.start + offset as u16
+}
+
+/// A port free right now on 127.0.0.1 for UDP and TCP, from [`TEST_PORTS`]; with `media`, an
+/// even one whose three successors are free too: SIPp binds the audio RTP port and the one two
+/// above it (video), and RTCP would take the odd ones.
 pub fn free_port(media: bool) -> u16 {
     loop {
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = socket.local_addr().unwrap().port();
-        let tcp = TcpListener::bind(("127.0.0.1", port));
+        let port = next_candidate();
+        let free = |port: u16| {
+            UdpSocket::bind(("127.0.0.1", port)).is_ok()
+                && TcpListener::bind(("127.0.0.1", port)).is_ok()
+        };
         if !media {
-            if tcp.is_ok() {
+            if free(port) {
                 return port;
             }
             continue;
         }
-        let others: Vec<_> = (1..=3)
-            .filter_map(|n| port.checked_add(n))
-            .filter_map(|other| UdpSocket::bind(("127.0.0.1", other)).ok())
-            .collect();
-        if port.is_multiple_of(2) && others.len() == 3 {
+        if !port.is_multiple_of(2) || port + 3 >= TEST_PORTS.end {
+            continue;
+        }
+        // Taking the successors from the cursor keeps other threads from being handed them.
+        let successors: Vec<u16> = (0..3).map(|_| next_candidate()).collect();
+        if successors == [port + 1, port + 2, port + 3] && (port..=port + 3).all(free) {
             return port;
         }
     }

@@ -12,7 +12,7 @@ use serde_json::json;
 use sipbridge_tests::api::{ApiCaller, Sdk};
 use sipbridge_tests::sipp::{PHONE_HANGS_UP, run_uac, scenario};
 use sipbridge_tests::sipp_uas::{SippUas, answer, carrier_hangs_up_after};
-use sipbridge_tests::{Bed, RoomMember, store};
+use sipbridge_tests::{Bed, RoomMember, agent_dispatches, store_with};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -35,28 +35,40 @@ fn cluster_bed(test: &str) -> Option<Bed> {
 fn cluster_bed_an_inbound_call_lands_in_the_room_of_the_rule_livekit_server_holds() {
     let test = "cluster_bed_an_inbound_call_lands_in_the_room_of_the_rule_livekit_server_holds";
     let Some(bed) = cluster_bed(test) else { return };
-    let trunk = store(
+    // Through the Node SDK here (cluster_inbound.rs uses the Python SDK).
+    let trunk = store_with(
         &bed,
+        Sdk::Node,
         &json!({"inbound_trunk": {"name": "bed phones", "numbers": ["+15550170"],
             "allowed_addresses": ["127.0.0.1/32"]}}),
     );
-    let rule = store(
+    let rule = store_with(
         &bed,
-        &json!({"dispatch_rule": {"dispatch_rule": {
+        Sdk::Node,
+        &json!({"dispatch_rule": {
             "trunk_ids": [trunk],
-            "rule": {"dispatch_rule_direct": {"room_name": "cluster-bed-room"}},
+            "rule": {"type": "direct", "room_name": "cluster-bed-room"},
             "attributes": {"bed.case": "cluster"},
-        }}}),
+            "agents": ["bed-agent"],
+        }}),
     );
-    let mut member = RoomMember::join(&bed, "cluster-bed-room", "listener", &["--commands"]);
-    member.expect("joined", WAIT);
+    // The caller creates the room, so that its token's room configuration (the rule's) is
+    // the room's: the listener joins once the room is there.
     let phone = {
         let bed = bed.clone();
         let call = scenario("uac_call", &[("HANGUP", PHONE_HANGS_UP)]);
         std::thread::spawn(move || {
-            run_uac(&bed, "cluster", &call, "+15550170", &["-d", "3000"], WAIT)
+            run_uac(&bed, "cluster", &call, "+15550170", &["-d", "8000"], WAIT)
         })
     };
+    // The rule's room configuration rode in the caller's token: its agent was dispatched.
+    let dispatches = until_the_room_has_dispatches(&bed, "cluster-bed-room");
+    assert!(
+        dispatches.iter().any(|d| d["agent_name"] == "bed-agent"),
+        "{dispatches:?}"
+    );
+    let mut member = RoomMember::join(&bed, "cluster-bed-room", "listener", &["--commands"]);
+    member.expect("joined", WAIT);
     let seen = member.expect_where("attributes", WAIT, |e| {
         e["attributes"]["sip.callStatus"] == "active"
     });
@@ -128,5 +140,20 @@ fn call_record(bed: &Bed, call_id: &str) -> serde_json::Value {
             }
             n => panic!("{n} records of {call_id}: {records:?}"),
         }
+    }
+}
+
+/// The agent dispatches of `room` once it exists and has some (within [`WAIT`]).
+fn until_the_room_has_dispatches(bed: &Bed, room: &str) -> Vec<serde_json::Value> {
+    let started = std::time::Instant::now();
+    loop {
+        match agent_dispatches(bed, room) {
+            Some(dispatches) if !dispatches.is_empty() => return dispatches,
+            other => assert!(
+                started.elapsed() < WAIT,
+                "no agent dispatch in {room} within {WAIT:?}: {other:?}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(200));
     }
 }

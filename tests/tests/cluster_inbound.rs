@@ -17,7 +17,7 @@ use sipbridge_tests::observe::calls_ended;
 use sipbridge_tests::sipp::{
     PHONE_HANGS_UP, ROOM_HANGS_UP, SippRun, Traced, header, run_uac, scenario, spawn_uac,
 };
-use sipbridge_tests::{Bed, OwnBridge, OwnCluster, RoomMember};
+use sipbridge_tests::{Bed, OwnBridge, OwnCluster, RoomMember, agent_dispatches};
 
 const WAIT: Duration = Duration::from_secs(30);
 /// The calling number of uac_call.xml.
@@ -470,25 +470,6 @@ fn three_pins_livekit_server_refuses_end_the_call_with_a_bye() {
     println!("three wrong PINs: {record}");
     assert_eq!(field(&record, "trunkId"), trunk, "{record}");
     assert_eq!(field(&record, "dispatchRuleId"), rule, "{record}");
-}
-
-/// The agent dispatches of `room`, listed through livekit-server with the Python SDK
-/// (tests/py/agent_dispatches.py); `None` while the room does not exist.
-fn agent_dispatches(bed: &Bed, room: &str) -> Option<Vec<Value>> {
-    let output = std::process::Command::new(&bed.python)
-        .arg(Bed::tests_file("py/agent_dispatches.py"))
-        .arg(room)
-        .current_dir(Bed::tests_file("py"))
-        .env("SIPBRIDGE_API_URL", &bed.api_url)
-        .env("LIVEKIT_API_KEY", &bed.api_key)
-        .env("LIVEKIT_API_SECRET", &bed.api_secret)
-        .output()
-        .unwrap();
-    if !output.status.success() {
-        return None;
-    }
-    let line: Value = serde_json::from_slice(&output.stdout).unwrap();
-    line["dispatches"].as_array().cloned()
 }
 
 /// The rule's `room_config` rides in the caller's join token: the caller's arrival creates

@@ -15,6 +15,7 @@ use sipbridge_psrpc::sip::{
 use sipbridge_psrpc::{Code, RpcError};
 
 use super::errors::rpc_error;
+use super::time_to_answer;
 use crate::call::context::CallContext;
 use crate::outbound::{self, Plan};
 
@@ -55,10 +56,7 @@ async fn create(
         .map_err(|error| rpc_error(outbound::api_error(error)))?;
     plan.call_id = Some(call_id).filter(|id| !id.is_empty());
     plan.trunk.id = trunk_id;
-    let time_left = deadline
-        .duration_since(SystemTime::now())
-        .unwrap_or_default();
-    let placed = tokio::time::timeout(time_left, outbound::place(calls, plan)).await;
+    let placed = tokio::time::timeout(time_to_answer(deadline), outbound::place(calls, plan)).await;
     let info = match placed {
         Ok(Ok(info)) => info,
         Ok(Err(error)) => return Err(rpc_error(outbound::api_error(error))),

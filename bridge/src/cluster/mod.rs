@@ -15,6 +15,7 @@ mod state;
 mod transfer;
 
 use std::sync::{Arc, Weak};
+use std::time::{Duration, SystemTime};
 
 use sipbridge_psrpc::bus::{Bus, BusError};
 use sipbridge_psrpc::client::Client;
@@ -24,6 +25,19 @@ use sipbridge_psrpc::server::{Accepting, Server, Serving};
 use crate::call::context::CallContext;
 pub use connect::{join, serve_calls};
 pub use transfer::CallTopic;
+
+/// livekit-server gives up on a request at its expiry; our answer must be there before
+/// then, so what a request starts ends this much earlier (a transfer's ringing timeout is the
+/// very time livekit-server waits).
+const ANSWER_MARGIN: Duration = Duration::from_millis(250);
+
+/// How long a request received now may run: until `deadline` less [`ANSWER_MARGIN`].
+fn time_to_answer(deadline: SystemTime) -> Duration {
+    deadline
+        .duration_since(SystemTime::now())
+        .unwrap_or_default()
+        .saturating_sub(ANSWER_MARGIN)
+}
 
 /// This node on the bus.
 #[derive(Debug, Clone)]
