@@ -4,8 +4,8 @@
 //! the request to another, and calls work again after Redis restarts.
 #![allow(clippy::unwrap_used)]
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -15,75 +15,33 @@ use sipbridge_psrpc::client::Client;
 use sipbridge_psrpc::server::{Accepting, Handler, Served, Server, Serving};
 use sipbridge_psrpc::{Code, RpcError};
 
+use common::{Process, Scratch};
+
 const TIMEOUT: Duration = Duration::from_secs(3);
 
-/// A redis-server of the test's own.
+/// A redis-server of the test's own, without persistence.
 struct Redis {
-    child: Child,
-    port: u16,
+    process: Process,
+    dir: Scratch,
 }
 
 impl Redis {
     /// `None` (with the reason printed) when redis-server is not installed, outside CI.
     fn start(test: &str) -> Option<Self> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        Self::on_port(test, port)
-    }
-
-    fn on_port(test: &str, port: u16) -> Option<Self> {
-        let spawned = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn();
-        let child = match spawned {
-            Ok(child) => child,
-            Err(error) if std::env::var("CI").is_ok_and(|ci| ci == "true") => {
-                panic!("{test}: redis-server cannot start: {error}")
-            }
-            Err(error) => {
-                eprintln!(
-                    "SKIPPED {test}: redis-server cannot start ({error}); run tests/bed/setup"
-                );
-                return None;
-            }
-        };
-        let redis = Self { child, port };
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(5),
-                "redis-server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(redis)
+        let dir = Scratch::new(test);
+        let process = common::plain(test, &dir, &[])?;
+        Some(Self { process, dir })
     }
 
     fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        format!("redis://{}/", self.process.address())
     }
 
     /// Stops it and starts it again on the same port.
     fn restart(mut self, test: &str) -> Self {
-        let port = self.port;
-        self.stop();
-        Self::on_port(test, port).unwrap()
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.stop();
+        self.process.stop();
+        let process = common::plain_on(test, self.process.port, &self.dir, &[]).unwrap();
+        Self { process, ..self }
     }
 }
 

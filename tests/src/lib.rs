@@ -30,6 +30,6 @@ mod tcp_proxy;
 pub use bed::Bed;
 pub use member::{Event, RoomMember};
 pub use own_bridge::OwnBridge;
-pub use own_cluster::{OwnCluster, OwnRedis, agent_dispatches, store, store_with};
+pub use own_cluster::{OwnCluster, OwnRedis, agent_dispatches, store, store_through, store_with};
 pub use own_livekit::OwnLiveKit;
 pub use tcp_proxy::TcpProxy;

@@ -149,7 +149,11 @@ pub fn store(bed: &Bed, order: &Value) -> String {
 /// The same with either SDK; the Node script (tests/node/sip_store.mjs) takes a smaller
 /// order, described in it.
 pub fn store_with(bed: &Bed, sdk: Sdk, order: &Value) -> String {
-    let caller = ApiCaller::of(bed);
+    store_through(&ApiCaller::of(bed), sdk, order)
+}
+
+/// The same through `caller`'s API URL (livekit-server's).
+pub fn store_through(caller: &ApiCaller, sdk: Sdk, order: &Value) -> String {
     let (program, script) = match sdk {
         Sdk::Python => (caller.python.clone(), "py/sip_store.py"),
         Sdk::Node => ("node".into(), "node/sip_store.mjs"),

@@ -8,7 +8,8 @@
 //!   before the answer, the API callers still waiting get an error at once rather than their
 //!   timeout; new calls placed through the new server are answered (how long after the
 //!   kill the first was is printed).
-//! - Redis killed and started again (empty) on the same port, with a call answered: the call
+//! - Redis killed and started again on the same port with its data (as with persistence),
+//!   with a call answered: the call
 //!   does not need Redis once up, so it keeps its audio and ends with its normal record; an
 //!   INVITE while Redis is away is refused 503 "Service Unavailable - trunk lookup failed"
 //!   with `Retry-After` and gets its record; once Redis is back with its data, new calls
@@ -164,23 +165,9 @@ fn a_call_lives_through_a_redis_restart_and_new_calls_work_once_redis_is_back() 
     if !sipp::available(test) {
         return;
     }
-    node_logs();
     let name = "faults-redis";
-    let mut cluster = OwnCluster::start(&bed, name, 1, NODE);
-    let own = cluster.bed().clone();
-    let trunk = cluster.store(&json!({"inbound_trunk": {
-        "name": "faults", "numbers": [INBOUND_NUMBER], "allowed_addresses": ["127.0.0.1"]}}));
-    cluster.store(&json!({"dispatch_rule": {"dispatch_rule": {
-        "trunk_ids": [trunk],
-        "rule": {"dispatch_rule_direct": {"room_name": INBOUND_ROOM}}}}}));
-
     // The trunk and rule take calls: the refusal below is Redis's doing.
-    let before = inbound_call(&own, "redis-in-before");
-    assert!(
-        before.passed,
-        "an INVITE before the outage:\n{}",
-        before.trace
-    );
+    let (mut cluster, own) = cluster_taking_inbound_calls(&bed, name);
 
     // A call answered before the outage; its carrier speaks, then waits for the test.
     let carrier = SippUas::start(&own, "redis-up", &answer(&speaks_when_poked()), 1, &[]);
@@ -259,6 +246,27 @@ fn a_call_lives_through_a_redis_restart_and_new_calls_work_once_redis_is_back() 
     );
 }
 
+/// A cluster of its own named `name`, with an inbound trunk and rule livekit-server holds
+/// (calls to [`INBOUND_NUMBER`] go to [`INBOUND_ROOM`]), that has answered an INVITE: the
+/// cluster, and the bed of its node.
+fn cluster_taking_inbound_calls(bed: &Bed, name: &str) -> (OwnCluster, Bed) {
+    node_logs();
+    let cluster = OwnCluster::start(bed, name, 1, NODE);
+    let own = cluster.bed().clone();
+    let trunk = cluster.store(&json!({"inbound_trunk": {
+        "name": "faults", "numbers": [INBOUND_NUMBER], "allowed_addresses": ["127.0.0.1"]}}));
+    cluster.store(&json!({"dispatch_rule": {"dispatch_rule": {
+        "trunk_ids": [trunk],
+        "rule": {"dispatch_rule_direct": {"room_name": INBOUND_ROOM}}}}}));
+    let before = inbound_call(&own, &format!("{name}-before"));
+    assert!(
+        before.passed,
+        "an INVITE before the fault:\n{}",
+        before.trace
+    );
+    (cluster, own)
+}
+
 /// The node runs in this process: with `RUST_LOG` set, its log goes to stderr (the evidence
 /// when something does not hold).
 fn node_logs() {
@@ -281,21 +289,8 @@ fn the_first_request_after_a_quiet_redis_restart_is_served() {
     if !sipp::available(test) {
         return;
     }
-    node_logs();
     let name = "faults-redis-quiet";
-    let mut cluster = OwnCluster::start(&bed, name, 1, NODE);
-    let own = cluster.bed().clone();
-    let trunk = cluster.store(&json!({"inbound_trunk": {
-        "name": "faults", "numbers": [INBOUND_NUMBER], "allowed_addresses": ["127.0.0.1"]}}));
-    cluster.store(&json!({"dispatch_rule": {"dispatch_rule": {
-        "trunk_ids": [trunk],
-        "rule": {"dispatch_rule_direct": {"room_name": INBOUND_ROOM}}}}}));
-    let before = inbound_call(&own, "quiet-before");
-    assert!(
-        before.passed,
-        "an INVITE before the restart:\n{}",
-        before.trace
-    );
+    let (mut cluster, own) = cluster_taking_inbound_calls(&bed, name);
     let carrier = SippUas::start(
         &own,
         "quiet-before-out",

@@ -30,7 +30,7 @@ use sipbridge_psrpc::{Code, RpcError};
 use sipbridge_tests::api::{ApiCaller, Sdk};
 use sipbridge_tests::observe::LIVEKIT_SERVERS;
 use sipbridge_tests::sipp::two_free_ports;
-use sipbridge_tests::{Bed, OwnLiveKit};
+use sipbridge_tests::{Bed, OwnLiveKit, store_through};
 
 /// The first of the Redis databases these tests use, one per server version, so their queue
 /// locks and SIP stores touch nothing else.
@@ -326,22 +326,7 @@ async fn dispatch(client: &Client, trunk: &str, to: &str, pin: &str) -> Dispatch
 
 const IO_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Creates a trunk or rule through livekit-server (tests/py/sip_store.py): its id.
+/// Creates a trunk or rule through livekit-server with the Python SDK: its id.
 fn store(caller: &ApiCaller, order: serde_json::Value) -> String {
-    let output = std::process::Command::new(&caller.python)
-        .arg(Bed::tests_file("py/sip_store.py"))
-        .arg(order.to_string())
-        .current_dir(Bed::tests_file("py"))
-        .env("SIPBRIDGE_API_URL", &caller.api_url)
-        .env("LIVEKIT_API_KEY", &caller.api_key)
-        .env("LIVEKIT_API_SECRET", &caller.api_secret)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{order}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let line: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    line["id"].as_str().unwrap().to_owned()
+    store_through(caller, Sdk::Python, &order)
 }

@@ -71,7 +71,11 @@ pub fn redis_server(test: &str, port: u16, args: &[&str]) -> Option<Process> {
 /// A Redis without persistence on a free port, its files (if any) in `dir`; `extra` arguments
 /// follow (e.g. `--replicaof`).
 pub fn plain(test: &str, dir: &Scratch, extra: &[&str]) -> Option<Process> {
-    let port = free_port();
+    plain_on(test, free_port(), dir, extra)
+}
+
+/// [`plain`] on `port` (e.g. to start a Redis again where it was).
+pub fn plain_on(test: &str, port: u16, dir: &Scratch, extra: &[&str]) -> Option<Process> {
     let port_text = port.to_string();
     let dir_text = dir.path().display().to_string();
     let mut args = vec![
