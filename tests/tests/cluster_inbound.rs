@@ -161,6 +161,8 @@ fn assert_call_lands(cluster: &OwnCluster, landing: &Landing) {
         "{arrived}"
     );
     assert_eq!(attributes["sip.callIDFull"], run.call_id.as_str());
+    // The phone's X-Bed-Case header, as the trunk's include_headers asks.
+    assert_eq!(attributes["sip.h.x-bed-case"], "audio", "{arrived}");
     assert_eq!(left["attributes"]["sip.callStatus"], "hangup", "{left}");
     assert_eq!(left["attributes"]["sip.statusReason"], "Remote hangup");
 
@@ -184,7 +186,10 @@ fn livekit_servers_rules_put_callers_in_their_rooms_with_the_rules_attributes() 
     let Some(bed) = Bed::get(test) else { return };
     let cluster = start_cluster(&bed, "cluster-rooms");
     let (per_caller_number, per_number_number) = ("+15550301", "+15550302");
-    let trunk = open_trunk(&cluster, "carrier", &[per_caller_number, per_number_number]);
+    // The trunk asks for the INVITE's X- headers as `sip.h.*` attributes.
+    let trunk = cluster.store(&json!({"inbound_trunk": {
+        "name": "carrier", "numbers": [per_caller_number, per_number_number],
+        "allowed_addresses": ["127.0.0.1/32"], "include_headers": "SIP_X_HEADERS"}}));
     let per_caller = dispatch_rule(
         &cluster,
         json!({"name": "a room per caller", "trunk_ids": [trunk],

@@ -58,6 +58,10 @@ pub(super) fn participant(
             attributes.insert(attribute.clone(), value.to_owned());
         }
     }
+    attributes.extend(attributes::included_headers(
+        route.include_headers,
+        invite.head.other.iter(),
+    ));
     let name = route.name.clone().unwrap_or_else(|| {
         invite
             .head

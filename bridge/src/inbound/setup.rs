@@ -20,7 +20,7 @@ use sipbridge_signaling::dialog::{Dialog, LocalParty, Tag, TimerConfig, Verdict}
 use sipbridge_signaling::info_dtmf::parse_info_dtmf;
 use sipbridge_signaling::message::{Method, NameAddr, Request, Response, sdp_body};
 use sipbridge_signaling::outcome::{
-    CallStatus, Ending, EstablishedEnd, InboundRejection, SetupFailure,
+    CallStatus, Ending, EstablishedEnd, InboundRejection, PinEnd, SetupFailure,
 };
 use sipbridge_signaling::screen::{ALLOWED_METHODS, SUPPORTED};
 use sipbridge_signaling::sdp::{LocalSession, parse as parse_sdp};
@@ -334,7 +334,14 @@ impl Setup {
                 self.actions.push_back(Action::JoinRoom);
                 self.phase = Phase::JoiningAfterPin;
             }
-            PinStep::Over(end) => self.end(end, "PIN not entered"),
+            PinStep::Over(end) => {
+                // The record's detail says which of the two it was.
+                let detail = match end {
+                    PinEnd::Timeout => "no right PIN keyed in time",
+                    PinEnd::Wrong => "a wrong PIN three times",
+                };
+                self.end(end, detail);
+            }
         }
     }
 

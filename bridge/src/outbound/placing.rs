@@ -424,22 +424,15 @@ impl CallMachine for Placing {
 /// The attributes of the call going active.
 fn active_attributes(params: &Params, response: &Response) -> HashMap<String, String> {
     let mut attributes = attributes::call_status(CallStatus::Active);
-    let wanted = |name: &str| match params.include_headers {
-        SipHeaderOptions::SipNoHeaders => false,
-        SipHeaderOptions::SipXHeaders => name.len() > 2 && name[..2].eq_ignore_ascii_case("x-"),
-        SipHeaderOptions::SipAllHeaders => true,
-    };
     for (header, attribute) in &params.headers_to_attributes {
         if let Some(value) = response.head.other.get(header) {
             attributes.insert(attribute.clone(), value.to_owned());
         }
     }
-    for (name, value) in response.head.other.iter() {
-        if wanted(name) {
-            let key = format!("{}{}", attributes::HEADER_PREFIX, name.to_ascii_lowercase());
-            attributes.insert(key, value.to_owned());
-        }
-    }
+    attributes.extend(attributes::included_headers(
+        params.include_headers,
+        response.head.other.iter(),
+    ));
     attributes
 }
 

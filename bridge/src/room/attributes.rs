@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use livekit_protocol::SipHeaderOptions;
 use sipbridge_signaling::outcome::CallStatus;
 
 /// Our id of the call (`SCL_…`), as in the record and the API's `sip_call_id`.
@@ -29,4 +30,23 @@ pub const HEADER_PREFIX: &str = "sip.h.";
 /// The attribute change that announces `status`.
 pub fn call_status(status: CallStatus) -> HashMap<String, String> {
     HashMap::from([(CALL_STATUS.to_owned(), status.attribute_value().to_owned())])
+}
+
+/// The `sip.h.<name>` attributes that `include_headers` asks for, from a message's
+/// `headers`: none, the `X-` ones, or all.
+pub fn included_headers<'a>(
+    include_headers: SipHeaderOptions,
+    headers: impl Iterator<Item = (&'a str, &'a str)> + 'a,
+) -> impl Iterator<Item = (String, String)> + 'a {
+    let wanted = move |name: &str| match include_headers {
+        SipHeaderOptions::SipNoHeaders => false,
+        SipHeaderOptions::SipXHeaders => name.len() > 2 && name[..2].eq_ignore_ascii_case("x-"),
+        SipHeaderOptions::SipAllHeaders => true,
+    };
+    headers
+        .filter(move |(name, _)| wanted(name))
+        .map(|(name, value)| {
+            let key = format!("{HEADER_PREFIX}{}", name.to_ascii_lowercase());
+            (key, value.to_owned())
+        })
 }

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use livekit_protocol::SipHeaderOptions;
 use prost::Message as _;
 use sipbridge_psrpc::client::Client;
 use sipbridge_psrpc::io::{
@@ -253,6 +254,8 @@ fn route(
         metadata: answer.participant_metadata,
         attributes: answer.participant_attributes.into_iter().collect(),
         headers_to_attributes: answer.headers_to_attributes.into_iter().collect(),
+        include_headers: SipHeaderOptions::try_from(answer.include_headers)
+            .unwrap_or(SipHeaderOptions::SipNoHeaders),
         pin: None,
         ringing_timeout,
         max_call_duration: duration(answer.max_call_duration),

@@ -187,3 +187,48 @@ fn the_call_is_described_with_from_and_to_always_set() {
     assert_eq!(call.address.unwrap().port, 5060);
     assert_eq!(call.lk_call_id, "SCL_test");
 }
+
+#[test]
+fn the_rules_include_headers_put_the_invites_headers_in_attributes() {
+    let trunk = trunk_match(TrunkAuthentication::default()).unwrap();
+    let invite = crate::call::scripted_phone::invite(
+        "X-Customer: 42\nUser-Agent: deskphone\nX-Tag: t-1\n",
+        "",
+    );
+    let attributes_with = |include: livekit_protocol::SipHeaderOptions| {
+        let answer = Dispatch {
+            result: DispatchResult::Accept as i32,
+            room_name: "room".into(),
+            headers_to_attributes: BTreeMap::from([("X-Tag".into(), "tag".into())]),
+            include_headers: include as i32,
+            ..Dispatch::default()
+        };
+        let Ok(Dispatched::Route(route)) = dispatched(answer, &facts(), &trunk) else {
+            panic!("not routed");
+        };
+        let identity =
+            crate::inbound::identity::participant(&invite, &facts(), &route, "SCL_x".into());
+        let mut headers: Vec<(String, String)> = identity
+            .attributes
+            .into_iter()
+            .filter(|(name, _)| name.starts_with("sip.h.") || name == "tag")
+            .collect();
+        headers.sort();
+        headers
+    };
+    let pair = |name: &str, value: &str| (name.to_owned(), value.to_owned());
+    use livekit_protocol::SipHeaderOptions as Include;
+    // headers_to_attributes holds whatever include_headers says.
+    assert_eq!(attributes_with(Include::SipNoHeaders), [pair("tag", "t-1")]);
+    assert_eq!(
+        attributes_with(Include::SipXHeaders),
+        [
+            pair("sip.h.x-customer", "42"),
+            pair("sip.h.x-tag", "t-1"),
+            pair("tag", "t-1")
+        ]
+    );
+    assert!(
+        attributes_with(Include::SipAllHeaders).contains(&pair("sip.h.user-agent", "deskphone"))
+    );
+}

@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use std::pin::Pin;
 use std::time::Duration;
 
-use livekit_protocol::RoomConfiguration;
+use livekit_protocol::{RoomConfiguration, SipHeaderOptions};
 use sipbridge_signaling::auth::Algorithm;
 use sipbridge_signaling::message::{Request, Uri};
 use sipbridge_signaling::transaction::Transport;
@@ -121,6 +121,8 @@ pub struct Route {
     pub attributes: HashMap<String, String>,
     /// SIP headers of the INVITE copied into participant attributes: (header, attribute).
     pub headers_to_attributes: Vec<(String, String)>,
+    /// Which of the INVITE's other headers become `sip.h.<name>` attributes.
+    pub include_headers: SipHeaderOptions,
     /// A PIN the bridge checks itself (standalone `direct` rules).
     pub pin: Option<String>,
     /// With a PIN: the time to key it.

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use livekit_protocol::SipHeaderOptions;
 use sipbridge_config::{Config, DigestAlgorithm, DispatchRule};
 use sipbridge_signaling::auth::Algorithm;
 use sipbridge_signaling::outcome::InboundRejection;
@@ -90,6 +91,8 @@ fn route(rule: &DispatchRule, call: &CallFacts, trunk: &TrunkMatch) -> Route {
         metadata: rule.metadata.clone(),
         attributes: rule.attributes.clone().into_iter().collect(),
         headers_to_attributes: trunk.headers_to_attributes.clone(),
+        // The YAML maps headers by name only (`headers_to_attributes`).
+        include_headers: SipHeaderOptions::SipNoHeaders,
         pin: pin(rule).map(str::to_owned),
         ringing_timeout: rule.ringing_timeout.0,
         max_call_duration: rule.max_call_duration.map(|d| d.0),
