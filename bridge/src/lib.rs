@@ -292,6 +292,7 @@ fn call_context(
         in_progress: std::sync::atomic::AtomicUsize::new(0),
         endpoint,
         directory: call::directory::CallDirectory::default(),
+        identities: call::identities::Identities::default(),
         routes: match &node {
             Some(node) => Arc::new(inbound::routes::cluster::ClusterRoutes::new(node.io_info())),
             None => Arc::new(inbound::routes::yaml::YamlRoutes::new(config.clone())),

@@ -434,3 +434,54 @@ fn a_sip_t_invite_with_sdp_and_isup_is_answered_from_its_sdp_part() {
     let record = assert_outcome(&bed, &run, expected);
     assert_eq!(record["audioCodec"], "PCMU");
 }
+
+/// Two calls from one number into one room at once (a company's switchboard number, or
+/// every caller with a withheld number): the first caller keeps `sip_<number>`, the second
+/// joins as `sip_<number>_2`. Neither evicts the other (LiveKit's DUPLICATE_IDENTITY), the
+/// room hears both, and each record names its own participant and ends with its phone's BYE.
+#[test]
+fn two_calls_from_one_number_into_one_room_are_both_heard() {
+    let test = "two_calls_from_one_number_into_one_room_are_both_heard";
+    let Some(bed) = Bed::get(test) else { return };
+    let number = "+15550119";
+    let mut member = RoomMember::join(&bed, &format!("bed-{number}"), "listener", &["--commands"]);
+    member.expect("joined", WAIT);
+    let call = |label: &str| {
+        let (bed, label) = (bed.clone(), label.to_owned());
+        std::thread::spawn(move || {
+            let text = call_with_audio(PHONE_HANGS_UP);
+            run_uac(&bed, &label, &text, number, &["-d", "8000"], WAIT)
+        })
+    };
+    let active = |member: &mut RoomMember, identity: &str| {
+        member.expect_where("attributes", WAIT, |e| {
+            e["from"] == identity && e["attributes"]["sip.callStatus"] == "active"
+        });
+    };
+    // The first is in the room before the second dials, so which is which is known.
+    let first = call("same-number-1");
+    active(&mut member, CALLER_IDENTITY);
+    let second = call("same-number-2");
+    let second_identity = format!("{CALLER_IDENTITY}_2");
+    active(&mut member, &second_identity);
+
+    for identity in [CALLER_IDENTITY, second_identity.as_str()] {
+        member.command(json!({"cmd": "detect_tone", "from": identity, "timeout": 5}));
+        let heard = member.expect_where("tone", WAIT, |e| e["from"] == identity);
+        println!("the room heard {identity}: rms {}", heard["rms"]);
+    }
+    let (first, second) = (first.join().unwrap(), second.join().unwrap());
+    assert_passed(&first);
+    assert_passed(&second);
+    for (run, identity) in [(&first, CALLER_IDENTITY), (&second, &second_identity)] {
+        let record = bed.cdr_of(&run.call_id, WAIT);
+        assert_eq!(record["participantIdentity"], identity, "{record}");
+        assert_eq!(record["disconnectReason"], "CLIENT_INITIATED", "{record}");
+        assert_eq!(
+            record["callStatusCode"]["status"], "Remote hangup",
+            "{record}"
+        );
+    }
+    let evicted = member.take_earlier("left", |e| e["reason"] == "DUPLICATE_IDENTITY");
+    assert!(evicted.is_empty(), "{evicted:?}");
+}

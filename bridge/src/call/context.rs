@@ -39,6 +39,8 @@ pub struct CallContext {
     pub endpoint: mpsc::Sender<Command>,
     /// Answered calls by participant, for the API's transfers.
     pub directory: CallDirectory,
+    /// The identities our inbound callers hold in each room: no call evicts another.
+    pub identities: super::identities::Identities,
     /// Where inbound calls go: the YAML's trunks and rules, or livekit-server's.
     pub routes: Arc<dyn crate::inbound::routes::Routes>,
     /// This bridge as a node of a LiveKit cluster (`mode: cluster`).

@@ -5,6 +5,7 @@ pub mod context;
 pub mod directory;
 pub mod driver;
 pub mod end;
+pub mod identities;
 pub mod leg;
 pub mod machine;
 pub mod media;

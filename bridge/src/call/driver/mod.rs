@@ -25,6 +25,7 @@ use tokio::sync::mpsc;
 use crate::call::answered::{self, Answered};
 use crate::call::context::CallContext;
 use crate::call::end::{ApiAnswer, CallSinks, PhoneClose, deliver};
+use crate::call::identities::IdentityClaim;
 use crate::call::leg::MediaLeg;
 use crate::call::machine::{Action, CallMachine, Input, PhoneEnd};
 use crate::call::media::{CallMedia, StreamStart};
@@ -104,6 +105,8 @@ pub struct Driver {
     api: Option<Box<dyn ApiWaiter>>,
     ringback: Option<Ringback>,
     max_duration: Option<Duration>,
+    /// The identity our participant holds in its room (inbound), until the call ends.
+    identity: Option<IdentityClaim>,
     /// Requests that came before the ACK, for the answered call.
     deferred: Vec<CallInput>,
     /// From the answer on: the call is listed for transfers.
@@ -159,6 +162,7 @@ impl Driver {
             api: None,
             ringback: None,
             max_duration: None,
+            identity: None,
             deferred: Vec::new(),
             transfers: None,
         }
@@ -351,14 +355,32 @@ impl Driver {
         }
     }
 
+    /// The caller joins with the identity the rule gave it unless another of our calls holds
+    /// it in that room (`call::identities`); the record says which it got.
+    fn claim_identity(&mut self, mut request: JoinRequest) -> JoinRequest {
+        let claim = self
+            .context
+            .identities
+            .claim(&request.room, &request.who.identity);
+        if claim.identity() != request.who.identity {
+            request.who.identity = claim.identity().to_owned();
+            self.record
+                .update(|info| info.participant_identity = request.who.identity.clone());
+        }
+        self.identity = Some(claim);
+        request
+    }
+
     /// The actions toward the room, the API caller and the media's extras.
     async fn carry_out_for_room(&mut self, action: Action) {
         match action {
             Action::JoinRoom => {
-                let room = self.context.clone();
-                self.joining = self.join_request.take().map(|request| {
-                    Box::pin(async move { join(&room.room, request).await }) as Joining
-                });
+                if let Some(request) = self.join_request.take() {
+                    let request = self.claim_identity(request);
+                    let room = self.context.clone();
+                    self.joining =
+                        Some(Box::pin(async move { join(&room.room, request).await }) as Joining);
+                }
             }
             Action::SetAttributes(attributes) => {
                 if let Some((room, _)) = &self.room
