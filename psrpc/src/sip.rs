@@ -65,6 +65,33 @@ pub struct CreateSipParticipant {
     pub include_headers: i32,
     #[prost(bool, tag = "29")]
     pub wait_until_answered: bool,
+    // What follows the bridge does not carry out yet: read so that a call asking for it is
+    // refused rather than placed without it (`outbound::unbuilt`).
+    /// `livekit.SIPFeature`s (1: Krisp noise cancellation).
+    #[prost(int32, repeated, tag = "25")]
+    pub enabled_features: Vec<i32>,
+    #[prost(btree_map = "string, string", tag = "26")]
+    pub attributes_to_headers: BTreeMap<String, String>,
+    /// `livekit.SIPMediaEncryption`.
+    #[prost(int32, tag = "28")]
+    pub media_encryption: i32,
+    #[prost(string, tag = "30")]
+    pub destination_country: String,
+    /// The From display name (unset: the number).
+    #[prost(string, optional, tag = "31")]
+    pub display_name: Option<String>,
+    #[prost(message, optional, tag = "32")]
+    pub destination: Option<livekit_protocol::Destination>,
+    #[prost(message, optional, tag = "34")]
+    pub media: Option<livekit_protocol::SipMediaConfig>,
+    #[prost(message, optional, tag = "35")]
+    pub sip_request_uri: Option<livekit_protocol::SipRequestDest>,
+    #[prost(message, optional, tag = "36")]
+    pub sip_from_header: Option<livekit_protocol::SipNamedDest>,
+    #[prost(message, optional, tag = "37")]
+    pub sip_to_header: Option<livekit_protocol::SipNamedDest>,
+    #[prost(string, tag = "39")]
+    pub to_user_override: String,
 }
 
 /// `rpc.InternalCreateSIPParticipantResponse`: the participant placing the call.

@@ -125,6 +125,23 @@ fn cluster_bed_outbound_calls_through_livekit_server_reach_the_node() {
     }
     let run = carrier.finish(WAIT);
     assert!(run.passed, "{}", run.trace);
+
+    // What the node does not carry out reaches it through livekit-server (Krisp as one of
+    // the request's features) and is refused by name there too, before any SIP is sent.
+    let krisp = json!({
+        "trunk": { "hostname": "127.0.0.1:5099", "transport": "udp" },
+        "sip_number": "+15550199",
+        "sip_call_to": "+15557654321",
+        "room_name": "cluster-bed-krisp",
+        "krisp_enabled": true,
+    });
+    let reply = caller.create_sip_participant(Sdk::Python, &krisp, &[], WAIT);
+    let error = reply
+        .error
+        .clone()
+        .unwrap_or_else(|| panic!("krisp_enabled: {reply:?}"));
+    assert_eq!(error.code, "invalid_argument", "{error:?}");
+    assert!(error.message.contains("krisp_enabled"), "{error:?}");
 }
 
 /// The one call record (not a transfer's) of the call with id `call_id`, once written (an

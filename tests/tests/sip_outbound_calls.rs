@@ -413,6 +413,45 @@ fn bad_api_requests_get_the_twirp_error_that_says_what_was_wrong() {
     assert_eq!(error.code, "invalid_argument", "{error:?}");
     assert!(error.message.contains("room_name is required"), "{error:?}");
 
+    // Fields the bridge does not carry out are refused by name, never ignored.
+    let unbuilt = [
+        (Sdk::Node, json!({"krisp_enabled": true}), "krisp_enabled"),
+        (Sdk::Python, json!({"krisp_enabled": true}), "krisp_enabled"),
+        (
+            Sdk::Python,
+            json!({"to_user_override": "alice"}),
+            "to_user_override",
+        ),
+        (
+            Sdk::Python,
+            json!({"sip_to_header": {"display_name": "Alice"}}),
+            "sip_to_header",
+        ),
+        (
+            Sdk::Python,
+            json!({"media_encryption": "SIP_MEDIA_ENCRYPT_REQUIRE"}),
+            "media_encryption",
+        ),
+    ];
+    for (sdk, field, name) in unbuilt {
+        let mut asking = json!({
+            "sip_trunk_id": "local-uas", "sip_call_to": "+15557654321", "room_name": "out-bad"});
+        asking
+            .as_object_mut()
+            .unwrap()
+            .extend(field.as_object().unwrap().clone());
+        let reply = create_sip_participant(&bed, sdk, &asking, API_LIMIT);
+        let error = reply
+            .error
+            .clone()
+            .unwrap_or_else(|| panic!("{sdk:?} {name}: {reply:?}"));
+        assert_eq!(error.code, "invalid_argument", "{sdk:?} {name}: {error:?}");
+        assert!(
+            error.message.contains(&format!("{name}: not supported")),
+            "{sdk:?} {name}: {error:?}"
+        );
+    }
+
     let wrong_secret = ApiCaller {
         api_secret: "not-the-secret".into(),
         ..ApiCaller::of(&bed)

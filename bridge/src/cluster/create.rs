@@ -77,6 +77,7 @@ async fn create(
 }
 
 /// The API request livekit-server resolved, with its trunk inline.
+#[allow(deprecated)] // media_encryption: livekit-server still sends it
 fn api_request(internal: CreateSipParticipant) -> CreateSipParticipantRequest {
     let trunk = SipOutboundConfig {
         hostname: internal.address,
@@ -84,8 +85,11 @@ fn api_request(internal: CreateSipParticipant) -> CreateSipParticipantRequest {
         auth_username: internal.username,
         auth_password: internal.password,
         headers_to_attributes: internal.headers_to_attributes.into_iter().collect(),
+        attributes_to_headers: internal.attributes_to_headers.into_iter().collect(),
+        destination_country: internal.destination_country,
         ..SipOutboundConfig::default()
     };
+    let krisp = livekit_protocol::SipFeature::KrispEnabled as i32;
     let duration = |value: Option<prost_types::Duration>| {
         value.map(|value| pbjson_types::Duration {
             seconds: value.seconds,
@@ -108,6 +112,15 @@ fn api_request(internal: CreateSipParticipant) -> CreateSipParticipantRequest {
         ringing_timeout: duration(internal.ringing_timeout),
         max_call_duration: duration(internal.max_call_duration),
         wait_until_answered: internal.wait_until_answered,
+        display_name: internal.display_name,
+        krisp_enabled: internal.enabled_features.contains(&krisp),
+        media_encryption: internal.media_encryption,
+        media: internal.media,
+        destination: internal.destination,
+        sip_request_uri: internal.sip_request_uri,
+        sip_from_header: internal.sip_from_header,
+        sip_to_header: internal.sip_to_header,
+        to_user_override: internal.to_user_override,
         ..CreateSipParticipantRequest::default()
     }
 }
@@ -147,5 +160,21 @@ mod tests {
         assert_eq!(request.ringing_timeout.map(|d| d.seconds), Some(12));
         assert!(request.wait_until_answered);
         assert!(request.sip_trunk_id.is_empty());
+        assert_eq!(request.display_name, None);
+        assert!(!request.krisp_enabled);
+    }
+
+    #[test]
+    fn what_the_node_does_not_carry_out_reaches_the_plan_to_be_refused() {
+        let internal = CreateSipParticipant {
+            enabled_features: vec![livekit_protocol::SipFeature::KrispEnabled as i32],
+            to_user_override: "alice".into(),
+            display_name: Some("Reception".into()),
+            ..CreateSipParticipant::default()
+        };
+        let request = api_request(internal);
+        assert!(request.krisp_enabled);
+        assert_eq!(request.to_user_override, "alice");
+        assert_eq!(request.display_name.as_deref(), Some("Reception"));
     }
 }

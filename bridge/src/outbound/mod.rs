@@ -7,6 +7,7 @@ mod identity;
 mod invite;
 mod placing;
 mod plan;
+mod unbuilt;
 
 use std::sync::Arc;
 

@@ -11,6 +11,7 @@ use sipbridge_config::values::HostPort;
 use sipbridge_config::{Config, Transport};
 
 use super::CreateError;
+use super::unbuilt::refuse_unbuilt;
 use crate::api::fields::{check_header, duration, required, ringing_timeout};
 
 /// The carrier side of the call.
@@ -57,6 +58,7 @@ pub struct Plan {
 
 impl Plan {
     pub fn new(config: &Config, request: CreateSipParticipantRequest) -> Result<Self, CreateError> {
+        refuse_unbuilt(&request)?;
         let to_number = uri_user("sip_call_to", &request.sip_call_to)?;
         let room = required("room_name", &request.room_name).map_err(CreateError::Invalid)?;
         let mut trunk = trunk_plan(config, &request)?;
