@@ -161,7 +161,18 @@ fn rules(out: &mut String, config: &Config) {
         } else {
             trunks.join(", ")
         };
-        let _ = writeln!(out, "  {}: {trunks} -> {room}", rule.id);
+        let agents: Vec<&str> = rule
+            .room_config
+            .iter()
+            .flat_map(|config| &config.agents)
+            .map(|agent| agent.agent_name.as_str())
+            .collect();
+        let agents = if agents.is_empty() {
+            String::new()
+        } else {
+            format!(", agents {}", agents.join(", "))
+        };
+        let _ = writeln!(out, "  {}: {trunks} -> {room}{agents}", rule.id);
     }
 }
 

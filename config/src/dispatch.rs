@@ -28,6 +28,37 @@ pub struct DispatchRule {
     pub ringing_timeout: Duration,
     /// The call is ended (CLIENT_INITIATED, 200 "Max duration") after this long; none if unset.
     pub max_call_duration: Option<Duration>,
+    /// The room the caller's join creates, as LiveKit's `RoomConfiguration`: agents to
+    /// dispatch into it, its timeouts and size. It rides in the caller's token, so it applies
+    /// when the caller's join creates the room; a room that exists keeps its own.
+    #[serde(default)]
+    pub room_config: Option<RoomConfig>,
+}
+
+/// LiveKit's `RoomConfiguration`, the part a dispatch rule sets.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoomConfig {
+    /// Agents livekit-server dispatches into the room when it is created.
+    #[serde(default)]
+    pub agents: Vec<AgentDispatch>,
+    /// How long the room stays open with nobody in it, and after the last one left.
+    pub empty_timeout: Option<Duration>,
+    pub departure_timeout: Option<Duration>,
+    pub max_participants: Option<u32>,
+    /// The room's metadata.
+    #[serde(default)]
+    pub metadata: String,
+}
+
+/// An agent to dispatch, by the name its worker registered.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentDispatch {
+    pub agent_name: String,
+    /// Handed to the agent with the job.
+    #[serde(default)]
+    pub metadata: String,
 }
 
 fn default_ringing_timeout() -> Duration {

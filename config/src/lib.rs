@@ -21,7 +21,7 @@ mod trunks;
 mod validate;
 pub mod values;
 
-pub use dispatch::{DispatchRule, RoomRule};
+pub use dispatch::{AgentDispatch, DispatchRule, RoomConfig, RoomRule};
 pub use error::{ConfigError, Origin, Problem};
 pub use livekit::LiveKit;
 pub use load::{load_file, load_str};

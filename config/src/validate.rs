@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use crate::Config;
-use crate::dispatch::RoomRule;
+use crate::dispatch::{RoomConfig, RoomRule};
 use crate::mode::Mode;
 use crate::trunks::Credentials;
 use crate::values::{Duration, Id, is_dns_name};
@@ -314,6 +314,38 @@ fn check_dispatch_rules(config: &Config, report: &mut Report<'_>) {
         if let Some(max) = rule.max_call_duration {
             check_positive(&format!("{key}.max_call_duration"), max, report);
         }
+        if let Some(room_config) = &rule.room_config {
+            check_room_config(&format!("{key}.room_config"), room_config, report);
+        }
+    }
+}
+
+fn check_room_config(key: &str, room_config: &RoomConfig, report: &mut Report<'_>) {
+    for (i, agent) in room_config.agents.iter().enumerate() {
+        if agent.agent_name.trim().is_empty() {
+            report(
+                format!("{key}.agents[{i}].agent_name"),
+                "empty agent name: name the agent to dispatch".into(),
+            );
+        }
+    }
+    // LiveKit counts these in whole seconds (u32).
+    for (name, value) in [
+        ("empty_timeout", room_config.empty_timeout),
+        ("departure_timeout", room_config.departure_timeout),
+    ] {
+        if let Some(value) = value {
+            check_positive(&format!("{key}.{name}"), value, report);
+            if value.0.as_secs() > u64::from(u32::MAX) {
+                report(format!("{key}.{name}"), "too long".into());
+            }
+        }
+    }
+    if room_config.max_participants == Some(0) {
+        report(
+            format!("{key}.max_participants"),
+            "0 admits nobody: leave it out for no limit".into(),
+        );
     }
 }
 

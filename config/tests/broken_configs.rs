@@ -147,6 +147,15 @@ fn bad_pin() {
 }
 
 #[test]
+fn bad_room_config() {
+    assert_eq!(
+        problems("bad_room_config.yaml", &[]),
+        "bad_room_config.yaml:14:23: dispatch_rules[0].room_config.agents[0].agent_name: empty agent name: name the agent to dispatch\n\
+         bad_room_config.yaml:15:25: dispatch_rules[0].room_config.max_participants: 0 admits nobody: leave it out for no limit"
+    );
+}
+
+#[test]
 fn yaml_syntax_error() {
     let message = problems("yaml_syntax.yaml", &[]);
     assert!(message.starts_with("yaml_syntax.yaml:10:"), "{message}");

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sipbridge_tests::observe::calls_ended;
 use sipbridge_tests::sipp::{PHONE_HANGS_UP, ROOM_HANGS_UP, SippRun, run_uac, scenario};
-use sipbridge_tests::{Bed, RoomMember};
+use sipbridge_tests::{Bed, RoomMember, agent_dispatches};
 
 const CALLER: &str = "+15557770001";
 const CALLER_IDENTITY: &str = "sip_+15557770001";
@@ -484,4 +484,44 @@ fn two_calls_from_one_number_into_one_room_are_both_heard() {
     }
     let evicted = member.take_earlier("left", |e| e["reason"] == "DUPLICATE_IDENTITY");
     assert!(evicted.is_empty(), "{evicted:?}");
+}
+
+/// A rule's `room_config` rides in the caller's token: livekit-server creates the room with
+/// it and dispatches the agent it names, as the server's API shows (no agent worker needed).
+#[test]
+fn a_rules_room_config_dispatches_its_agent_into_the_callers_room() {
+    let test = "a_rules_room_config_dispatches_its_agent_into_the_callers_room";
+    let Some(bed) = Bed::get(test) else { return };
+    let phone = {
+        let bed = bed.clone();
+        std::thread::spawn(move || {
+            let text = call_with_audio(PHONE_HANGS_UP);
+            run_uac(&bed, "agent", &text, "+15550180", &["-d", "3000"], WAIT)
+        })
+    };
+    // The agent dispatch API is livekit-server's, not the bridge's.
+    let server = Bed {
+        api_url: bed.livekit_url.replacen("ws", "http", 1),
+        ..bed.clone()
+    };
+    let started = std::time::Instant::now();
+    let dispatches = loop {
+        match agent_dispatches(&server, "bed-agent") {
+            Some(dispatches) if !dispatches.is_empty() => break dispatches,
+            other => assert!(
+                started.elapsed() < WAIT,
+                "no agent dispatch in the caller's room: {other:?}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    println!("agent dispatches of the caller's room: {dispatches:?}");
+    assert!(
+        dispatches.iter().any(|dispatch| {
+            dispatch["agent_name"] == "bed-receptionist"
+                && dispatch["metadata"] == "from the YAML rule"
+        }),
+        "{dispatches:?}"
+    );
+    assert_passed(&phone.join().unwrap());
 }

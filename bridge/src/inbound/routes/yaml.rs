@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use livekit_protocol::SipHeaderOptions;
-use sipbridge_config::{Config, DigestAlgorithm, DispatchRule};
+use livekit_protocol::{RoomAgentDispatch, RoomConfiguration, SipHeaderOptions};
+use sipbridge_config::{Config, DigestAlgorithm, DispatchRule, RoomConfig};
 use sipbridge_signaling::auth::Algorithm;
 use sipbridge_signaling::outcome::InboundRejection;
 
@@ -96,7 +96,32 @@ fn route(rule: &DispatchRule, call: &CallFacts, trunk: &TrunkMatch) -> Route {
         pin: pin(rule).map(str::to_owned),
         ringing_timeout: rule.ringing_timeout.0,
         max_call_duration: rule.max_call_duration.map(|d| d.0),
-        room_config: None,
+        room_config: rule.room_config.as_ref().map(room_configuration),
+    }
+}
+
+/// The rule's `room_config` as LiveKit's `RoomConfiguration` (times in whole seconds).
+fn room_configuration(config: &RoomConfig) -> RoomConfiguration {
+    let seconds = |value: Option<sipbridge_config::values::Duration>| {
+        value.map_or(0, |value| {
+            u32::try_from(value.0.as_secs()).unwrap_or(u32::MAX)
+        })
+    };
+    RoomConfiguration {
+        agents: config
+            .agents
+            .iter()
+            .map(|agent| RoomAgentDispatch {
+                agent_name: agent.agent_name.clone(),
+                metadata: agent.metadata.clone(),
+                ..RoomAgentDispatch::default()
+            })
+            .collect(),
+        empty_timeout: seconds(config.empty_timeout),
+        departure_timeout: seconds(config.departure_timeout),
+        max_participants: config.max_participants.unwrap_or(0),
+        metadata: config.metadata.clone(),
+        ..RoomConfiguration::default()
     }
 }
 
