@@ -30,6 +30,9 @@ mod tcp_proxy;
 pub use bed::Bed;
 pub use member::{Event, RoomMember};
 pub use own_bridge::OwnBridge;
-pub use own_cluster::{OwnCluster, OwnRedis, agent_dispatches, store, store_through, store_with};
+pub use own_cluster::{
+    OwnCluster, OwnRedis, agent_dispatches, agent_dispatches_within, store, store_through,
+    store_with,
+};
 pub use own_livekit::OwnLiveKit;
 pub use tcp_proxy::TcpProxy;

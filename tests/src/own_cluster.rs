@@ -195,6 +195,18 @@ pub fn agent_dispatches(bed: &Bed, room: &str) -> Option<Vec<Value>> {
     line["dispatches"].as_array().cloned()
 }
 
+/// The agent dispatches of `room` once it exists and has some; panics after `limit`.
+pub fn agent_dispatches_within(bed: &Bed, room: &str, limit: Duration) -> Vec<Value> {
+    let deadline = Instant::now() + limit;
+    loop {
+        match agent_dispatches(bed, room) {
+            Some(dispatches) if !dispatches.is_empty() => return dispatches,
+            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(200)),
+            other => panic!("no agent dispatch in {room} within {limit:?}: {other:?}"),
+        }
+    }
+}
+
 /// The HTTP status of a GET, by curl (already a test dependency of the bed).
 fn http_status(url: &str) -> Option<u16> {
     let output = Command::new("curl")

@@ -12,7 +12,7 @@ use serde_json::json;
 use sipbridge_tests::api::{ApiCaller, Sdk};
 use sipbridge_tests::sipp::{PHONE_HANGS_UP, run_uac, scenario};
 use sipbridge_tests::sipp_uas::{SippUas, answer, carrier_hangs_up_after};
-use sipbridge_tests::{Bed, RoomMember, agent_dispatches, store_with};
+use sipbridge_tests::{Bed, RoomMember, agent_dispatches_within, store_with};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -62,7 +62,7 @@ fn cluster_bed_an_inbound_call_lands_in_the_room_of_the_rule_livekit_server_hold
         })
     };
     // The rule's room configuration rode in the caller's token: its agent was dispatched.
-    let dispatches = until_the_room_has_dispatches(&bed, "cluster-bed-room");
+    let dispatches = agent_dispatches_within(&bed, "cluster-bed-room", WAIT);
     assert!(
         dispatches.iter().any(|d| d["agent_name"] == "bed-agent"),
         "{dispatches:?}"
@@ -157,20 +157,5 @@ fn call_record(bed: &Bed, call_id: &str) -> serde_json::Value {
             }
             n => panic!("{n} records of {call_id}: {records:?}"),
         }
-    }
-}
-
-/// The agent dispatches of `room` once it exists and has some (within [`WAIT`]).
-fn until_the_room_has_dispatches(bed: &Bed, room: &str) -> Vec<serde_json::Value> {
-    let started = std::time::Instant::now();
-    loop {
-        match agent_dispatches(bed, room) {
-            Some(dispatches) if !dispatches.is_empty() => return dispatches,
-            other => assert!(
-                started.elapsed() < WAIT,
-                "no agent dispatch in {room} within {WAIT:?}: {other:?}"
-            ),
-        }
-        std::thread::sleep(Duration::from_millis(200));
     }
 }

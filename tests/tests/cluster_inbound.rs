@@ -10,14 +10,14 @@
 //! that names no trunk (one test adds one) would take the other tests' calls.
 #![allow(clippy::unwrap_used)]
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use sipbridge_tests::observe::calls_ended;
 use sipbridge_tests::sipp::{
     PHONE_HANGS_UP, ROOM_HANGS_UP, SippRun, Traced, header, run_uac, scenario, spawn_uac,
 };
-use sipbridge_tests::{Bed, OwnBridge, OwnCluster, RoomMember, agent_dispatches};
+use sipbridge_tests::{Bed, OwnBridge, OwnCluster, RoomMember, agent_dispatches_within};
 
 const WAIT: Duration = Duration::from_secs(30);
 /// The calling number of uac_call.xml.
@@ -499,14 +499,7 @@ fn a_rules_room_config_dispatches_its_agent_into_the_callers_room() {
     // Nobody joins before the caller: the room must be the one the caller's token creates.
     let (text, hold) = phone_call("10000");
     let phone = spawn_uac(bed, "cluster-agent", &text, number, &hold, WAIT);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let dispatches = loop {
-        match agent_dispatches(bed, "reception") {
-            Some(dispatches) if !dispatches.is_empty() => break dispatches,
-            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(300)),
-            other => panic!("no agent dispatch in the caller's room: {other:?}"),
-        }
-    };
+    let dispatches = agent_dispatches_within(bed, "reception", Duration::from_secs(20));
     let run = phone.join().unwrap();
     assert_passed(&run);
     println!("agent dispatches of the caller's room: {dispatches:?}");

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sipbridge_tests::observe::calls_ended;
 use sipbridge_tests::sipp::{PHONE_HANGS_UP, ROOM_HANGS_UP, SippRun, run_uac, scenario};
-use sipbridge_tests::{Bed, RoomMember, agent_dispatches};
+use sipbridge_tests::{Bed, RoomMember, agent_dispatches_within};
 
 const CALLER: &str = "+15557770001";
 const CALLER_IDENTITY: &str = "sip_+15557770001";
@@ -504,17 +504,7 @@ fn a_rules_room_config_dispatches_its_agent_into_the_callers_room() {
         api_url: bed.livekit_url.replacen("ws", "http", 1),
         ..bed.clone()
     };
-    let started = std::time::Instant::now();
-    let dispatches = loop {
-        match agent_dispatches(&server, "bed-agent") {
-            Some(dispatches) if !dispatches.is_empty() => break dispatches,
-            other => assert!(
-                started.elapsed() < WAIT,
-                "no agent dispatch in the caller's room: {other:?}"
-            ),
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let dispatches = agent_dispatches_within(&server, "bed-agent", WAIT);
     println!("agent dispatches of the caller's room: {dispatches:?}");
     assert!(
         dispatches.iter().any(|dispatch| {
