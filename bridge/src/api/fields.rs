@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use sipbridge_signaling::message::is_token;
 
-/// Used when a request names no `ringing_timeout` (docs/OUTCOMES.md).
+/// Used when a request names no `ringing_timeout` (docs/OUTCOMES.md); LiveKit's default, so
+/// also the PIN time of a cluster rule that sets none.
 pub(crate) const DEFAULT_RINGING_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longer than any carrier lets a phone ring; a bigger value is a mistake in the request.
 const MAX_RINGING_TIMEOUT: Duration = Duration::from_secs(300);

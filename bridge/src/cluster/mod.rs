@@ -39,6 +39,14 @@ fn time_to_answer(deadline: SystemTime) -> Duration {
         .saturating_sub(ANSWER_MARGIN)
 }
 
+/// A duration livekit-server sent (a rule's or a request's); none when unset, zero or
+/// negative.
+pub(crate) fn duration(value: Option<prost_types::Duration>) -> Option<Duration> {
+    value
+        .and_then(|value| Duration::try_from(value).ok())
+        .filter(|value| !value.is_zero())
+}
+
 /// This node on the bus.
 #[derive(Debug, Clone)]
 pub struct Node {

@@ -29,10 +29,7 @@ fn ringing_timeout(
     asked: Option<prost_types::Duration>,
     deadline: SystemTime,
 ) -> Result<Duration, RpcError> {
-    let asked = asked
-        .and_then(|asked| Duration::try_from(asked).ok())
-        .filter(|asked| !asked.is_zero())
-        .unwrap_or(DEFAULT_RINGING_TIMEOUT);
+    let asked = super::duration(asked).unwrap_or(DEFAULT_RINGING_TIMEOUT);
     let left = time_to_answer(deadline);
     if left.is_zero() {
         return Err(RpcError::new(

@@ -17,14 +17,13 @@ use sipbridge_signaling::outcome::InboundRejection;
 use sipbridge_signaling::transaction::Transport;
 
 use super::{CallFacts, Dispatched, Route, RouteFuture, Routes, TrunkMatch};
+use crate::api::fields::DEFAULT_RINGING_TIMEOUT;
+use crate::cluster::duration;
 use crate::inbound::admit::Refusal;
 
 /// How long livekit-server gets to answer one question (LiveKit's own SIP node waits psrpc's
 /// default, the same 3 s).
 const IO_INFO_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// The PIN time when the rule sets no `ringing_timeout` (LiveKit's default).
-const DEFAULT_RINGING_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// `rpc.SIPTrunkAuthenticationError` values.
 const QUOTA_EXCEEDED: i32 = 1;
@@ -261,13 +260,6 @@ fn route(
         max_call_duration: duration(answer.max_call_duration),
         room_config: answer.room_config,
     }
-}
-
-/// A protobuf duration; none when unset, zero or negative.
-fn duration(value: Option<prost_types::Duration>) -> Option<Duration> {
-    value
-        .and_then(|value| Duration::try_from(value).ok())
-        .filter(|value| !value.is_zero())
 }
 
 #[cfg(test)]
