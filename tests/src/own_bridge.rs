@@ -22,6 +22,17 @@ pub struct OwnBridge {
     pub bed: Bed,
 }
 
+/// The bridges of a test run in its process: with `RUST_LOG` set, their log goes to stderr
+/// (the evidence when something does not hold). Set up once per process.
+fn log_to_stderr() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    if std::env::var_os("RUST_LOG").is_some() {
+        ONCE.call_once(|| {
+            let _ = sipbridge::logging::init(&sipbridge_config::Logging::default());
+        });
+    }
+}
+
 impl OwnBridge {
     /// Starts a bridge whose config is the bed's LiveKit settings plus `yaml` (trunks,
     /// rules, limits…); `label` names its call detail record file.
@@ -31,6 +42,7 @@ impl OwnBridge {
 
     /// The same against the LiveKit server at `livekit_url` (e.g. one that is not there).
     pub fn start_with_livekit(bed: &Bed, label: &str, livekit_url: &str, yaml: &str) -> Self {
+        log_to_stderr();
         let cdr: PathBuf = bed
             .dir
             .join(format!("{label}-cdr-{}.jsonl", std::process::id()));

@@ -61,7 +61,6 @@ fn a_livekit_server_restarted_mid_call_ends_its_calls_precisely_then_takes_new_o
     if !sipp::available(test) {
         return;
     }
-    node_logs();
     let name = "faults-livekit";
     let mut cluster = OwnCluster::start(&bed, name, 1, NODE);
     let own = cluster.bed().clone();
@@ -250,7 +249,6 @@ fn a_call_lives_through_a_redis_restart_and_new_calls_work_once_redis_is_back() 
 /// (calls to [`INBOUND_NUMBER`] go to [`INBOUND_ROOM`]), that has answered an INVITE: the
 /// cluster, and the bed of its node.
 fn cluster_taking_inbound_calls(bed: &Bed, name: &str) -> (OwnCluster, Bed) {
-    node_logs();
     let cluster = OwnCluster::start(bed, name, 1, NODE);
     let own = cluster.bed().clone();
     let trunk = cluster.store(&json!({"inbound_trunk": {
@@ -265,17 +263,6 @@ fn cluster_taking_inbound_calls(bed: &Bed, name: &str) -> (OwnCluster, Bed) {
         before.trace
     );
     (cluster, own)
-}
-
-/// The node runs in this process: with `RUST_LOG` set, its log goes to stderr (the evidence
-/// when something does not hold).
-fn node_logs() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    if std::env::var_os("RUST_LOG").is_some() {
-        ONCE.call_once(|| {
-            let _ = sipbridge::logging::init(&sipbridge_config::Logging::default());
-        });
-    }
 }
 
 /// After a restart of Redis (with its data, as with persistence) during which nothing asked

@@ -29,20 +29,8 @@ const PHONE_IDENTITY: &str = "sip_+15557770009";
 /// Starts a cluster named after `name` and this process (another run of these tests on the
 /// same bed keeps its own files).
 fn start_cluster(bed: &Bed, name: &str) -> OwnCluster {
-    node_logs();
     let name = format!("{name}-{}", std::process::id());
     OwnCluster::start(bed, &name, 1, "")
-}
-
-/// The nodes run in this process: with `RUST_LOG` set, their log goes to stderr (the
-/// evidence when a row does not hold).
-fn node_logs() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    if std::env::var_os("RUST_LOG").is_some() {
-        ONCE.call_once(|| {
-            let _ = sipbridge::logging::init(&sipbridge_config::Logging::default());
-        });
-    }
 }
 
 /// An inbound trunk for `numbers` that anyone on this machine may call, without credentials.

@@ -341,7 +341,6 @@ fn every_transfer_outcome_reaches_the_api_the_room_the_record_and_the_metrics() 
     if !sipp::available(test) {
         return;
     }
-    node_logs();
     let passes = [Pass::standalone(&bed), Pass::cluster(&bed)];
     let rows = rows();
     let mut jobs: Vec<Job> = Vec::new();
@@ -461,14 +460,6 @@ fn every_transfer_outcome_reaches_the_api_the_room_the_record_and_the_metrics() 
                 pass.name()
             );
         }
-    }
-}
-
-/// The bridges run in this process: with `RUST_LOG` set, their log goes to stderr (the
-/// evidence when a row does not hold).
-fn node_logs() {
-    if std::env::var_os("RUST_LOG").is_some() {
-        let _ = sipbridge::logging::init(&sipbridge_config::Logging::default());
     }
 }
 
