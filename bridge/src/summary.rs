@@ -146,14 +146,18 @@ fn rules(out: &mut String, config: &Config) {
         count(config.dispatch_rules.len(), "rule")
     );
     for rule in &config.dispatch_rules {
+        let has_pin = rule.rule.pin().is_some();
         let room = match &rule.rule {
-            RoomRule::Direct { room, pin } => {
-                format!("room {room}{}", if pin.is_some() { " (PIN)" } else { "" })
-            }
-            RoomRule::Individual { room_prefix } => {
+            RoomRule::Direct { room, .. } => format!("room {room}"),
+            RoomRule::Individual { room_prefix, .. } => {
                 format!("a new room {room_prefix}<random> per call")
             }
-            RoomRule::Callee { room_prefix } => format!("room {room_prefix}<called number>"),
+            RoomRule::Callee { room_prefix, .. } => format!("room {room_prefix}<called number>"),
+        };
+        let room = if has_pin {
+            format!("{room} (PIN)")
+        } else {
+            room
         };
         let trunks: Vec<String> = rule.trunk_ids.iter().map(ToString::to_string).collect();
         let trunks = if trunks.is_empty() {
@@ -172,7 +176,13 @@ fn rules(out: &mut String, config: &Config) {
         } else {
             format!(", agents {}", agents.join(", "))
         };
-        let _ = writeln!(out, "  {}: {trunks} -> {room}{agents}", rule.id);
+        let waits = match rule.ringing_timeout {
+            Some(timeout) if !has_pin => {
+                format!(", answered once someone listens (within {timeout})")
+            }
+            _ => String::new(),
+        };
+        let _ = writeln!(out, "  {}: {trunks} -> {room}{agents}{waits}", rule.id);
     }
 }
 

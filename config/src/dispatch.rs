@@ -16,16 +16,31 @@ pub struct DispatchRule {
     #[serde(default)]
     pub trunk_ids: Vec<Id>,
     pub rule: RoomRule,
+    /// Keep the caller's number out of the room, as LiveKit's rule option of that name does:
+    /// the identity is `sip_<hash of the number>`, the name `Phone <last 4 digits>`, and the
+    /// `sip.phoneNumber`, `sip.trunkPhoneNumber` and `sip.hostname` attributes are not set.
+    #[serde(default)]
+    pub hide_phone_number: bool,
     /// Attributes set on the caller's participant, besides the standard `sip.*` ones.
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
     #[serde(default)]
     pub metadata: String,
-    /// How long the caller of a `direct` rule with a `pin` has to key it before the call
-    /// ends (USER_UNAVAILABLE, 408 "PIN timeout"). Waiting in the room for someone to be
-    /// there before answering, LiveKit's meaning for inbound calls, is not built yet.
-    #[serde(default = "default_ringing_timeout")]
-    pub ringing_timeout: Duration,
+    /// Without a PIN: answer only once someone in the room listens. The caller hears ringing
+    /// (180, or with `early_media` a ringback tone in a 183) while it waits in the room, and
+    /// gets the 200 when a room member subscribes to its audio; if no one does within this
+    /// time, the call ends (USER_UNAVAILABLE, 480 "No one answered in the room"). Unset: the
+    /// call is answered as soon as the caller is in the room.
+    /// With a PIN: how long the caller has to key it (30 s when unset; USER_UNAVAILABLE,
+    /// 408 "PIN timeout").
+    #[serde(default)]
+    pub ringing_timeout: Option<Duration>,
+    /// While the caller waits (see `ringing_timeout`), answer its INVITE with 183 Session
+    /// Progress and play a ringback tone as early media, instead of a plain 180 Ringing (for
+    /// phones and carriers that play no ringback of their own). An INVITE without an offer
+    /// gets the 180 anyway: our offer cannot ride in an unreliable 183.
+    #[serde(default)]
+    pub early_media: bool,
     /// The call is ended (CLIENT_INITIATED, 200 "Max duration") after this long; none if unset.
     pub max_call_duration: Option<Duration>,
     /// The room the caller's join creates, as LiveKit's `RoomConfiguration`: agents to
@@ -61,15 +76,12 @@ pub struct AgentDispatch {
     pub metadata: String,
 }
 
-fn default_ringing_timeout() -> Duration {
-    Duration::from_secs(30)
-}
-
 /// How the room is chosen. Written as a one-key map: `rule: { direct: { room: lobby } }`.
+/// Any kind may take a `pin`: the caller must key it (DTMF) before joining.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
 pub enum RoomRule {
-    /// Every call joins one room; with a `pin`, the caller must enter it by DTMF first.
+    /// Every call joins one room.
     Direct {
         room: String,
         #[serde(default)]
@@ -79,10 +91,34 @@ pub enum RoomRule {
     Individual {
         #[serde(default)]
         room_prefix: String,
+        #[serde(default)]
+        pin: Option<String>,
     },
     /// The room is named after the called number: `<room_prefix><called number>`.
     Callee {
         #[serde(default)]
         room_prefix: String,
+        #[serde(default)]
+        pin: Option<String>,
     },
+}
+
+impl RoomRule {
+    /// The PIN a caller must key before joining, if the rule has one.
+    pub fn pin(&self) -> Option<&str> {
+        match self {
+            Self::Direct { pin, .. } | Self::Individual { pin, .. } | Self::Callee { pin, .. } => {
+                pin.as_deref()
+            }
+        }
+    }
+
+    /// The rule's kind, as the YAML names it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Direct { .. } => "direct",
+            Self::Individual { .. } => "individual",
+            Self::Callee { .. } => "callee",
+        }
+    }
 }

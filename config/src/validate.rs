@@ -290,27 +290,26 @@ fn check_dispatch_rules(config: &Config, report: &mut Report<'_>) {
                 served_by.push((trunk, i));
             }
         }
-        match &rule.rule {
-            RoomRule::Direct { room, pin } => {
-                if room.trim().is_empty() {
-                    report(format!("{key}.rule.direct.room"), "empty room name".into());
-                }
-                let is_pin =
-                    |pin: &String| !pin.is_empty() && pin.bytes().all(|b| b.is_ascii_digit());
-                if let Some(pin) = pin.as_ref().filter(|pin| !is_pin(pin)) {
-                    report(
-                        format!("{key}.rule.direct.pin"),
-                        format!("{pin:?} is not a PIN (DTMF digits 0-9)"),
-                    );
-                }
-            }
-            RoomRule::Individual { .. } | RoomRule::Callee { .. } => {}
+        if let RoomRule::Direct { room, .. } = &rule.rule
+            && room.trim().is_empty()
+        {
+            report(format!("{key}.rule.direct.room"), "empty room name".into());
         }
-        check_positive(
-            &format!("{key}.ringing_timeout"),
-            rule.ringing_timeout,
-            report,
-        );
+        let is_pin = |pin: &&str| !pin.is_empty() && pin.bytes().all(|b| b.is_ascii_digit());
+        if let Some(pin) = rule.rule.pin().filter(|pin| !is_pin(pin)) {
+            report(
+                format!("{key}.rule.{}.pin", rule.rule.kind()),
+                format!("{pin:?} is not a PIN (DTMF digits 0-9)"),
+            );
+        }
+        if let Some(ringing_timeout) = rule.ringing_timeout {
+            let key = format!("{key}.ringing_timeout");
+            check_positive(&key, ringing_timeout, report);
+            // As for CreateSIPParticipant's: longer than any caller waits with a ringing phone.
+            if ringing_timeout.0 > std::time::Duration::from_secs(300) {
+                report(key, "at most 300s".into());
+            }
+        }
         if let Some(max) = rule.max_call_duration {
             check_positive(&format!("{key}.max_call_duration"), max, report);
         }

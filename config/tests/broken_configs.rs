@@ -247,3 +247,12 @@ fn bad_redis_host_in_the_environment() {
         r#"environment variable REDIS_HOST: redis.address: "redis.internal" is not a host:port (e.g. redis.example.net:6379)"#
     );
 }
+
+#[test]
+fn bad_ringing_timeout_and_a_pin_on_a_callee_rule() {
+    assert_eq!(
+        problems("bad_ringing.yaml", &[]),
+        "bad_ringing.yaml:11:44: dispatch_rules[0].rule.callee.pin: \"#1\" is not a PIN (DTMF digits 0-9)\n\
+         bad_ringing.yaml:12:22: dispatch_rules[0].ringing_timeout: at most 300s"
+    );
+}

@@ -8,6 +8,7 @@ then 200 after `--answer-after` seconds), and reports what happens as JSON lines
   {"event": "listening", "port": ...}                    (--answer) where to send the INVITE
   {"event": "incoming", "call_id": ..., "from": ..., "unix_ms": ...}  (--answer) an INVITE came
 
+  {"event": "ringing", "code": 180|183, "unix_ms": ..., "call_id": ...}   a provisional response
   {"event": "confirmed", "unix_ms": ..., "call_id": ...} the call is answered
   {"event": "media", "active": true|false}               audio flows (false: on hold)
   {"event": "dtmf", "digit": "5"}                        an RFC 4733 digit from the bridge
@@ -76,7 +77,9 @@ class Phone(pj.Call):
 
     def onCallState(self, prm):
         info = self.getInfo()
-        if info.state == pj.PJSIP_INV_STATE_CONFIRMED:
+        if info.state == pj.PJSIP_INV_STATE_EARLY:
+            emit("ringing", code=info.lastStatusCode, unix_ms=unix_ms(), call_id=info.callIdString)
+        elif info.state == pj.PJSIP_INV_STATE_CONFIRMED:
             emit("confirmed", unix_ms=unix_ms(), call_id=info.callIdString)
         elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
             emit("disconnected", code=info.lastStatusCode, reason=info.lastReason)

@@ -14,6 +14,8 @@ happened as JSON lines on stdout, one object per event, so the Rust tests can as
    "name": ..., "metadata": ...}                     (on arrival too, and on joining for
                                                      those already in the room)
   {"event": "left", "identity": ..., "reason": <DisconnectReason name or null>, "attributes": {...}}
+  {"event": "subscribing", "identity": ..., "unix_ms": ...}   (--subscribe-after) we ask for
+                                                     that participant's audio now
   {"event": "done", "cmd": ...}                      (a stdin command finished)
 
 With --commands it also reads JSON commands from stdin, one per line, and answers each with
@@ -227,6 +229,9 @@ async def main() -> int:
                         help="seconds after joining to wait for a tone (with --detect-tone)")
     parser.add_argument("--stay", type=float, default=0.0,
                         help="seconds to stay in the room after everything else is done")
+    parser.add_argument("--subscribe-after", type=float, metavar="SECONDS",
+                        help="subscribe to each remote audio track only this long after it is "
+                             "published (the default subscribes at once, automatically)")
     parser.add_argument("--commands", action="store_true",
                         help="read JSON commands from stdin (see above) until quit")
     args = parser.parse_args()
@@ -252,12 +257,25 @@ async def main() -> int:
             task.add_done_callback(lambda t: detected.done() or detected.set_result(t))
             tone_tasks.append(task)
 
+    async def subscribe_later(publication, participant):
+        await asyncio.sleep(args.subscribe_after)
+        emit("subscribing", identity=participant.identity, unix_ms=round(time.time() * 1000.0, 1))
+        publication.set_subscribed(True)
+
+    def on_published(publication, participant):
+        if args.subscribe_after is not None and publication.kind == rtc.TrackKind.KIND_AUDIO:
+            asyncio.ensure_future(subscribe_later(publication, participant))
+
+    room.on("track_published", on_published)
     watch_room(room)
-    await room.connect(args.url, token, rtc.RoomOptions(auto_subscribe=True))
+    auto_subscribe = args.subscribe_after is None
+    await room.connect(args.url, token, rtc.RoomOptions(auto_subscribe=auto_subscribe))
     emit("joined", identity=args.identity, join_ms=elapsed_ms())
     # Those who were in the room before us: their attributes as they are now.
     for participant in room.remote_participants.values():
         emit_attributes(participant)
+        for publication in participant.track_publications.values():
+            on_published(publication, participant)
     joined_at = time.monotonic()
 
     publisher = None

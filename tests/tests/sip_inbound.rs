@@ -515,3 +515,46 @@ fn a_rules_room_config_dispatches_its_agent_into_the_callers_room() {
     );
     assert_passed(&phone.join().unwrap());
 }
+
+/// A rule with `hide_phone_number`: the room sees a hashed identity, "Phone" and the last four
+/// digits, and no `sip.*` attribute with the number; the record still has the caller.
+#[test]
+fn a_rule_hiding_the_phone_number_keeps_it_out_of_the_room() {
+    let test = "a_rule_hiding_the_phone_number_keeps_it_out_of_the_room";
+    let Some(bed) = Bed::get(test) else { return };
+    let number = "+15550175";
+    let mut member = RoomMember::join(&bed, &format!("private-{number}"), "host", &["--commands"]);
+    member.expect("joined", WAIT);
+    let phone = {
+        let bed = bed.clone();
+        std::thread::spawn(move || {
+            let text = call_with_audio(PHONE_HANGS_UP);
+            run_uac(&bed, "private", &text, number, &["-d", "3000"], WAIT)
+        })
+    };
+    let caller = member.expect_where("attributes", WAIT, |e| {
+        e["from"]
+            .as_str()
+            .is_some_and(|from| from.starts_with("sip_"))
+            && e["attributes"]["sip.callStatus"] == "active"
+    });
+    let run = phone.join().unwrap();
+    assert_passed(&run);
+    println!(
+        "the room saw the caller as {} named {}",
+        caller["from"], caller["name"]
+    );
+    assert_ne!(caller["from"], CALLER_IDENTITY);
+    assert_eq!(caller["name"], "Phone 0001");
+    let attributes = caller["attributes"].as_object().unwrap();
+    for (name, value) in attributes {
+        let value = value.as_str().unwrap_or_default();
+        assert!(
+            !value.contains("5557770001"),
+            "{name}={value} shows the number"
+        );
+    }
+    assert_eq!(attributes["sip.ruleID"], "bed-private-rooms");
+    let record = bed.cdr_of(&run.call_id, WAIT);
+    assert_eq!(record["participantIdentity"], caller["from"], "{record}");
+}

@@ -47,6 +47,8 @@ pub enum Input {
     RoomJoinFailed(String),
     /// The room ended our participant (the room closed, the participant was removed).
     RoomEnded(DisconnectReason),
+    /// Someone in the room subscribed to our participant's audio (the first time).
+    Subscribed,
     /// The media asked for ([`Action::StartMedia`]) runs, or could not be made.
     MediaStarted,
     MediaFailed(String),

@@ -248,6 +248,12 @@ impl CallMedia {
         self.receiver.poll_event()
     }
 
+    /// The call is answered now: no RTP from the phone is overdue before its media timeout
+    /// from here, however long it rang.
+    pub fn restart_media_timeout(&mut self, now: Instant) {
+        self.receiver.restart_timeout(now);
+    }
+
     /// Plays `tone` to the phone instead of the room (or the room again, with `None`).
     pub fn set_prompt(&mut self, tone: Option<Progress>) {
         let rate = audio_codec(self.negotiated.codec).pcm_rate();

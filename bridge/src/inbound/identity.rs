@@ -2,6 +2,7 @@
 //! and the first fields of the call detail record.
 
 use livekit_protocol::{SipCallDirection, SipCallInfo};
+use sha2::{Digest, Sha256};
 use sipbridge_signaling::message::Request;
 use sipbridge_signaling::outcome::CallStatus;
 
@@ -41,16 +42,19 @@ pub(super) fn participant(
         (attributes::CALL_ID_FULL, invite.head.call_id.0.clone()),
         (attributes::TRUNK_ID, route.trunk_id.clone()),
         (attributes::RULE_ID, route.rule_id.clone()),
-        (attributes::PHONE_NUMBER, call.caller.clone()),
-        (attributes::TRUNK_PHONE_NUMBER, call.called.clone()),
         (
             attributes::CALL_STATUS,
             CallStatus::Ringing.attribute_value().to_owned(),
         ),
-        (attributes::HOSTNAME, call.request_host.clone()),
         (attributes::ROOM, route.room.clone()),
     ];
-    for (name, value) in standard {
+    let numbers = [
+        (attributes::PHONE_NUMBER, call.caller.clone()),
+        (attributes::TRUNK_PHONE_NUMBER, call.called.clone()),
+        (attributes::HOSTNAME, call.request_host.clone()),
+    ];
+    let numbers = numbers.into_iter().filter(|_| !route.hide_phone_number);
+    for (name, value) in standard.into_iter().chain(numbers) {
         attributes.insert(name.to_owned(), value);
     }
     for (header, attribute) in &route.headers_to_attributes {
@@ -63,6 +67,9 @@ pub(super) fn participant(
         invite.head.other.iter(),
     ));
     let name = route.name.clone().unwrap_or_else(|| {
+        if route.hide_phone_number {
+            return hidden_name(&call.caller);
+        }
         invite
             .head
             .from
@@ -75,5 +82,40 @@ pub(super) fn participant(
         metadata: route.metadata.clone(),
         attributes,
         room_config: route.room_config.clone(),
+    }
+}
+
+/// The identity of a caller whose number the rule hides: `sip_` and the first 8 bytes of the
+/// number's SHA-256 in hex, stable per number (as LiveKit's `hide_phone_number` makes it).
+pub(super) fn hidden_identity(number: &str) -> String {
+    let digest = Sha256::digest(number.as_bytes());
+    let hex: String = digest[..8]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    format!("sip_{hex}")
+}
+
+/// The name of such a caller: `Phone` and the number's last 4 digits (1 of a short number).
+fn hidden_name(number: &str) -> String {
+    let keep = if number.chars().count() <= 4 { 1 } else { 4 };
+    let skip = number.chars().count().saturating_sub(keep);
+    let tail: String = number.chars().skip(skip).collect();
+    format!("Phone {tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hidden_number_leaves_a_stable_hash_and_its_last_digits() {
+        let identity = hidden_identity("+15557770001");
+        assert_eq!(identity, hidden_identity("+15557770001"));
+        assert_ne!(identity, hidden_identity("+15557770002"));
+        assert_eq!(identity.len(), "sip_".len() + 16);
+        assert!(!identity.contains("5557770001"));
+        assert_eq!(hidden_name("+15557770001"), "Phone 0001");
+        assert_eq!(hidden_name("204"), "Phone 4");
     }
 }

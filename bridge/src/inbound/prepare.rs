@@ -26,6 +26,8 @@ struct Way {
     join: Option<JoinRequest>,
     pin: Option<PinCheck>,
     pin_timeout: Duration,
+    listener_timeout: Option<Duration>,
+    early_media: bool,
     max_call_duration: Option<Duration>,
     pin_checker: Option<Box<dyn PinChecker>>,
 }
@@ -50,6 +52,8 @@ impl InboundCall {
             warning_host: self.context.local.sip_ip.to_string(),
             pin: way.pin,
             pin_timeout: way.pin_timeout,
+            listener_timeout: way.listener_timeout,
+            early_media: way.early_media,
         };
         let setup = Setup::new(params, session, Instant::now());
         let InboundCall {
@@ -96,7 +100,9 @@ impl InboundCall {
                         who,
                     }),
                     pin: route.pin.clone().map(PinCheck::Local),
-                    pin_timeout: route.ringing_timeout,
+                    pin_timeout: route.pin_timeout,
+                    listener_timeout: route.listener_timeout,
+                    early_media: route.early_media,
                     max_call_duration: route.max_call_duration,
                     pin_checker: None,
                 }
@@ -115,6 +121,9 @@ impl InboundCall {
                     join: None,
                     pin: Some(PinCheck::Remote),
                     pin_timeout: timeout,
+                    // After the PIN the call is answered already: nothing to wait for.
+                    listener_timeout: None,
+                    early_media: false,
                     max_call_duration: None,
                     pin_checker: Some(Box::new(checker)),
                 }

@@ -94,16 +94,10 @@ pub fn match_rule<'c>(config: &'c Config, trunk: &InboundTrunk) -> Option<&'c Di
 pub fn room_name(rule: &DispatchRule, call: CallAddress<'_>, suffix: &str) -> String {
     match &rule.rule {
         RoomRule::Direct { room, .. } => room.clone(),
-        RoomRule::Individual { room_prefix } => format!("{room_prefix}{}_{suffix}", call.caller),
-        RoomRule::Callee { room_prefix } => format!("{room_prefix}{}", call.called),
-    }
-}
-
-/// The PIN a caller must enter before joining, if the rule has one.
-pub fn pin(rule: &DispatchRule) -> Option<&str> {
-    match &rule.rule {
-        RoomRule::Direct { pin, .. } => pin.as_deref(),
-        _ => None,
+        RoomRule::Individual { room_prefix, .. } => {
+            format!("{room_prefix}{}_{suffix}", call.caller)
+        }
+        RoomRule::Callee { room_prefix, .. } => format!("{room_prefix}{}", call.called),
     }
 }
 
@@ -130,7 +124,7 @@ dispatch_rules:
     trunk_ids: [office-pbx]
     rule: { callee: { room_prefix: "ext-" } }
   - id: everyone
-    rule: { individual: { room_prefix: "call-" } }
+    rule: { individual: { room_prefix: "call-", pin: "99" } }
   - id: sales
     trunk_ids: [carrier]
     rule: { direct: { room: sales, pin: "1234" } }
@@ -204,7 +198,9 @@ dispatch_rules:
         assert_eq!(room_name(&rules[0], c, "x"), "ext-204");
         assert_eq!(room_name(&rules[1], c, "a1b2"), "call-+15551234_a1b2");
         assert_eq!(room_name(&rules[2], c, "x"), "sales");
-        assert_eq!(pin(&rules[2]), Some("1234"));
-        assert_eq!(pin(&rules[0]), None);
+        // A PIN on any kind of rule.
+        assert_eq!(rules[2].rule.pin(), Some("1234"));
+        assert_eq!(rules[1].rule.pin(), Some("99"));
+        assert_eq!(rules[0].rule.pin(), None);
     }
 }

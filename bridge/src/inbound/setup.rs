@@ -6,9 +6,11 @@
 //! how the phone hears it). The call's driver (`call::driver`) runs it; the tests
 //! run every set-up row of docs/OUTCOMES.md on a virtual clock.
 //!
-//! Without a PIN: 180 while the caller joins the room, then 200. With a PIN: 200 at once,
-//! dial tone and the PIN, then the room. An INVITE without an offer (RFC 3261 §13.2.1,
-//! "delayed offer") gets ours in the 200, and the phone's answer comes in the ACK.
+//! Without a PIN: 180 while the caller joins the room, then 200; with a `listener_timeout`
+//! (the rule's `ringing_timeout`) the 200 waits, the phone ringing, until someone in the room
+//! subscribes to the caller's audio (180, or a 183 with ringback as early media). With a PIN:
+//! 200 at once, dial tone and the PIN, then the room. An INVITE without an offer (RFC 3261
+//! §13.2.1, "delayed offer") gets ours in the 200, and the phone's answer comes in the ACK.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -43,9 +45,18 @@ pub(super) struct Params {
     /// For a `Warning` on a refused offer (RFC 3261 §20.43).
     pub(super) warning_host: String,
     pub(super) pin: Option<PinCheck>,
-    /// The rule's `ringing_timeout`: with a PIN, the time to enter it.
+    /// With a PIN: the time to enter it.
     pub(super) pin_timeout: Duration,
+    /// Without a PIN: answer only once someone in the room subscribes to the caller, within
+    /// this long; `None`: as soon as the caller is in the room.
+    pub(super) listener_timeout: Option<Duration>,
+    /// Ring with a 183 and a ringback tone as early media, instead of a 180.
+    pub(super) early_media: bool,
 }
+
+/// RFC 3261 §13.3.1.1: a UAS that is not answering yet repeats its provisional response
+/// every minute, so proxies on the way do not give up on the transaction (Timer C).
+const PROVISIONAL_REPEAT: Duration = Duration::from_secs(60);
 
 /// What comes once the media runs or the ACK is in.
 #[derive(Debug, Clone, Copy)]
@@ -62,8 +73,10 @@ enum Next {
 enum Phase {
     /// Waiting for [`Input::MediaStarted`]; then `Next`.
     Media(Next),
-    /// 180 sent, joining the room.
+    /// 180 (or 183) sent, joining the room.
     Joining,
+    /// In the room with the phone ringing, until someone subscribes to the caller's audio.
+    Waiting(Waiting),
     /// 200 sent with our offer: the ACK brings the answer; then `Next`.
     AwaitingAck(Next),
     /// Dial tone and PIN entry.
@@ -76,6 +89,15 @@ enum Phase {
     Ended,
 }
 
+/// The clocks of [`Phase::Waiting`].
+#[derive(Debug, Clone, Copy)]
+struct Waiting {
+    /// No one subscribed by then: the call ends.
+    deadline: Instant,
+    /// The provisional response goes out again then.
+    repeat: Instant,
+}
+
 /// An inbound call being set up.
 #[derive(Debug)]
 pub(super) struct Setup {
@@ -84,6 +106,8 @@ pub(super) struct Setup {
     /// Our SDP for the 200: the answer, or our offer.
     our_sdp: String,
     dialog: Option<Dialog>,
+    /// The 180 or 183 the phone rings with, to repeat while waiting.
+    provisional: Option<Response>,
     answered: bool,
     phase: Phase,
     actions: VecDeque<Action>,
@@ -104,6 +128,7 @@ impl Setup {
             session,
             our_sdp: String::new(),
             dialog: None,
+            provisional: None,
             answered: false,
             // Every path below sets the phase.
             phase: Phase::Ended,
@@ -132,22 +157,42 @@ impl CallMachine for Setup {
         self.actions.pop_front()
     }
 
-    /// While the PIN is collected the phone's media runs (dial tone, keys, media timeout).
+    /// While the PIN is collected the phone's media runs (dial tone, keys, media timeout),
+    /// and while the phone rings with early media (the ringback tone).
     fn pumps_media(&self) -> bool {
-        matches!(self.phase, Phase::Pin(_))
+        match self.phase {
+            Phase::Pin(_) => true,
+            Phase::Joining | Phase::Waiting(_) => self.rings_with_early_media(),
+            _ => false,
+        }
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
         match &self.phase {
             Phase::Pin(entry) => Some(entry.poll_timeout()),
+            Phase::Waiting(waiting) => Some(waiting.deadline.min(waiting.repeat)),
             _ => None,
         }
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        if let Phase::Pin(entry) = &mut self.phase {
-            let step = entry.handle_timeout(now);
-            self.pin_step(step);
+        match &mut self.phase {
+            Phase::Pin(entry) => {
+                let step = entry.handle_timeout(now);
+                self.pin_step(step);
+            }
+            Phase::Waiting(waiting) if now >= waiting.deadline => {
+                let waited = self.params.listener_timeout.unwrap_or_default();
+                let detail = format!("no one in the room subscribed to the caller in {waited:?}");
+                self.end(InboundRejection::NoOneListened, detail);
+            }
+            Phase::Waiting(waiting) if now >= waiting.repeat => {
+                waiting.repeat = now + PROVISIONAL_REPEAT;
+                if let Some(provisional) = self.provisional.clone() {
+                    self.send(provisional);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -195,11 +240,21 @@ impl Setup {
             (Phase::Media(_), Input::MediaFailed(detail)) => {
                 return self.end(SetupFailure::RoomJoinFailed, detail);
             }
-            (Phase::Joining, Input::RoomJoined) => self.answer_after_join(now),
+            (Phase::Joining, Input::RoomJoined) => self.joined(now),
+            (Phase::Waiting(_), Input::Subscribed) => self.answer_after_join(now),
+            (Phase::Waiting(_), Input::RoomEnded(reason)) => {
+                let ending = InboundRejection::RoomEndedWhileRinging(reason).into();
+                let phone = PhoneEnd::Decline(Vec::new());
+                return self.finish(ending, String::new(), phone, false);
+            }
+            (phase @ Phase::Waiting(_), Input::Request { id, request }) => {
+                self.phase = phase;
+                return self.request_before_room(now, id, &request);
+            }
             (Phase::Joining | Phase::JoiningAfterPin, Input::RoomJoinFailed(detail)) => {
                 return self.end(SetupFailure::RoomJoinFailed, detail);
             }
-            (Phase::Joining, Input::Cancelled) => {
+            (Phase::Joining | Phase::Waiting(_), Input::Cancelled) => {
                 // RFC 3261 §9.2: the INVITE gets its 487.
                 return self.end(InboundRejection::CallerCancelled, "");
             }
@@ -227,7 +282,7 @@ impl Setup {
             }
             (phase @ (Phase::Pin(_) | Phase::JoiningAfterPin), Input::Request { id, request }) => {
                 self.phase = phase;
-                return self.request_while_pin(now, id, &request);
+                return self.request_before_room(now, id, &request);
             }
             (Phase::JoiningAfterPin, Input::RoomJoined) => self.ready(),
             // Retransmissions, a CANCEL after our 200, keys before the PIN: nothing to do.
@@ -235,11 +290,16 @@ impl Setup {
         };
     }
 
-    /// The first response that forms the dialog (RFC 3261 §12.1.1): the 180, or with a
-    /// PIN to collect, the 200 at once.
+    /// The first response that forms the dialog (RFC 3261 §12.1.1): the 180 (or the 183
+    /// with early media), or with a PIN to collect, the 200 at once.
     fn respond(&mut self, now: Instant) -> Phase {
         let mut first = if self.params.pin.is_some() {
             self.ok_response()
+        } else if self.rings_with_early_media() {
+            let mut progress = Response::to(&self.params.invite, 183, None);
+            progress.head.content_type = Some("application/sdp".into());
+            progress.body = Bytes::from(self.our_sdp.clone());
+            progress
         } else {
             Response::to(&self.params.invite, 180, None)
         };
@@ -258,13 +318,39 @@ impl Setup {
                 return Phase::Ended;
             }
         }
-        self.send(first);
         if self.params.pin.is_some() {
+            self.send(first);
             self.answered = true;
             self.after_answer(now, Next::Pin)
         } else {
+            self.provisional = Some(first.clone());
+            self.send(first);
+            if self.rings_with_early_media() {
+                self.actions
+                    .push_back(Action::Prompt(Some(Progress::Ringback)));
+            }
             self.actions.push_back(Action::JoinRoom);
             Phase::Joining
+        }
+    }
+
+    /// Early media needs our SDP answer in the 183: not for a delayed offer, whose offer
+    /// (ours) cannot ride in an unreliable provisional response.
+    fn rings_with_early_media(&self) -> bool {
+        let invite = &self.params.invite;
+        self.params.early_media
+            && self.params.pin.is_none()
+            && sdp_body(&invite.head, &invite.body).is_some()
+    }
+
+    /// The caller is in the room: the 200 now, or once someone subscribes to it.
+    fn joined(&mut self, now: Instant) -> Phase {
+        match self.params.listener_timeout {
+            Some(timeout) => Phase::Waiting(Waiting {
+                deadline: now + timeout,
+                repeat: now + PROVISIONAL_REPEAT,
+            }),
+            None => self.answer_after_join(now),
         }
     }
 
@@ -277,6 +363,10 @@ impl Setup {
     }
 
     fn answer_after_join(&mut self, now: Instant) -> Phase {
+        if self.rings_with_early_media() {
+            self.actions.push_back(Action::Prompt(None));
+        }
+        self.provisional = None;
         let mut ok = self.ok_response();
         if let Some(dialog) = self.dialog.as_mut()
             && let Err(error) = dialog.respond(&self.params.invite, &mut ok, now)
@@ -346,8 +436,10 @@ impl Setup {
     }
 
     /// A BYE ends the call; other in-dialog requests wait until the caller is in the room
-    /// (RFC 3261 §14.2: 500 with Retry-After for a re-INVITE now).
-    fn request_while_pin(&mut self, now: Instant, id: ServerTxId, request: &Request) {
+    /// (RFC 3261 §14.2: 500 with Retry-After for a re-INVITE now). Before our 200 (ringing
+    /// while waiting for a listener) the dialog is early, and a BYE from the caller ends the
+    /// INVITE as a CANCEL would (RFC 3261 §15.1.2: 487).
+    fn request_before_room(&mut self, now: Instant, id: ServerTxId, request: &Request) {
         let Some(dialog) = self.dialog.as_mut() else {
             return;
         };
@@ -367,6 +459,9 @@ impl Setup {
         let bye = request.method == Method::Bye && response.code == 200;
         let _ = dialog.respond(request, &mut response, now);
         self.actions.push_back(Action::Respond { id, response });
+        if bye && !self.answered {
+            return self.end(InboundRejection::CallerCancelled, "BYE before the answer");
+        }
         if bye {
             let ending = EstablishedEnd::RemoteBye.into();
             return self.finish(ending, String::new(), PhoneEnd::Nothing, true);
@@ -458,3 +553,7 @@ fn tone(prompt: Prompt) -> Option<Progress> {
 #[cfg(test)]
 #[path = "setup_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "setup_waiting_tests.rs"]
+mod waiting_tests;

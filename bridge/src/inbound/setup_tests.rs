@@ -18,12 +18,12 @@ use crate::call::machine::{Action, CallMachine, Input, PhoneEnd, action_names};
 use crate::call::scripted_phone;
 use crate::inbound::pin::PinCheck;
 
-const OFFER: &str = "v=0\no=phone 1 1 IN IP4 198.51.100.7\ns=-\nc=IN IP4 198.51.100.7\nt=0 0\nm=audio 4000 RTP/AVP 0\na=rtpmap:0 PCMU/8000\n";
+pub(super) const OFFER: &str = "v=0\no=phone 1 1 IN IP4 198.51.100.7\ns=-\nc=IN IP4 198.51.100.7\nt=0 0\nm=audio 4000 RTP/AVP 0\na=rtpmap:0 PCMU/8000\n";
 const SRTP_ONLY: &str = "v=0\no=phone 1 1 IN IP4 198.51.100.7\ns=-\nc=IN IP4 198.51.100.7\nt=0 0\nm=audio 4000 RTP/SAVP 0\na=rtpmap:0 PCMU/8000\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\n";
 const INVITE_TX: ServerTxId = ServerTxId::from_raw(1);
 
 /// The phone's INVITE with `body` (an offer, or nothing: a delayed offer).
-fn invite(body: &str, contact: bool) -> Request {
+pub(super) fn invite(body: &str, contact: bool) -> Request {
     let contact = if contact {
         "Contact: <sip:phone@198.51.100.7:5060>\n"
     } else {
@@ -38,7 +38,7 @@ fn invite(body: &str, contact: bool) -> Request {
 }
 
 /// An in-dialog request of the phone (after our tag is known).
-fn in_dialog(method: &str, cseq: u32, extra: &str, body: &str) -> Request {
+pub(super) fn in_dialog(method: &str, cseq: u32, extra: &str, body: &str) -> Request {
     scripted_phone::in_dialog(method, cseq, "ourtag", extra, body)
 }
 
@@ -49,6 +49,16 @@ fn joining(call: &mut Setup, t0: Instant, input: Input) {
 }
 
 fn setup(invite: Request, pin: Option<PinCheck>, t0: Instant) -> Setup {
+    setup_with(invite, pin, t0, |_| {})
+}
+
+/// A set-up whose parameters `adjust` changes first.
+pub(super) fn setup_with(
+    invite: Request,
+    pin: Option<PinCheck>,
+    t0: Instant,
+    adjust: impl FnOnce(&mut Params),
+) -> Setup {
     let contact = NameAddr::new(Uri::Sip(
         SipUri::parse("sip:bridge@192.0.2.10:5060").unwrap(),
     ));
@@ -61,18 +71,22 @@ fn setup(invite: Request, pin: Option<PinCheck>, t0: Instant) -> Setup {
         warning_host: "192.0.2.10".into(),
         pin,
         pin_timeout: Duration::from_secs(30),
+        listener_timeout: None,
+        early_media: false,
     };
+    let mut params = params;
+    adjust(&mut params);
     let rtp: SocketAddr = "192.0.2.10:20000".parse().unwrap();
     let session = LocalSession::new(1, rtp, CodecPreferences::new(&[Codec::Pcmu], true).unwrap());
     Setup::new(params, session, t0)
 }
 
-fn steps(setup: &mut Setup) -> Vec<String> {
+pub(super) fn steps(setup: &mut Setup) -> Vec<String> {
     action_names(setup)
 }
 
 /// The end the set-up came to.
-fn ended(setup: &mut Setup) -> (Ending, PhoneEnd) {
+pub(super) fn ended(setup: &mut Setup) -> (Ending, PhoneEnd) {
     std::iter::from_fn(|| setup.poll_action())
         .find_map(|action| match action {
             Action::End { ending, phone, .. } => Some((ending, phone)),

@@ -43,6 +43,9 @@ pub enum RoomEvent {
     AudioSent {
         after: Duration,
     },
+    /// Someone in the room subscribed to our audio track, the first time anyone did (the
+    /// server says so once per track).
+    Subscribed,
     ParticipantJoined(RemoteParticipant),
     /// Name, metadata or attributes of a participant changed.
     ParticipantUpdated(RemoteParticipant),

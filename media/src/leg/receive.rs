@@ -111,6 +111,11 @@ impl PhoneReceiver {
         self.timeout.set_expecting(now, receiving);
     }
 
+    /// The call is answered now: the media timeout counts from here.
+    pub fn restart_timeout(&mut self, now: Instant) {
+        self.timeout.restart(now);
+    }
+
     fn push_event(&mut self, event: MediaEvent) {
         push_bounded(&mut self.events, &mut self.stats, event);
     }

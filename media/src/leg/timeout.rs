@@ -41,6 +41,12 @@ impl MediaTimeout {
         self.suspended = !expecting;
     }
 
+    /// Starts the clock again from `now` (the call was answered after ringing: the phone was
+    /// not expected to send before).
+    pub fn restart(&mut self, now: Instant) {
+        self.since = now;
+    }
+
     /// When [`Self::check`] could next fire.
     pub fn deadline(&self) -> Option<Instant> {
         if self.suspended || self.fired {
@@ -85,5 +91,16 @@ mod tests {
         assert_eq!(t.check(t0 + s(200)), None, "fires once");
         let mut silent = MediaTimeout::new(t0, s(15), s(30));
         assert_eq!(silent.check(t0 + s(30)), Some(true));
+    }
+
+    /// A call answered after a long ring gets the whole initial timeout from the answer.
+    #[test]
+    fn a_restart_counts_from_the_answer() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let mut t = MediaTimeout::new(t0, s(15), s(30));
+        t.restart(t0 + s(100));
+        assert_eq!(t.check(t0 + s(129)), None);
+        assert_eq!(t.check(t0 + s(130)), Some(true));
     }
 }

@@ -68,7 +68,8 @@ impl EstablishedEnd {
     }
 }
 
-/// Why an incoming INVITE was refused before it reached a room.
+/// Why an incoming INVITE got a final refusal instead of an answer: before it reached a
+/// room, or while it waited in one for someone to listen (a rule's `ringing_timeout`).
 ///
 /// The outcome's status is the response the caller gets, so the bridge sends
 /// `outcome().status` and records the same thing. With `hide_inbound_port` the bridge may
@@ -97,6 +98,12 @@ pub enum InboundRejection {
     Draining,
     /// In cluster mode: livekit-server says the trunk's project is over its quota.
     QuotaExceeded,
+    /// The caller waited in the room (ringing) and no one there subscribed to its audio
+    /// within the rule's `ringing_timeout`.
+    NoOneListened,
+    /// The room ended the caller's participant while it waited to be answered (removed,
+    /// room deleted), with the reason the LiveKit server reported.
+    RoomEndedWhileRinging(DisconnectReason),
 }
 
 impl InboundRejection {
@@ -146,6 +153,12 @@ impl InboundRejection {
                 503,
                 phrase::QUOTA_EXCEEDED,
             ),
+            Self::NoOneListened => (
+                DisconnectReason::UserUnavailable,
+                480,
+                phrase::NO_ONE_LISTENED,
+            ),
+            Self::RoomEndedWhileRinging(reason) => (reason, 480, phrase::ROOM_ENDED_RINGING),
         };
         Outcome::new(reason, SipStatus::new(code, phrase))
     }
@@ -282,6 +295,18 @@ mod tests {
                 SipTrunkFailure,
                 503,
                 "Service Unavailable - quota exceeded",
+            ),
+            (
+                R::NoOneListened.outcome(),
+                UserUnavailable,
+                480,
+                "No one answered in the room",
+            ),
+            (
+                R::RoomEndedWhileRinging(ParticipantRemoved).outcome(),
+                ParticipantRemoved,
+                480,
+                "Temporarily Unavailable - the room ended the call",
             ),
         ]);
     }

@@ -58,6 +58,8 @@ impl Ending {
             InboundRejection::CallerCancelled.into(),
             InboundRejection::Draining.into(),
             InboundRejection::QuotaExceeded.into(),
+            InboundRejection::NoOneListened.into(),
+            InboundRejection::RoomEndedWhileRinging(DisconnectReason::RoomDeleted).into(),
             OutboundEnd::Rejected(status(603, "Decline")).into(),
             OutboundEnd::RingingTimeout { response: None }.into(),
             OutboundEnd::NoResponse.into(),
@@ -139,6 +141,8 @@ mod tests {
             Ending::Refused(R::CallerCancelled) => (1, 5),
             Ending::Refused(R::Draining) => (1, 6),
             Ending::Refused(R::QuotaExceeded) => (1, 7),
+            Ending::Refused(R::NoOneListened) => (1, 8),
+            Ending::Refused(R::RoomEndedWhileRinging(_)) => (1, 9),
             Ending::Unanswered(O::Rejected(_)) => (2, 0),
             Ending::Unanswered(O::RingingTimeout { .. }) => (2, 1),
             Ending::Unanswered(O::NoResponse) => (2, 2),
@@ -163,7 +167,7 @@ mod tests {
     #[test]
     fn every_kind_has_every_variant() {
         let kinds: HashSet<_> = Ending::every_kind().iter().map(kind).collect();
-        let per_group = [4, 8, 7, 2, 9];
+        let per_group = [4, 10, 7, 2, 9];
         let expected: HashSet<_> = per_group
             .iter()
             .enumerate()

@@ -180,6 +180,8 @@ pub(crate) mod phrase {
     pub(crate) const UNUSABLE_ANSWER: &str = "Unusable 2xx";
     pub(crate) const PIN_TIMEOUT: &str = "PIN timeout";
     pub(crate) const WRONG_PIN: &str = "Wrong PIN";
+    pub(crate) const NO_ONE_LISTENED: &str = "No one answered in the room";
+    pub(crate) const ROOM_ENDED_RINGING: &str = "Temporarily Unavailable - the room ended the call";
     pub(crate) const REFER_NOT_BUILT: &str = "REFER could not be built";
 }
 

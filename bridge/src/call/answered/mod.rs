@@ -168,6 +168,7 @@ impl CallMachine for Answered {
             | Input::MediaStarted
             | Input::MediaFailed(_)
             | Input::PinChecked(_)
+            | Input::Subscribed
             | Input::ApiGone => {}
         }
     }

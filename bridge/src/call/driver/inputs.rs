@@ -117,6 +117,7 @@ impl Driver {
                 }
                 return None;
             }
+            (Some(RoomEvent::Subscribed), _) => return Some(Input::Subscribed),
             (Some(RoomEvent::Ended(RoomEnd::Removed { reason })), _) => outcome_reason(reason),
             (Some(RoomEvent::Ended(RoomEnd::Lost(detail))), _) => {
                 tracing::warn!(%detail, "lost the room connection");

@@ -272,6 +272,10 @@ impl Driver {
         if self.leg.is_none() || self.room.is_none() {
             return None;
         }
+        let now = Instant::now();
+        if let Some(leg) = &mut self.leg {
+            leg.media.restart_media_timeout(now);
+        }
         self.sip.sip.requeue(std::mem::take(&mut self.deferred));
         self.record.update(|info| {
             if info.started_at_ns == 0 {
@@ -286,7 +290,7 @@ impl Driver {
             max_duration: self.max_duration,
             ack: handover.ack,
         };
-        Some(Answered::new(setup, Instant::now()))
+        Some(Answered::new(setup, now))
     }
 
     /// The answered call to its end: counted in `active_calls` meanwhile, its duration

@@ -20,6 +20,7 @@ use super::{CallFacts, Dispatched, Route, RouteFuture, Routes, TrunkMatch};
 use crate::api::fields::DEFAULT_RINGING_TIMEOUT;
 use crate::cluster::duration;
 use crate::inbound::admit::Refusal;
+use crate::room::attributes;
 
 /// How long livekit-server gets to answer one question (LiveKit's own SIP node waits psrpc's
 /// default, the same 3 s).
@@ -199,7 +200,9 @@ fn dispatched(
     trunk: &TrunkMatch,
 ) -> Result<Dispatched, Refusal> {
     let result = DispatchResult::try_from(answer.result).unwrap_or(DispatchResult::Reject);
-    let ringing_timeout = duration(answer.ringing_timeout).unwrap_or(DEFAULT_RINGING_TIMEOUT);
+    // The trunk's `ringing_timeout`: the time to key a PIN, or to wait for a listener.
+    let listener_timeout = duration(answer.ringing_timeout);
+    let ringing_timeout = listener_timeout.unwrap_or(DEFAULT_RINGING_TIMEOUT);
     match result {
         DispatchResult::RequestPin | DispatchResult::LegacyAcceptOrPin if answer.request_pin => {
             Ok(Dispatched::AskPin {
@@ -208,7 +211,7 @@ fn dispatched(
             })
         }
         DispatchResult::Accept | DispatchResult::LegacyAcceptOrPin => Ok(Dispatched::Route(
-            Box::new(route(answer, call, trunk, ringing_timeout)),
+            Box::new(route(answer, call, trunk, listener_timeout)),
         )),
         DispatchResult::RequestPin => Ok(Dispatched::AskPin {
             rule_id: answer.sip_dispatch_rule_id,
@@ -233,8 +236,15 @@ fn route(
     answer: Dispatch,
     call: &CallFacts,
     trunk: &TrunkMatch,
-    ringing_timeout: Duration,
+    listener_timeout: Option<Duration>,
 ) -> Route {
+    // A rule that hides the number: livekit-server leaves it out of the attributes and
+    // hashes it into the identity; the node must not put it back.
+    let hide_phone_number = !answer.participant_identity.is_empty()
+        && answer.participant_identity != format!("sip_{}", call.caller)
+        && !answer
+            .participant_attributes
+            .contains_key(attributes::PHONE_NUMBER);
     let identity = if answer.participant_identity.is_empty() {
         format!("sip_{}", call.caller)
     } else {
@@ -255,8 +265,12 @@ fn route(
         headers_to_attributes: answer.headers_to_attributes.into_iter().collect(),
         include_headers: SipHeaderOptions::try_from(answer.include_headers)
             .unwrap_or(SipHeaderOptions::SipNoHeaders),
+        hide_phone_number,
         pin: None,
-        ringing_timeout,
+        pin_timeout: listener_timeout.unwrap_or(DEFAULT_RINGING_TIMEOUT),
+        listener_timeout,
+        // livekit-server's answer has no such choice: a plain 180, as LiveKit's own service.
+        early_media: false,
         max_call_duration: duration(answer.max_call_duration),
         room_config: answer.room_config,
     }

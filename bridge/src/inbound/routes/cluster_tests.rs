@@ -167,7 +167,8 @@ fn the_route_takes_the_rules_participant_and_room() {
         [("X-Tag".into(), "tag".into())]
     );
     assert_eq!(route.max_call_duration, Some(Duration::from_secs(60)));
-    assert_eq!(route.ringing_timeout, DEFAULT_RINGING_TIMEOUT);
+    assert_eq!(route.pin_timeout, DEFAULT_RINGING_TIMEOUT);
+    assert_eq!(route.listener_timeout, None);
     assert_eq!(route.room_config, Some(config));
     assert_eq!(route.pin, None);
 }
@@ -231,4 +232,25 @@ fn the_rules_include_headers_put_the_invites_headers_in_attributes() {
     assert!(
         attributes_with(Include::SipAllHeaders).contains(&pair("sip.h.user-agent", "deskphone"))
     );
+}
+
+/// The trunk's `ringing_timeout` in livekit-server's answer: the caller waits in the room for
+/// someone to listen, that long, before the 200.
+#[test]
+fn a_trunks_ringing_timeout_makes_the_call_wait_for_a_listener() {
+    let trunk = trunk_match(TrunkAuthentication::default()).unwrap();
+    let answer = Dispatch {
+        result: DispatchResult::Accept as i32,
+        room_name: "room".into(),
+        ringing_timeout: Some(prost_types::Duration {
+            seconds: 12,
+            nanos: 0,
+        }),
+        ..Dispatch::default()
+    };
+    let Ok(Dispatched::Route(route)) = dispatched(answer, &facts(), &trunk) else {
+        panic!("not routed");
+    };
+    assert_eq!(route.listener_timeout, Some(Duration::from_secs(12)));
+    assert!(!route.early_media);
 }

@@ -123,10 +123,17 @@ pub struct Route {
     pub headers_to_attributes: Vec<(String, String)>,
     /// Which of the INVITE's other headers become `sip.h.<name>` attributes.
     pub include_headers: SipHeaderOptions,
-    /// A PIN the bridge checks itself (standalone `direct` rules).
+    /// The caller's number stays out of the participant (name and `sip.*` attributes).
+    pub hide_phone_number: bool,
+    /// A PIN the bridge checks itself (standalone rules).
     pub pin: Option<String>,
     /// With a PIN: the time to key it.
-    pub ringing_timeout: Duration,
+    pub pin_timeout: Duration,
+    /// Without a PIN: answer only once someone in the room subscribes to the caller's audio,
+    /// within this long (the rule's `ringing_timeout`); `None`: as soon as it is in the room.
+    pub listener_timeout: Option<Duration>,
+    /// While waiting for a listener: ringback as early media in a 183, instead of a 180.
+    pub early_media: bool,
     pub max_call_duration: Option<Duration>,
     /// The room the rule asks for (agents to dispatch and the like): into the join token.
     pub room_config: Option<RoomConfiguration>,

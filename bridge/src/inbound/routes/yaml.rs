@@ -9,8 +9,10 @@ use sipbridge_signaling::auth::Algorithm;
 use sipbridge_signaling::outcome::InboundRejection;
 
 use super::{CallFacts, Dispatched, Route, RouteFuture, Routes, TrunkMatch};
+use crate::api::fields::DEFAULT_RINGING_TIMEOUT;
 use crate::inbound::admit::Refusal;
-use crate::inbound::routing::{CallAddress, NoTrunk, match_rule, match_trunk, pin, room_name};
+use crate::inbound::identity::hidden_identity;
+use crate::inbound::routing::{CallAddress, NoTrunk, match_rule, match_trunk, room_name};
 
 /// The YAML's trunks and rules.
 #[derive(Debug)]
@@ -86,15 +88,24 @@ fn route(rule: &DispatchRule, call: &CallFacts, trunk: &TrunkMatch) -> Route {
         trunk_id: trunk.id.clone(),
         rule_id: rule.id.as_str().to_owned(),
         room: room_name(rule, YamlRoutes::address(call), &suffix),
-        identity: format!("sip_{}", call.caller),
+        identity: if rule.hide_phone_number {
+            hidden_identity(&call.caller)
+        } else {
+            format!("sip_{}", call.caller)
+        },
         name: None,
         metadata: rule.metadata.clone(),
         attributes: rule.attributes.clone().into_iter().collect(),
         headers_to_attributes: trunk.headers_to_attributes.clone(),
         // The YAML maps headers by name only (`headers_to_attributes`).
         include_headers: SipHeaderOptions::SipNoHeaders,
-        pin: pin(rule).map(str::to_owned),
-        ringing_timeout: rule.ringing_timeout.0,
+        hide_phone_number: rule.hide_phone_number,
+        pin: rule.rule.pin().map(str::to_owned),
+        pin_timeout: rule
+            .ringing_timeout
+            .map_or(DEFAULT_RINGING_TIMEOUT, |timeout| timeout.0),
+        listener_timeout: rule.ringing_timeout.map(|timeout| timeout.0),
+        early_media: rule.early_media,
         max_call_duration: rule.max_call_duration.map(|d| d.0),
         room_config: rule.room_config.as_ref().map(room_configuration),
     }

@@ -10,7 +10,7 @@ use str0m::media::Mid;
 
 use super::RESUME_BUDGET;
 use super::leave::{LeaveStage, Leaving};
-use crate::room::{RoomEnd, RoomError, trickle};
+use crate::room::{RoomEnd, RoomError, RoomEvent, trickle};
 
 impl super::Driver {
     pub(super) async fn on_signal_event(&mut self, event: Option<SignalEvent>) {
@@ -36,6 +36,14 @@ impl super::Driver {
             M::TrackPublished(published) => {
                 self.track_sid = published.track.map(|t| t.sid);
                 self.announce_published();
+            }
+            // Sent once per track, the first time anyone subscribes to it; ours is the
+            // only track we publish.
+            M::TrackSubscribed(subscribed) => {
+                let ours = self.track_sid.as_ref();
+                if ours.is_none_or(|sid| *sid == subscribed.track_sid) {
+                    self.room_events.push(RoomEvent::Subscribed);
+                }
             }
             M::RequestResponse(response) => self.on_request_response(response).await,
             M::Leave(leave) => self.on_server_leave(leave),
