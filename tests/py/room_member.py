@@ -28,6 +28,9 @@ With --commands it also reads JSON commands from stdin, one per line, and answer
   {"cmd": "delete_room"}                             RoomService.DeleteRoom
   {"cmd": "publish_tone", "hz": 1200}                publish a tone from now ("tone_start" with unix_ms)
   {"cmd": "stop_tone"}
+  {"cmd": "rpc", "to": <identity>, "method": ..., "payload": ...}   perform_rpc: "rpc_result"
+                                                     with the payload, or "rpc_error" with
+                                                     code and message
   {"cmd": "detect_tone", "from": <identity>, "timeout": s}   a fresh "tone" (or "no_tone") from that
                                                      participant's audio track
   {"cmd": "quit"}
@@ -190,6 +193,15 @@ async def run_commands(room: rtc.Room, args, tracks: dict) -> None:
                         publisher.cancel()
                     emit("tone_start", hz=command["hz"], unix_ms=round(time.time() * 1000.0, 1))
                     publisher = asyncio.ensure_future(publish_tone(room, command["hz"], args.amplitude))
+                elif name == "rpc":
+                    try:
+                        answer = await room.local_participant.perform_rpc(
+                            destination_identity=command["to"], method=command["method"],
+                            payload=command.get("payload", ""))
+                        emit("rpc_result", method=command["method"], payload=answer)
+                    except rtc.RpcError as error:
+                        emit("rpc_error", method=command["method"], code=error.code,
+                             message=error.message)
                 elif name == "stop_tone":
                     if publisher is not None:
                         publisher.cancel()

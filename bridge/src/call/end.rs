@@ -29,8 +29,8 @@ pub enum PhoneClose<'a> {
     /// The INVITE gets no answer at all (`sip.hide_inbound_port`); the transaction layer
     /// absorbs its retransmissions.
     Silence(ServerTxId),
-    /// The call was answered: BYE in its dialog.
-    Bye(&'a mut Dialog),
+    /// The call was answered: BYE in its dialog, with these extra headers.
+    Bye(&'a mut Dialog, Vec<(String, String)>),
     /// The phone knows already (it sent BYE or CANCEL, or our INVITE never got through).
     Nothing,
 }
@@ -151,7 +151,9 @@ impl EndSinks for CallSinks<'_> {
                 sip.respond(id, response).await;
             }
             PhoneClose::Silence(id) => sip.abandon(id).await,
-            PhoneClose::Bye(dialog) => sip.send_bye(dialog, &self.context.local).await,
+            PhoneClose::Bye(dialog, headers) => {
+                sip.send_bye(dialog, &self.context.local, headers).await;
+            }
             PhoneClose::Nothing => {}
         }
         // Whatever the phone was told, the endpoint stops routing the dialog to us.

@@ -49,6 +49,8 @@ pub enum Input {
     RoomEnded(DisconnectReason),
     /// Someone in the room subscribed to our participant's audio (the first time).
     Subscribed,
+    /// A room member asked to end the call (`lk.sip.EndCall`), with headers for the BYE.
+    EndCall(Vec<(String, String)>),
     /// The media asked for ([`Action::StartMedia`]) runs, or could not be made.
     MediaStarted,
     MediaFailed(String),
@@ -105,6 +107,8 @@ pub enum PhoneEnd {
     Silence,
     /// BYE in the dialog the machine holds (the call was answered).
     Bye,
+    /// The same BYE with these extra headers (`lk.sip.EndCall`'s).
+    ByeWith(Vec<(String, String)>),
     /// Nothing (the phone hung up, or our INVITE never got a final answer).
     Nothing,
 }

@@ -91,10 +91,18 @@ impl CallSip {
     }
 
     /// Ends the dialog from our side (RFC 3261 §15.1.1), Via from `local`.
-    pub async fn send_bye(&self, dialog: &mut Dialog, local: &LocalAddresses) {
+    pub async fn send_bye(
+        &self,
+        dialog: &mut Dialog,
+        local: &LocalAddresses,
+        headers: Vec<(String, String)>,
+    ) {
         let via = local.via(self.transport);
         match dialog.build_request(Method::Bye, via, None) {
-            Ok(bye) => {
+            Ok(mut bye) => {
+                for (name, value) in headers {
+                    bye.request.head.other.push(&name, value);
+                }
                 let _ = self.send(bye).await;
             }
             Err(error) => tracing::warn!(%error, "cannot build the BYE"),

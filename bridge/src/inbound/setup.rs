@@ -221,6 +221,10 @@ impl CallMachine for Setup {
                 return self.end(EstablishedEnd::Shutdown, "shut down during set-up");
             }
             Input::NoAck if self.answered => return self.end(EstablishedEnd::NoAck, "no ACK"),
+            // Answered, the caller in the room, the ACK not in yet: hang up.
+            Input::EndCall(_) if self.answered => {
+                return self.end(EstablishedEnd::EndCallRpc, "lk.sip.EndCall");
+            }
             Input::RoomEnded(reason) if self.answered => {
                 // The caller joined and the room ended it before the hand-over.
                 let ending = EstablishedEnd::RoomEnded(reason).into();
@@ -242,6 +246,9 @@ impl Setup {
             }
             (Phase::Joining, Input::RoomJoined) => self.joined(now),
             (Phase::Waiting(_), Input::Subscribed) => self.answer_after_join(now),
+            (Phase::Waiting(_), Input::EndCall(_)) => {
+                return self.end(InboundRejection::EndCallRpc, "declined by a room member");
+            }
             (Phase::Waiting(_), Input::RoomEnded(reason)) => {
                 let ending = InboundRejection::RoomEndedWhileRinging(reason).into();
                 let phone = PhoneEnd::Decline(Vec::new());

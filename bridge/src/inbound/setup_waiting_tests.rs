@@ -167,3 +167,15 @@ fn keys_and_a_quiet_phone_do_not_end_the_wait() {
     assert!(steps(&mut call).is_empty());
     assert!(!call.is_done());
 }
+
+/// `lk.sip.EndCall` while the caller waits: the INVITE is declined.
+#[test]
+fn end_call_from_the_room_while_waiting_declines_the_invite() {
+    let t0 = Instant::now();
+    let (mut call, _) = waiting(OFFER, false, t0);
+    call.handle_input(t0, Input::EndCall(Vec::new()));
+    let (ending, phone) = ended(&mut call);
+    assert_eq!(ending, InboundRejection::EndCallRpc.into());
+    assert_eq!(phone, PhoneEnd::Decline(Vec::new()));
+    assert_eq!(ending.outcome().status.code, 603);
+}

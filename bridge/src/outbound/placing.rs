@@ -365,6 +365,11 @@ impl CallMachine for Placing {
                 }
                 self.withdraw(now, CancelCause::Caller);
             }
+            Input::EndCall(_) if dialing => {
+                tracing::info!("lk.sip.EndCall before the answer: cancelling the call");
+                self.withdraw(now, CancelCause::Caller);
+            }
+            Input::EndCall(_) if answering => self.end_answered(EstablishedEnd::EndCallRpc),
             Input::ApiGone if dialing => {
                 tracing::info!("the API caller went away: cancelling the call");
                 self.withdraw(now, CancelCause::Caller);

@@ -1,4 +1,5 @@
-//! Data packets on the room's data channels: DTMF digits and user messages with a topic.
+//! Data packets on the room's data channels: DTMF digits, user messages with a topic, and
+//! the packets of LiveKit's participant RPC (version 1: a request, our ack, our response).
 
 use livekit_protocol as proto;
 use prost::Message;
@@ -32,6 +33,33 @@ pub enum Payload {
         topic: Option<String>,
         payload: Vec<u8>,
     },
+    /// A participant RPC addressed to us.
+    RpcRequest(RpcRequest),
+    /// We have the request `request_id` and are working on it.
+    RpcAck { request_id: String },
+    /// The answer to request `request_id`: a payload, or an error.
+    RpcResponse {
+        request_id: String,
+        result: Result<String, RpcError>,
+    },
+}
+
+/// A participant RPC request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RpcRequest {
+    pub id: String,
+    pub method: String,
+    pub payload: String,
+    /// The RPC protocol version the caller speaks (1 is the one there is).
+    pub version: u32,
+}
+
+/// An RPC error, with one of the codes LiveKit's SDKs define (1400 unsupported method, 1404
+/// unsupported version, 1500 application error, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RpcError {
+    pub code: u32,
+    pub message: String,
 }
 
 /// A packet received from another room member.
@@ -55,6 +83,31 @@ pub(super) fn encode(payload: &Payload, delivery: Delivery, destinations: &[Stri
             topic: topic.clone(),
             ..Default::default()
         }),
+        Payload::RpcRequest(request) => Value::RpcRequest(proto::RpcRequest {
+            id: request.id.clone(),
+            method: request.method.clone(),
+            payload: request.payload.clone(),
+            version: request.version,
+            ..Default::default()
+        }),
+        Payload::RpcAck { request_id } => Value::RpcAck(proto::RpcAck {
+            request_id: request_id.clone(),
+        }),
+        Payload::RpcResponse { request_id, result } => {
+            use proto::rpc_response::Value as Answer;
+            let value = match result {
+                Ok(payload) => Answer::Payload(payload.clone()),
+                Err(error) => Answer::Error(proto::RpcError {
+                    code: error.code,
+                    message: error.message.clone(),
+                    data: String::new(),
+                }),
+            };
+            Value::RpcResponse(proto::RpcResponse {
+                request_id: request_id.clone(),
+                value: Some(value),
+            })
+        }
     };
     #[allow(deprecated)] // `kind` is deprecated in favour of the channel, but old servers read it.
     let kind = match delivery {
@@ -71,8 +124,9 @@ pub(super) fn encode(payload: &Payload, delivery: Delivery, destinations: &[Stri
     packet.encode_to_vec()
 }
 
-/// Decodes a packet from the server. Kinds the bridge has no use for (transcriptions, RPC,
-/// streams, ...) give `None`; bytes that are not a `DataPacket` give an error for the log.
+/// Decodes a packet from the server. Kinds the bridge has no use for (transcriptions, RPC
+/// answers, streams, ...) give `None`; bytes that are not a `DataPacket` give an error for the
+/// log.
 pub(super) fn decode(
     bytes: &[u8],
     delivery: Delivery,
@@ -88,6 +142,20 @@ pub(super) fn decode(
             topic: u.topic,
             payload: u.payload,
         },
+        Some(Value::RpcRequest(r)) => Payload::RpcRequest(RpcRequest {
+            payload: if r.compressed_payload.is_empty() {
+                r.payload
+            } else {
+                // Unreadable: dropped like any packet we cannot use; the caller times out.
+                let Some(payload) = inflate(&r.compressed_payload) else {
+                    return Ok(None);
+                };
+                payload
+            },
+            id: r.id,
+            method: r.method,
+            version: r.version,
+        }),
         _ => return Ok(None),
     };
     Ok(Some(ReceivedData {
@@ -96,6 +164,22 @@ pub(super) fn decode(
         payload,
     }))
 }
+
+/// A compressed RPC payload: raw deflate (the `CapCompressionDeflateRaw` our client info
+/// advertises), UTF-8 inside.
+fn inflate(compressed: &[u8]) -> Option<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    flate2::read::DeflateDecoder::new(compressed)
+        .take(MAX_RPC_PAYLOAD)
+        .read_to_string(&mut text)
+        .inspect_err(|error| tracing::debug!(%error, "compressed RPC payload unreadable"))
+        .ok()?;
+    Some(text)
+}
+
+/// LiveKit's RPC payloads are at most 15 KiB; room for more, never unbounded.
+const MAX_RPC_PAYLOAD: u64 = 64 * 1024;
 
 #[cfg(test)]
 mod tests {
@@ -112,6 +196,12 @@ mod tests {
                 topic: Some("chat".into()),
                 payload: b"hi".to_vec(),
             },
+            Payload::RpcRequest(RpcRequest {
+                id: "r1".into(),
+                method: "lk.sip.EndCall".into(),
+                payload: "{}".into(),
+                version: 1,
+            }),
         ] {
             let bytes = encode(&payload, Delivery::Reliable, &[]);
             let got = decode(&bytes, Delivery::Reliable).unwrap().unwrap();
@@ -130,5 +220,67 @@ mod tests {
             decode(&speaker.encode_to_vec(), Delivery::Lossy).unwrap(),
             None
         );
+    }
+}
+
+#[cfg(test)]
+mod rpc_tests {
+    use std::io::Write;
+
+    use super::*;
+
+    #[test]
+    fn a_compressed_rpc_payload_is_inflated() {
+        let mut deflate =
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        deflate.write_all(br#"{"include":["X-Case"]}"#).unwrap();
+        let packet = proto::DataPacket {
+            value: Some(Value::RpcRequest(proto::RpcRequest {
+                id: "r2".into(),
+                method: "lk.sip.GetRemoteHeaders".into(),
+                compressed_payload: deflate.finish().unwrap(),
+                version: 1,
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        let got = decode(&packet.encode_to_vec(), Delivery::Reliable).unwrap();
+        let Some(ReceivedData {
+            payload: Payload::RpcRequest(request),
+            ..
+        }) = got
+        else {
+            panic!("{got:?}");
+        };
+        assert_eq!(request.payload, r#"{"include":["X-Case"]}"#);
+    }
+
+    #[test]
+    fn answers_encode_as_livekits_rpc_packets() {
+        let error = RpcError {
+            code: 1400,
+            message: "Method not supported at destination".into(),
+        };
+        let bytes = encode(
+            &Payload::RpcResponse {
+                request_id: "r3".into(),
+                result: Err(error),
+            },
+            Delivery::Reliable,
+            &["agent".into()],
+        );
+        let packet = proto::DataPacket::decode(&bytes[..]).unwrap();
+        assert_eq!(packet.destination_identities, ["agent"]);
+        let Some(Value::RpcResponse(response)) = packet.value else {
+            panic!("{packet:?}");
+        };
+        assert_eq!(response.request_id, "r3");
+        assert!(matches!(
+            response.value,
+            Some(proto::rpc_response::Value::Error(proto::RpcError {
+                code: 1400,
+                ..
+            }))
+        ));
     }
 }

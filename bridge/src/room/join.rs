@@ -74,6 +74,9 @@ pub async fn join(
     // Only audio is wanted: we subscribe to each audio track ourselves, never to video.
     options.auto_subscribe = false;
     options.protocol_version = PROTOCOL_VERSION;
+    // Other members see this: at the default, their SDKs send participant RPCs to us as
+    // `RpcRequest` packets (version 1), which `call::driver` answers, never over data streams.
+    options.client_protocol = livekit_signaling::CLIENT_PROTOCOL_DEFAULT;
     // Our own deployment, never LiveKit Cloud's region list.
     options.region_failover = false;
     let connect = SignalClient::connect(&settings.url, &token, options, None);

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-pub use data::{Delivery, Payload, ReceivedData};
+pub use data::{Delivery, Payload, ReceivedData, RpcError, RpcRequest};
 pub use departure::Departure;
 pub use join::{JoinRequest, RoomSettings, join};
 pub use join_error::JoinError;

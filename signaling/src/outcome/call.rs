@@ -27,6 +27,8 @@ pub enum EstablishedEnd {
     /// Our 200 carried the offer (the INVITE had none, RFC 3261 §13.2.1) and the ACK brought
     /// no usable answer: the call is hung up, there is no media to carry.
     NoUsableAnswer,
+    /// A room member ended the call with the participant RPC `lk.sip.EndCall`.
+    EndCallRpc,
 }
 
 impl EstablishedEnd {
@@ -62,6 +64,10 @@ impl EstablishedEnd {
             Self::NoUsableAnswer => (
                 DisconnectReason::MediaFailure,
                 SipStatus::new(488, phrase::NO_USABLE_ANSWER),
+            ),
+            Self::EndCallRpc => (
+                DisconnectReason::ClientInitiated,
+                SipStatus::new(200, phrase::END_CALL_RPC),
             ),
         };
         Outcome::new(reason, status)
@@ -104,6 +110,8 @@ pub enum InboundRejection {
     /// The room ended the caller's participant while it waited to be answered (removed,
     /// room deleted), with the reason the LiveKit server reported.
     RoomEndedWhileRinging(DisconnectReason),
+    /// A room member declined the waiting caller with the participant RPC `lk.sip.EndCall`.
+    EndCallRpc,
 }
 
 impl InboundRejection {
@@ -159,6 +167,11 @@ impl InboundRejection {
                 phrase::NO_ONE_LISTENED,
             ),
             Self::RoomEndedWhileRinging(reason) => (reason, 480, phrase::ROOM_ENDED_RINGING),
+            Self::EndCallRpc => (
+                DisconnectReason::ClientInitiated,
+                603,
+                phrase::DECLINED_BY_RPC,
+            ),
         };
         Outcome::new(reason, SipStatus::new(code, phrase))
     }
@@ -237,6 +250,12 @@ mod tests {
                 488,
                 "Not Acceptable Here - No usable SDP answer",
             ),
+            (
+                E::EndCallRpc.outcome(),
+                ClientInitiated,
+                200,
+                "Ended by lk.sip.EndCall",
+            ),
         ]);
     }
 
@@ -307,6 +326,12 @@ mod tests {
                 ParticipantRemoved,
                 480,
                 "Temporarily Unavailable - the room ended the call",
+            ),
+            (
+                R::EndCallRpc.outcome(),
+                ClientInitiated,
+                603,
+                "Decline - lk.sip.EndCall",
             ),
         ]);
     }

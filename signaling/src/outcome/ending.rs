@@ -60,6 +60,7 @@ impl Ending {
             InboundRejection::QuotaExceeded.into(),
             InboundRejection::NoOneListened.into(),
             InboundRejection::RoomEndedWhileRinging(DisconnectReason::RoomDeleted).into(),
+            InboundRejection::EndCallRpc.into(),
             OutboundEnd::Rejected(status(603, "Decline")).into(),
             OutboundEnd::RingingTimeout { response: None }.into(),
             OutboundEnd::NoResponse.into(),
@@ -80,6 +81,7 @@ impl Ending {
             EstablishedEnd::NoAck.into(),
             EstablishedEnd::SessionExpired.into(),
             EstablishedEnd::NoUsableAnswer.into(),
+            EstablishedEnd::EndCallRpc.into(),
         ];
         all.extend(DisconnectReason::ALL.map(|reason| EstablishedEnd::RoomEnded(reason).into()));
         all
@@ -143,6 +145,7 @@ mod tests {
             Ending::Refused(R::QuotaExceeded) => (1, 7),
             Ending::Refused(R::NoOneListened) => (1, 8),
             Ending::Refused(R::RoomEndedWhileRinging(_)) => (1, 9),
+            Ending::Refused(R::EndCallRpc) => (1, 10),
             Ending::Unanswered(O::Rejected(_)) => (2, 0),
             Ending::Unanswered(O::RingingTimeout { .. }) => (2, 1),
             Ending::Unanswered(O::NoResponse) => (2, 2),
@@ -161,13 +164,14 @@ mod tests {
             Ending::Established(E::NoAck) => (4, 6),
             Ending::Established(E::SessionExpired) => (4, 7),
             Ending::Established(E::NoUsableAnswer) => (4, 8),
+            Ending::Established(E::EndCallRpc) => (4, 9),
         }
     }
 
     #[test]
     fn every_kind_has_every_variant() {
         let kinds: HashSet<_> = Ending::every_kind().iter().map(kind).collect();
-        let per_group = [4, 10, 7, 2, 9];
+        let per_group = [4, 11, 7, 2, 10];
         let expected: HashSet<_> = per_group
             .iter()
             .enumerate()

@@ -182,6 +182,8 @@ pub(crate) mod phrase {
     pub(crate) const WRONG_PIN: &str = "Wrong PIN";
     pub(crate) const NO_ONE_LISTENED: &str = "No one answered in the room";
     pub(crate) const ROOM_ENDED_RINGING: &str = "Temporarily Unavailable - the room ended the call";
+    pub(crate) const END_CALL_RPC: &str = "Ended by lk.sip.EndCall";
+    pub(crate) const DECLINED_BY_RPC: &str = "Decline - lk.sip.EndCall";
     pub(crate) const REFER_NOT_BUILT: &str = "REFER could not be built";
 }
 

@@ -170,6 +170,7 @@ impl CallMachine for Answered {
             | Input::PinChecked(_)
             | Input::Subscribed
             | Input::ApiGone => {}
+            Input::EndCall(headers) => self.end_by_rpc(headers),
         }
     }
 }
@@ -320,6 +321,16 @@ impl Answered {
                 }
                 response
             }
+        }
+    }
+
+    /// `lk.sip.EndCall`: the one end, with the headers the room member gave on its BYE.
+    fn end_by_rpc(&mut self, headers: Vec<(String, String)>) {
+        self.end(EstablishedEnd::EndCallRpc);
+        if let Some(Action::End { phone, .. }) = self.actions.back_mut()
+            && *phone == PhoneEnd::Bye
+        {
+            *phone = PhoneEnd::ByeWith(headers);
         }
     }
 

@@ -170,6 +170,32 @@ fn the_room_ending_the_call_passes_the_servers_reason_and_we_hang_up() {
     }
 }
 
+/// `lk.sip.EndCall`: our BYE, carrying the headers the room member gave.
+#[test]
+fn end_call_from_the_room_hangs_up_with_its_headers_on_the_bye() {
+    let t0 = Instant::now();
+    let (mut call, _) = answered(t0, "", None);
+    let headers = vec![("X-Reason".to_owned(), "done".to_owned())];
+    call.handle_input(t0, Input::EndCall(headers.clone()));
+    let actions = actions(&mut call);
+    let (end, _, leave_room) = ended(&actions).unwrap();
+    assert_eq!(
+        row(&end),
+        (
+            DisconnectReason::ClientInitiated,
+            200,
+            "Ended by lk.sip.EndCall".into()
+        )
+    );
+    assert!(leave_room);
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::End { phone: PhoneEnd::ByeWith(h), .. } if *h == headers)),
+        "{actions:?}"
+    );
+}
+
 #[test]
 fn media_timeout_shutdown_and_no_ack_end_the_call_from_our_side() {
     let cases = [

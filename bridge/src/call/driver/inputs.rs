@@ -5,10 +5,12 @@
 use std::time::Instant;
 
 use sipbridge_media::leg::MediaEvent;
+use sipbridge_signaling::message::Method;
 use sipbridge_signaling::outcome::DisconnectReason;
 
 use super::pin_check::until_checked;
 use super::ringback::Ringback;
+use super::rpc::{self, Asked};
 use super::sip_side::sleep;
 use super::{ApiWaiter, Driver, Joined, Joining};
 use crate::call::leg::MediaLeg;
@@ -16,7 +18,7 @@ use crate::call::machine::{CallMachine, Input};
 use crate::call::order::TransferPlan;
 use crate::call::sip::outcome_reason;
 use crate::call::transfer::TransferDesk;
-use crate::room::{JoinError, Payload, RoomEnd, RoomEvent};
+use crate::room::{Delivery, JoinError, Payload, RoomEnd, RoomEvent, RpcRequest};
 
 impl Driver {
     /// Waits for what happens next and hands it to the machine; then its clock, the
@@ -40,8 +42,12 @@ impl Driver {
                 self.pin_checking = None;
                 Some(self.pin_verdict(verdict))
             }
-            input = self.sip.sip.inputs.recv() => input.and_then(|input| self.sip.input(input)),
-            event = room_event(self.room.as_mut()), if listening => self.room_event(event),
+            input = self.sip.sip.inputs.recv() => {
+                let input = input.and_then(|input| self.sip.input(input));
+                self.keep_remote_answer(input.as_ref());
+                input
+            }
+            event = room_event(self.room.as_mut()), if listening => self.room_event(event).await,
             plan = transfer_order(self.transfers.as_mut()) => Some(Input::Transfer(plan)),
             () = api_gone(self.api.as_mut()) => {
                 // Nobody is left to answer.
@@ -97,10 +103,16 @@ impl Driver {
     }
 
     /// Room audio reaches the phone once its media runs; the room ending our participant
-    /// goes to the machine.
-    fn room_event(&mut self, event: Option<RoomEvent>) -> Option<Input> {
+    /// goes to the machine; participant RPCs are answered whatever the phase.
+    async fn room_event(&mut self, event: Option<RoomEvent>) -> Option<Input> {
         let now = Instant::now();
         let reason = match (event, self.leg.as_mut()) {
+            (Some(RoomEvent::Data(data)), _) if matches!(data.payload, Payload::RpcRequest(_)) => {
+                let Payload::RpcRequest(request) = data.payload else {
+                    return None;
+                };
+                return self.answer_rpc(data.from_identity, request).await;
+            }
             (Some(RoomEvent::Audio(audio)), Some(leg)) => {
                 leg.media.handle_room_audio(now, &audio);
                 return None;
@@ -156,5 +168,52 @@ async fn api_gone(waiter: Option<&mut Box<dyn ApiWaiter>>) {
     match waiter {
         Some(waiter) => waiter.gone().await,
         None => std::future::pending().await,
+    }
+}
+
+impl Driver {
+    /// The far end's 2xx to our INVITE, for `lk.sip.GetRemoteHeaders` (the first one: a
+    /// retransmission repeats it).
+    fn keep_remote_answer(&mut self, input: Option<&Input>) {
+        if let Some(Input::Response(response)) = input
+            && response.head.cseq.method == Method::Invite
+            && (200..300).contains(&response.code)
+            && self.remote_answer.is_none()
+        {
+            self.remote_answer = Some(response.to_bytes());
+        }
+    }
+
+    /// A participant RPC: acked at once (the caller's SDK waits for that first), then
+    /// answered; `lk.sip.EndCall` then goes to the machine, once its answer is out.
+    async fn answer_rpc(&mut self, from: String, request: RpcRequest) -> Option<Input> {
+        let (room, _) = self.room.as_ref()?;
+        let to_caller = || vec![from.clone()];
+        let ack = Payload::RpcAck {
+            request_id: request.id.clone(),
+        };
+        if let Err(error) = room.send_data(ack, Delivery::Reliable, to_caller()).await {
+            tracing::debug!(%error, "RPC ack not delivered");
+        }
+        let remote = match &self.inbound {
+            Some(inbound) => Some(inbound.invite.to_bytes()),
+            None => self.remote_answer.clone(),
+        };
+        let (result, input) = match rpc::ask(&request, remote.as_deref()) {
+            Asked::Answer(result) => (result, None),
+            Asked::EndCall(headers) => (Ok("{}".to_owned()), Some(Input::EndCall(headers))),
+        };
+        tracing::info!(method = request.method, %from, ok = result.is_ok(), "participant RPC");
+        let response = Payload::RpcResponse {
+            request_id: request.id,
+            result,
+        };
+        if let Err(error) = room
+            .send_data(response, Delivery::Reliable, to_caller())
+            .await
+        {
+            tracing::debug!(%error, "RPC response not delivered");
+        }
+        input
     }
 }

@@ -8,6 +8,7 @@
 mod inputs;
 mod pin_check;
 mod ringback;
+mod rpc;
 mod sip_side;
 
 use std::future::Future;
@@ -75,7 +76,12 @@ pub fn phone_close<'a>(
             headers,
         },
         (PhoneEnd::Silence, Some(inbound)) => PhoneClose::Silence(inbound.id),
-        (PhoneEnd::Bye, _) => dialog.map_or(PhoneClose::Nothing, PhoneClose::Bye),
+        (PhoneEnd::Bye, _) => {
+            dialog.map_or(PhoneClose::Nothing, |d| PhoneClose::Bye(d, Vec::new()))
+        }
+        (PhoneEnd::ByeWith(headers), _) => {
+            dialog.map_or(PhoneClose::Nothing, |d| PhoneClose::Bye(d, headers))
+        }
         _ => PhoneClose::Nothing,
     }
 }
@@ -111,6 +117,8 @@ pub struct Driver {
     deferred: Vec<CallInput>,
     /// From the answer on: the call is listed for transfers.
     transfers: Option<TransferDesk>,
+    /// The far end's 2xx to our INVITE, as it came (outbound): `lk.sip.GetRemoteHeaders`.
+    remote_answer: Option<Vec<u8>>,
 }
 
 /// Where a machine stopped.
@@ -165,6 +173,7 @@ impl Driver {
             identity: None,
             deferred: Vec::new(),
             transfers: None,
+            remote_answer: None,
         }
     }
 

@@ -1,0 +1,107 @@
+//! The participant RPCs agents call on a SIP participant, performed by the official Python
+//! SDK (`perform_rpc`) on a SIPp caller's participant: `lk.sip.GetRemoteHeaders` returns the
+//! caller's INVITE headers, an unknown method gets LiveKit's error 1400, and
+//! `lk.sip.EndCall` ends the call — its headers on the BYE SIPp checks, its own row in the
+//! record and on the participant's departure.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sipbridge_tests::sipp::{run_uac, scenario};
+use sipbridge_tests::{Bed, RoomMember};
+
+const WAIT: Duration = Duration::from_secs(30);
+const CALLER_IDENTITY: &str = "sip_+15557770001";
+
+/// The bridge's BYE must carry the header EndCall asked for (SIPp fails the call if not).
+const ROOM_HANGS_UP_WITH_REASON: &str = r#"  <recv request="BYE" timeout="60000">
+    <action>
+      <ereg regexp="agent-done" search_in="hdr" header="X-Reason:" check_it="true"
+            assign_to="reason"/>
+    </action>
+  </recv>
+  <Reference variables="reason"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>"#;
+
+fn rpc(member: &mut RoomMember, method: &str, payload: Value) -> Value {
+    let payload = payload.to_string();
+    member.command(
+        json!({"cmd": "rpc", "to": CALLER_IDENTITY, "method": method, "payload": payload}),
+    );
+    member.expect_where("rpc_result", WAIT, |e| e["method"] == method)
+}
+
+#[test]
+fn an_agent_reads_the_callers_headers_and_ends_the_call_over_rpc() {
+    let test = "an_agent_reads_the_callers_headers_and_ends_the_call_over_rpc";
+    let Some(bed) = Bed::get(test) else { return };
+    let number = "+15550176";
+    let mut member = RoomMember::join(&bed, &format!("bed-{number}"), "agent", &["--commands"]);
+    member.expect("joined", WAIT);
+    let phone = {
+        let bed = bed.clone();
+        std::thread::spawn(move || {
+            let text = scenario("uac_call", &[("HANGUP", ROOM_HANGS_UP_WITH_REASON)]);
+            run_uac(&bed, "rpc", &text, number, &[], WAIT)
+        })
+    };
+    member.expect_where("attributes", WAIT, |e| {
+        e["from"] == CALLER_IDENTITY && e["attributes"]["sip.callStatus"] == "active"
+    });
+
+    let include = json!({"include": ["X-Bed-Case", "from"]});
+    let answer = rpc(&mut member, "lk.sip.GetRemoteHeaders", include);
+    let headers: Value = serde_json::from_str(answer["payload"].as_str().unwrap()).unwrap();
+    println!("lk.sip.GetRemoteHeaders: {headers}");
+    assert_eq!(headers["headers"]["X-Bed-Case"], "audio", "{headers}");
+    let from = headers["headers"]["From"].as_str().unwrap();
+    assert!(from.contains("+15557770001"), "{headers}");
+    assert_eq!(
+        headers["headers"].as_object().unwrap().len(),
+        2,
+        "{headers}"
+    );
+
+    member.command(
+        json!({"cmd": "rpc", "to": CALLER_IDENTITY, "method": "lk.sip.Dance", "payload": "{}"}),
+    );
+    let refused = member.expect("rpc_error", WAIT);
+    assert_eq!(refused["code"], 1400, "{refused}");
+
+    let end = json!({"headers": {"X-Reason": "agent-done"}});
+    let ended = rpc(&mut member, "lk.sip.EndCall", end);
+    assert_eq!(ended["payload"], "{}");
+    let run = phone.join().unwrap();
+    assert!(
+        run.passed,
+        "the phone did not get the BYE with X-Reason:\n{}",
+        run.trace
+    );
+    let left = member.expect_where("left", WAIT, |e| e["identity"] == CALLER_IDENTITY);
+    assert_eq!(
+        left["attributes"]["sip.disconnectReason"],
+        "CLIENT_INITIATED"
+    );
+    assert_eq!(
+        left["attributes"]["sip.statusReason"],
+        "Ended by lk.sip.EndCall"
+    );
+    let record = bed.cdr_of(&run.call_id, WAIT);
+    assert_eq!(record["disconnectReason"], "CLIENT_INITIATED", "{record}");
+    assert_eq!(record["callStatusCode"]["code"], 200, "{record}");
+    assert_eq!(
+        record["callStatusCode"]["status"], "Ended by lk.sip.EndCall",
+        "{record}"
+    );
+}
