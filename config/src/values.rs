@@ -300,7 +300,7 @@ impl fmt::Display for HostPort {
 }
 
 /// RFC 1123 host name (an IPv4 literal also matches).
-pub(crate) fn is_dns_name(host: &str) -> bool {
+pub fn is_dns_name(host: &str) -> bool {
     let label_ok = |label: &str| {
         !label.is_empty()
             && label.len() <= 63

@@ -14,7 +14,8 @@
 // headers_to_attributes, attributes_to_headers, from_host}, sip_call_to, sip_number,
 // room_name, participant_identity, participant_name, participant_metadata,
 // participant_attributes, headers, include_headers, dtmf, play_dialtone, krisp_enabled,
-// wait_until_answered, hide_phone_number, display_name; the two durations as whole seconds,
+// wait_until_answered, hide_phone_number, display_name, media {codecs [{name, rate}],
+// only_listed_codecs}; the two durations as whole seconds,
 // ringing_timeout_s and max_call_duration_s; and request_timeout_s, the SDK's own request
 // timeout (not a field of the request). Enums (trunk.transport, include_headers) are their
 // proto names (SIP_TRANSPORT_UDP, SIP_X_HEADERS), the short transport names (udp, tcp, tls)
@@ -48,8 +49,15 @@ const r = readRequest([
   'participant_name', 'participant_metadata', 'participant_attributes', 'headers',
   'include_headers', 'dtmf', 'play_dialtone', 'krisp_enabled', 'wait_until_answered',
   'hide_phone_number', 'display_name', 'ringing_timeout_s', 'max_call_duration_s',
-  'request_timeout_s',
+  'request_timeout_s', 'media',
 ]);
+
+// livekit.SIPMediaConfig, as the SDK's `media` option takes it (lowerCamelCase).
+let media;
+if (r.media !== undefined) {
+  const m = take(r.media, ['codecs', 'only_listed_codecs'], 'media');
+  media = defined({ codecs: m.codecs, onlyListedCodecs: m.only_listed_codecs });
+}
 
 // The SDK's positional arguments and options (CreateSipParticipantOptions); it copies them
 // into a CreateSIPParticipantRequest and sends its proto3 JSON (lowerCamelCase names).
@@ -71,6 +79,7 @@ const opts = defined({
   ringingTimeout: r.ringing_timeout_s,
   maxCallDuration: r.max_call_duration_s,
   timeout: r.request_timeout_s,
+  media,
 });
 // The SDK's fifth argument: an inline trunk (livekit.SIPOutboundConfig), instead of or with
 // sip_trunk_id.

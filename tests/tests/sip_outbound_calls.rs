@@ -419,16 +419,6 @@ fn bad_api_requests_get_the_twirp_error_that_says_what_was_wrong() {
         (Sdk::Python, json!({"krisp_enabled": true}), "krisp_enabled"),
         (
             Sdk::Python,
-            json!({"to_user_override": "alice"}),
-            "to_user_override",
-        ),
-        (
-            Sdk::Python,
-            json!({"sip_to_header": {"display_name": "Alice"}}),
-            "sip_to_header",
-        ),
-        (
-            Sdk::Python,
             json!({"media_encryption": "SIP_MEDIA_ENCRYPT_REQUIRE"}),
             "media_encryption",
         ),

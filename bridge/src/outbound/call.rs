@@ -103,10 +103,12 @@ impl OutboundCall {
             record,
             ..
         } = self;
+        let rtp = plan.overrides.rtp(&context.config.rtp);
         let mut driver = Driver::new(context, Direction::Outbound, sip, record, &plan.room)
             .sockets(sockets)
             .joined((room, room_events))
-            .max_duration(plan.max_call_duration);
+            .max_duration(plan.max_call_duration)
+            .rtp(rtp);
         if let Some(reply) = reply {
             driver = driver.api(Box::new(ApiCaller { reply, info }));
         }
@@ -122,7 +124,7 @@ impl OutboundCall {
     ) -> (LocalSession, Dialer) {
         let context = &self.context;
         let rtp_addr = SocketAddr::new(context.local.rtp_ip, sockets.rtp_port());
-        let preferences = codec_preferences(&context.config.rtp);
+        let preferences = codec_preferences(&self.plan.overrides.rtp(&context.config.rtp));
         let mut session = LocalSession::new(rand::random::<u32>().into(), rtp_addr, preferences);
         let offer = Bytes::from(session.offer());
         let plan = &self.plan;

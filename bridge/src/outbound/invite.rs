@@ -1,6 +1,7 @@
 //! The INVITE of a call we place: Request-URI and To from the number dialled and the trunk,
 //! From with our number, display name and tag, our Contact and Via, and the headers the bridge,
-//! the trunk and the API caller add.
+//! the trunk and the API caller add; whatever the API caller wrote itself
+//! (`outbound::overrides`) instead.
 
 use bytes::Bytes;
 use sipbridge_signaling::dial::InviteParams;
@@ -33,29 +34,36 @@ pub(super) fn invite_params(
             value: Some(other.via_name().to_ascii_lowercase()),
         }],
     };
-    let request_uri = SipUri::build(
-        Some(&plan.to_number),
-        &host,
-        Some(plan.trunk.port),
-        &transport_param,
-    );
-    let to = NameAddr::new(Uri::Sip(SipUri::build(
-        Some(&plan.to_number),
-        &host,
-        None,
-        &[],
-    )));
-    let our_host = local
-        .hostname
+    let custom = &plan.overrides;
+    let request_uri = custom.request_uri.clone().unwrap_or_else(|| {
+        Uri::Sip(SipUri::build(
+            Some(&plan.to_number),
+            &host,
+            Some(plan.trunk.port),
+            &transport_param,
+        ))
+    });
+    let to_user = custom.to_user.as_deref().unwrap_or(&plan.to_number);
+    let to = custom
+        .to
         .clone()
-        .map_or(Host::Ip(local.sip_ip), Host::Name);
-    let mut from = NameAddr::new(Uri::Sip(SipUri::build(
-        Some(&plan.from_number),
-        &our_host,
-        None,
-        &[],
-    )));
-    from.display_name = plan.display_name.as_deref().map(quoted);
+        .unwrap_or_else(|| NameAddr::new(Uri::Sip(SipUri::build(Some(to_user), &host, None, &[]))));
+    let our_host = match (&custom.from_host, &local.hostname) {
+        (Some(host), _) | (None, Some(host)) => host
+            .parse()
+            .map_or_else(|_| Host::Name(host.clone()), Host::Ip),
+        (None, None) => Host::Ip(local.sip_ip),
+    };
+    let mut from = custom.from.clone().unwrap_or_else(|| {
+        let mut from = NameAddr::new(Uri::Sip(SipUri::build(
+            Some(&plan.from_number),
+            &our_host,
+            None,
+            &[],
+        )));
+        from.display_name = plan.display_name.as_deref().map(quoted);
+        from
+    });
     from.params.set("tag", Some(local_tag.to_owned()));
     let mut headers = vec![
         (
@@ -67,7 +75,7 @@ pub(super) fn invite_params(
     ];
     headers.extend(plan.trunk.headers.iter().cloned());
     InviteParams {
-        request_uri: Uri::Sip(request_uri),
+        request_uri,
         from,
         to,
         call_id: CallId(sip_call_id.to_owned()),
@@ -80,7 +88,7 @@ pub(super) fn invite_params(
 }
 
 /// A display name as a quoted string (RFC 3261 §25.1: `"` and `\` escaped).
-fn quoted(name: &str) -> String {
+pub(super) fn quoted(name: &str) -> String {
     let mut out = String::with_capacity(name.len() + 2);
     out.push('"');
     for c in name.chars().filter(|c| !c.is_control()) {

@@ -5,6 +5,7 @@
 mod call;
 mod identity;
 mod invite;
+mod overrides;
 mod placing;
 mod plan;
 mod unbuilt;

@@ -11,6 +11,7 @@ use sipbridge_config::values::HostPort;
 use sipbridge_config::{Config, Transport};
 
 use super::CreateError;
+use super::overrides::Overrides;
 use super::unbuilt::refuse_unbuilt;
 use crate::api::fields::{check_header, duration, required, ringing_timeout};
 
@@ -54,11 +55,14 @@ pub struct Plan {
     pub ringing_timeout: Duration,
     pub max_call_duration: Option<Duration>,
     pub wait_until_answered: bool,
+    /// The caller's own Request-URI, To, From, codecs and media timeout, if any.
+    pub overrides: Overrides,
 }
 
 impl Plan {
     pub fn new(config: &Config, request: CreateSipParticipantRequest) -> Result<Self, CreateError> {
         refuse_unbuilt(&request)?;
+        let overrides = Overrides::of(&request)?;
         let to_number = uri_user("sip_call_to", &request.sip_call_to)?;
         let room = required("room_name", &request.room_name).map_err(CreateError::Invalid)?;
         let mut trunk = trunk_plan(config, &request)?;
@@ -114,13 +118,14 @@ impl Plan {
             ringing_timeout,
             max_call_duration,
             wait_until_answered: request.wait_until_answered,
+            overrides,
         })
     }
 }
 
 /// A number as the user part of a SIP URI goes unescaped (RFC 3261 §25.1 `user`): digits,
 /// letters, `+` and the marks a dial string uses; `#`, `;`, `@` and the like are refused.
-fn uri_user(field: &str, value: &str) -> Result<String, CreateError> {
+pub(super) fn uri_user(field: &str, value: &str) -> Result<String, CreateError> {
     let value = required(field, value).map_err(CreateError::Invalid)?;
     match value
         .chars()

@@ -119,6 +119,9 @@ pub struct Driver {
     transfers: Option<TransferDesk>,
     /// The far end's 2xx to our INVITE, as it came (outbound): `lk.sip.GetRemoteHeaders`.
     remote_answer: Option<Vec<u8>>,
+    /// This call's `rtp:` settings when they are not the YAML's (the API caller's codecs and
+    /// media timeout).
+    rtp: Option<sipbridge_config::Rtp>,
 }
 
 /// Where a machine stopped.
@@ -174,6 +177,7 @@ impl Driver {
             deferred: Vec::new(),
             transfers: None,
             remote_answer: None,
+            rtp: None,
         }
     }
 
@@ -208,6 +212,12 @@ impl Driver {
 
     pub fn api(mut self, waiter: Box<dyn ApiWaiter>) -> Self {
         self.api = Some(waiter);
+        self
+    }
+
+    /// This call's own `rtp:` settings (outbound: the API caller's `media`).
+    pub fn rtp(mut self, rtp: sipbridge_config::Rtp) -> Self {
+        self.rtp = Some(rtp);
         self
     }
 
@@ -496,7 +506,7 @@ impl Driver {
                 .renegotiate(now, negotiated, StreamStart::random())
                 .map_err(|error| error.to_string())?;
         } else {
-            let rtp = &self.context.config.rtp;
+            let rtp = self.rtp.as_ref().unwrap_or(&self.context.config.rtp);
             let media = CallMedia::for_leg(now, negotiated, rtp, &self.room_name)
                 .map_err(|error| error.to_string())?;
             let sockets = self.sockets.take().ok_or("the RTP sockets are in use")?;
