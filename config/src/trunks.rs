@@ -33,6 +33,10 @@ pub struct InboundTrunk {
     /// SIP headers of the INVITE copied into participant attributes: header name → attribute.
     #[serde(default)]
     pub headers_to_attributes: BTreeMap<HeaderName, String>,
+    /// The other way: the caller's participant attributes (as room members or the server
+    /// API set them) sent as SIP headers on our BYE and REFER: attribute → header name.
+    #[serde(default)]
+    pub attributes_to_headers: BTreeMap<String, HeaderName>,
 }
 
 fn default_auth_algorithms() -> Vec<DigestAlgorithm> {
@@ -69,6 +73,10 @@ pub struct OutboundTrunk {
     /// attribute.
     #[serde(default)]
     pub headers_to_attributes: BTreeMap<HeaderName, String>,
+    /// The callee's participant attributes sent as SIP headers on our BYE and REFER:
+    /// attribute → header name.
+    #[serde(default)]
+    pub attributes_to_headers: BTreeMap<String, HeaderName>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -25,6 +25,7 @@ With --commands it also reads JSON commands from stdin, one per line, and answer
   {"cmd": "attributes", "set": {"k": "v"}}           our own attributes
   {"cmd": "data", "text": ..., "topic": ..., "reliable": bool}   a user data packet to everyone
   {"cmd": "remove", "identity": ...}                 RoomService.RemoveParticipant
+  {"cmd": "update", "identity": ..., "attributes": {...}}   RoomService.UpdateParticipant
   {"cmd": "delete_room"}                             RoomService.DeleteRoom
   {"cmd": "publish_tone", "hz": 1200}                publish a tone from now ("tone_start" with unix_ms)
   {"cmd": "stop_tone"}
@@ -185,6 +186,10 @@ async def run_commands(room: rtc.Room, args, tracks: dict) -> None:
                 elif name == "remove":
                     await lkapi.room.remove_participant(
                         api.RoomParticipantIdentity(room=args.room, identity=command["identity"]))
+                elif name == "update":
+                    await lkapi.room.update_participant(api.UpdateParticipantRequest(
+                        room=args.room, identity=command["identity"],
+                        attributes=command["attributes"]))
                 elif name == "delete_room":
                     await lkapi.room.delete_room(api.DeleteRoomRequest(room=args.room))
                 elif name == "publish_tone":

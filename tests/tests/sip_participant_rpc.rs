@@ -1,8 +1,9 @@
 //! The participant RPCs agents call on a SIP participant, performed by the official Python
 //! SDK (`perform_rpc`) on a SIPp caller's participant: `lk.sip.GetRemoteHeaders` returns the
 //! caller's INVITE headers, an unknown method gets LiveKit's error 1400, and
-//! `lk.sip.EndCall` ends the call — its headers on the BYE SIPp checks, its own row in the
-//! record and on the participant's departure.
+//! `lk.sip.EndCall` ends the call — its headers on the BYE SIPp checks, with the attribute
+//! the trunk's `attributes_to_headers` maps (set on the caller through the server API), its
+//! own row in the record and on the participant's departure.
 #![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
@@ -14,14 +15,17 @@ use sipbridge_tests::{Bed, RoomMember};
 const WAIT: Duration = Duration::from_secs(30);
 const CALLER_IDENTITY: &str = "sip_+15557770001";
 
-/// The bridge's BYE must carry the header EndCall asked for (SIPp fails the call if not).
+/// The bridge's BYE must carry the header EndCall asked for and the mapped attribute (SIPp
+/// fails the call if not).
 const ROOM_HANGS_UP_WITH_REASON: &str = r#"  <recv request="BYE" timeout="60000">
     <action>
       <ereg regexp="agent-done" search_in="hdr" header="X-Reason:" check_it="true"
             assign_to="reason"/>
+      <ereg regexp="T-4242" search_in="hdr" header="X-Ticket:" check_it="true"
+            assign_to="ticket"/>
     </action>
   </recv>
-  <Reference variables="reason"/>
+  <Reference variables="reason,ticket"/>
   <send>
     <![CDATA[
       SIP/2.0 200 OK
@@ -79,6 +83,12 @@ fn an_agent_reads_the_callers_headers_and_ends_the_call_over_rpc() {
     let refused = member.expect("rpc_error", WAIT);
     assert_eq!(refused["code"], 1400, "{refused}");
 
+    // The trunk maps crm.ticket to X-Ticket on our BYE.
+    let ticket = json!({"crm.ticket": "T-4242"});
+    member.command(json!({"cmd": "update", "identity": CALLER_IDENTITY, "attributes": ticket}));
+    member.expect_where("attributes", WAIT, |e| {
+        e["from"] == CALLER_IDENTITY && e["attributes"]["crm.ticket"] == "T-4242"
+    });
     let end = json!({"headers": {"X-Reason": "agent-done"}});
     let ended = rpc(&mut member, "lk.sip.EndCall", end);
     assert_eq!(ended["payload"], "{}");

@@ -30,6 +30,8 @@ struct Way {
     early_media: bool,
     max_call_duration: Option<Duration>,
     pin_checker: Option<Box<dyn PinChecker>>,
+    /// Participant attributes sent as headers of our BYE and REFER: (attribute, header).
+    attributes_to_headers: Vec<(String, String)>,
 }
 
 impl InboundCall {
@@ -74,7 +76,8 @@ impl InboundCall {
             .sockets(sockets)
             .pin_checker(way.pin_checker)
             .answering(invite)
-            .max_duration(way.max_call_duration);
+            .max_duration(way.max_call_duration)
+            .attributes_to_headers(way.attributes_to_headers);
         if let Some(join) = way.join {
             driver = driver.join_on_request(join);
         }
@@ -105,11 +108,15 @@ impl InboundCall {
                     early_media: route.early_media,
                     max_call_duration: route.max_call_duration,
                     pin_checker: None,
+                    attributes_to_headers: route.attributes_to_headers.clone(),
                 }
             }
             Dispatched::AskPin { rule_id, timeout } => {
                 self.record
                     .update(|info| routed_info(info, &trunk.id, &rule_id, ""));
+                // What the trunk maps; in cluster mode the dispatch after the PIN would
+                // say, and is not waited for.
+                let trunk_mapping = trunk.attributes_to_headers.clone();
                 let checker = RemotePin {
                     routes: self.context.routes.clone(),
                     facts: self.facts(),
@@ -126,6 +133,7 @@ impl InboundCall {
                     early_media: false,
                     max_call_duration: None,
                     pin_checker: Some(Box::new(checker)),
+                    attributes_to_headers: trunk_mapping,
                 }
             }
         }

@@ -108,7 +108,8 @@ impl OutboundCall {
             .sockets(sockets)
             .joined((room, room_events))
             .max_duration(plan.max_call_duration)
-            .rtp(rtp);
+            .rtp(rtp)
+            .attributes_to_headers(plan.trunk.attributes_to_headers.clone());
         if let Some(reply) = reply {
             driver = driver.api(Box::new(ApiCaller { reply, info }));
         }

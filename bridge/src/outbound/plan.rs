@@ -28,6 +28,8 @@ pub struct TrunkPlan {
     pub headers: Vec<(String, String)>,
     /// Headers of the 200 OK copied into participant attributes: (header, attribute).
     pub headers_to_attributes: Vec<(String, String)>,
+    /// Participant attributes sent as headers of our BYE and REFER: (attribute, header).
+    pub attributes_to_headers: Vec<(String, String)>,
 }
 
 /// Everything an outbound call is made of.
@@ -181,6 +183,11 @@ fn trunk_plan(
                     .iter()
                     .map(|(name, attribute)| (name.as_str().to_owned(), attribute.clone()))
                     .collect(),
+                attributes_to_headers: trunk
+                    .attributes_to_headers
+                    .iter()
+                    .map(|(attribute, name)| (attribute.clone(), name.as_str().to_owned()))
+                    .collect(),
             })
         }
         (Some(inline), _) => {
@@ -202,6 +209,13 @@ fn trunk_plan(
             };
             let credentials = (!inline.auth_username.is_empty())
                 .then(|| (inline.auth_username.clone(), inline.auth_password.clone()));
+            let mut attributes_to_headers = Vec::new();
+            for (attribute, header) in sorted(&inline.attributes_to_headers) {
+                check_header(header, "", &[]).map_err(|refused| {
+                    CreateError::Invalid(format!("trunk.attributes_to_{refused}"))
+                })?;
+                attributes_to_headers.push((attribute.clone(), header.clone()));
+            }
             Ok(TrunkPlan {
                 id: String::new(),
                 port: address.port.unwrap_or(transport.default_port()),
@@ -213,6 +227,7 @@ fn trunk_plan(
                     .into_iter()
                     .map(|(name, attribute)| (name.clone(), attribute.clone()))
                     .collect(),
+                attributes_to_headers,
             })
         }
     }

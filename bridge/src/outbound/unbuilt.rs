@@ -18,7 +18,6 @@ pub(super) fn refuse_unbuilt(request: &CreateSipParticipantRequest) -> Result<()
 }
 
 fn unbuilt_field(request: &CreateSipParticipantRequest) -> Option<&'static str> {
-    let trunk = request.trunk.clone().unwrap_or_default();
     // Deprecated for `media.encryption`, and still what the SDKs send.
     #[allow(deprecated)]
     let encryption = request.media_encryption;
@@ -28,10 +27,6 @@ fn unbuilt_field(request: &CreateSipParticipantRequest) -> Option<&'static str> 
             "media_encryption",
             // Plain RTP is what "disable" asks and what "allow" accepts.
             encryption == SipMediaEncryption::SipMediaEncryptRequire as i32,
-        ),
-        (
-            "trunk.attributes_to_headers",
-            !trunk.attributes_to_headers.is_empty(),
         ),
     ];
     let require = Some(SipMediaEncryption::SipMediaEncryptRequire as i32);
@@ -83,14 +78,6 @@ mod tests {
                 ..SipMediaConfig::default()
             })),
             Some("media.encryption")
-        );
-        assert_eq!(
-            with(&|r| {
-                if let Some(trunk) = r.trunk.as_mut() {
-                    trunk.attributes_to_headers = [("a".into(), "X-A".into())].into();
-                }
-            }),
-            Some("trunk.attributes_to_headers")
         );
         // Built now (outbound::overrides), or routing hints a node has no use for.
         assert_eq!(with(&|r| r.to_user_override = "alice".into()), None);

@@ -46,6 +46,8 @@ pub enum RoomEvent {
     /// Someone in the room subscribed to our audio track, the first time anyone did (the
     /// server says so once per track).
     Subscribed,
+    /// Our own participant's attributes, all of them, as the server now has them.
+    OwnAttributes(HashMap<String, String>),
     ParticipantJoined(RemoteParticipant),
     /// Name, metadata or attributes of a participant changed.
     ParticipantUpdated(RemoteParticipant),

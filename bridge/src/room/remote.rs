@@ -32,6 +32,8 @@ pub(super) struct Remotes {
     by_sid: HashMap<String, Known>,
     /// Tracks we have asked the server for, so each is asked for once.
     requested: HashSet<String>,
+    /// Our own attributes as the server last said, and that update's version.
+    own_attributes: Option<(u32, HashMap<String, String>)>,
 }
 
 impl Remotes {
@@ -40,6 +42,18 @@ impl Remotes {
             own_sid,
             ..Default::default()
         }
+    }
+
+    /// Our own participant's attributes, when the server reports them changed (by us, or by
+    /// the server API: an agent's `UpdateParticipant`).
+    fn own_update(&mut self, info: proto::ParticipantInfo, events: &mut Vec<RoomEvent>) {
+        if let Some((version, attributes)) = &self.own_attributes
+            && ((info.version != 0 && info.version < *version) || *attributes == info.attributes)
+        {
+            return;
+        }
+        events.push(RoomEvent::OwnAttributes(info.attributes.clone()));
+        self.own_attributes = Some((info.version, info.attributes));
     }
 
     /// The identity that published `track_sid`.
@@ -59,7 +73,11 @@ impl Remotes {
     ) -> Vec<String> {
         let mut subscribe = Vec::new();
         for info in infos {
-            if info.sid == self.own_sid || info.sid.is_empty() {
+            if info.sid == self.own_sid {
+                self.own_update(info, events);
+                continue;
+            }
+            if info.sid.is_empty() {
                 continue;
             }
             if info.state == State::Disconnected as i32 {
@@ -194,7 +212,13 @@ mod tests {
             r.apply(vec![info("PA_me", 1, &[("TR_mine", false)])], &mut ev)
                 .is_empty()
         );
-        assert!(ev.is_empty(), "our own info is not news");
+        assert!(
+            matches!(&ev[..], [RoomEvent::OwnAttributes(a)] if a.is_empty()),
+            "our own info gives our attributes only: {ev:?}"
+        );
+        ev.clear();
+        r.apply(vec![info("PA_me", 1, &[("TR_mine", false)])], &mut ev);
+        assert!(ev.is_empty(), "the same attributes again are not news");
 
         assert_eq!(
             r.apply(vec![info("PA_a", 1, &[("TR_1", false)])], &mut ev),
@@ -238,5 +262,22 @@ mod tests {
                 ..
             }]
         ));
+    }
+
+    /// An agent's UpdateParticipant on our participant reaches us as our own update; a stale
+    /// one does not undo a newer one.
+    #[test]
+    fn our_own_attributes_are_followed_by_version() {
+        let mut r = Remotes::new("PA_me".into());
+        let mut ev = Vec::new();
+        let mut me = info("PA_me", 2, &[]);
+        me.attributes = HashMap::from([("crm.ticket".to_owned(), "42".to_owned())]);
+        r.apply(vec![me.clone()], &mut ev);
+        let stale = info("PA_me", 1, &[]);
+        r.apply(vec![stale], &mut ev);
+        let [RoomEvent::OwnAttributes(attributes)] = &ev[..] else {
+            panic!("{ev:?}");
+        };
+        assert_eq!(attributes["crm.ticket"], "42");
     }
 }

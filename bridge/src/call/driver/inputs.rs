@@ -130,6 +130,10 @@ impl Driver {
                 return None;
             }
             (Some(RoomEvent::Subscribed), _) => return Some(Input::Subscribed),
+            (Some(RoomEvent::OwnAttributes(attributes)), _) => {
+                self.own_attributes = attributes;
+                return None;
+            }
             (Some(RoomEvent::Ended(RoomEnd::Removed { reason })), _) => outcome_reason(reason),
             (Some(RoomEvent::Ended(RoomEnd::Lost(detail))), _) => {
                 tracing::warn!(%detail, "lost the room connection");

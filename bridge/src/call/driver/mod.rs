@@ -5,19 +5,21 @@
 //! `call::answered` until the end; the one ending is delivered through `call::end`. No
 //! decisions are taken here.
 
+mod attribute_headers;
 mod inputs;
 mod pin_check;
 mod ringback;
 mod rpc;
 mod sip_side;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sipbridge_signaling::dialog::Dialog;
-use sipbridge_signaling::message::{Request, Response};
+use sipbridge_signaling::message::{Method, Request, Response};
 use sipbridge_signaling::outcome::{Direction, Ending};
 use sipbridge_signaling::sdp::Negotiated;
 use sipbridge_signaling::transaction::ServerTxId;
@@ -37,6 +39,7 @@ use crate::call::transfer::TransferDesk;
 use crate::cdr::{CallRecord, now_ns};
 use crate::room::{Delivery, JoinError, JoinRequest, Payload, RoomEvent, RoomHandle, join};
 use crate::sip::link::CallInput;
+use attribute_headers::attribute_headers;
 use ringback::Ringback;
 use sip_side::{SipSide, linger};
 
@@ -122,6 +125,10 @@ pub struct Driver {
     /// This call's `rtp:` settings when they are not the YAML's (the API caller's codecs and
     /// media timeout).
     rtp: Option<sipbridge_config::Rtp>,
+    /// The trunk's `attributes_to_headers`: (attribute, header) for our BYE and REFER.
+    attributes_to_headers: Vec<(String, String)>,
+    /// Our participant's attributes as the server last reported them.
+    own_attributes: HashMap<String, String>,
 }
 
 /// Where a machine stopped.
@@ -178,6 +185,8 @@ impl Driver {
             transfers: None,
             remote_answer: None,
             rtp: None,
+            attributes_to_headers: Vec::new(),
+            own_attributes: HashMap::new(),
         }
     }
 
@@ -218,6 +227,13 @@ impl Driver {
     /// This call's own `rtp:` settings (outbound: the API caller's `media`).
     pub fn rtp(mut self, rtp: sipbridge_config::Rtp) -> Self {
         self.rtp = Some(rtp);
+        self
+    }
+
+    /// The trunk's `attributes_to_headers`: our participant's attributes that go on our BYE
+    /// and REFER as SIP headers, (attribute, header).
+    pub fn attributes_to_headers(mut self, mapping: Vec<(String, String)>) -> Self {
+        self.attributes_to_headers = mapping;
         self
     }
 
@@ -347,7 +363,12 @@ impl Driver {
                 None
             }
             Action::SendRequest(request) => self.sip.send_plain(*request).await,
-            Action::Send(request) => self.sip.send_in_dialog(request).await,
+            Action::Send(mut request) => {
+                if matches!(request.request.method, Method::Bye | Method::Refer) {
+                    self.add_attribute_headers(&mut request.request.head.other);
+                }
+                self.sip.send_in_dialog(request).await
+            }
             Action::SendAck(ack) => {
                 self.sip.sip.send_ack(ack).await;
                 None
@@ -531,7 +552,13 @@ impl Driver {
         if let Some(leg) = &mut self.leg {
             leg.finish(&self.context.metrics);
         }
-        let phone = phone_close(phone, self.inbound.as_ref(), machine.dialog_mut());
+        let mut phone = phone_close(phone, self.inbound.as_ref(), machine.dialog_mut());
+        if let PhoneClose::Bye(_, headers) = &mut phone {
+            headers.extend(attribute_headers(
+                &self.attributes_to_headers,
+                &self.own_attributes,
+            ));
+        }
         // The events stay open until the participant has left: a participant whose events
         // nobody reads leaves on its own, without the departure.
         let (room, _events) = self.room.take().unzip();

@@ -188,8 +188,9 @@ fn trunk_match(answer: TrunkAuthentication) -> Result<TrunkMatch, Refusal> {
         credentials,
         // What LiveKit's own SIP service offers: MD5 is what every carrier answers.
         algorithms: vec![Algorithm::Md5],
-        // The rule's answer carries the trunk's mapping.
+        // The rule's answer carries the trunk's mappings.
         headers_to_attributes: Vec::new(),
+        attributes_to_headers: Vec::new(),
     })
 }
 
@@ -263,6 +264,7 @@ fn route(
         metadata: answer.participant_metadata,
         attributes: answer.participant_attributes.into_iter().collect(),
         headers_to_attributes: answer.headers_to_attributes.into_iter().collect(),
+        attributes_to_headers: answer.attributes_to_headers.into_iter().collect(),
         include_headers: SipHeaderOptions::try_from(answer.include_headers)
             .unwrap_or(SipHeaderOptions::SipNoHeaders),
         hide_phone_number,

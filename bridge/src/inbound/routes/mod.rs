@@ -91,6 +91,8 @@ pub struct TrunkMatch {
     pub algorithms: Vec<Algorithm>,
     /// SIP headers of the INVITE copied into participant attributes: (header, attribute).
     pub headers_to_attributes: Vec<(String, String)>,
+    /// Participant attributes sent as headers of our BYE and REFER: (attribute, header).
+    pub attributes_to_headers: Vec<(String, String)>,
 }
 
 /// What the dispatch rules say about a call.
@@ -121,6 +123,8 @@ pub struct Route {
     pub attributes: HashMap<String, String>,
     /// SIP headers of the INVITE copied into participant attributes: (header, attribute).
     pub headers_to_attributes: Vec<(String, String)>,
+    /// Participant attributes sent as headers of our BYE and REFER: (attribute, header).
+    pub attributes_to_headers: Vec<(String, String)>,
     /// Which of the INVITE's other headers become `sip.h.<name>` attributes.
     pub include_headers: SipHeaderOptions,
     /// The caller's number stays out of the participant (name and `sip.*` attributes).

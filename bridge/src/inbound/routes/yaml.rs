@@ -57,11 +57,17 @@ impl YamlRoutes {
             .iter()
             .map(|(header, attribute)| (header.as_str().to_owned(), attribute.clone()))
             .collect();
+        let attributes_to_headers = trunk
+            .attributes_to_headers
+            .iter()
+            .map(|(attribute, header)| (attribute.clone(), header.as_str().to_owned()))
+            .collect();
         Ok(TrunkMatch {
             id: trunk.id.as_str().to_owned(),
             credentials,
             algorithms,
             headers_to_attributes,
+            attributes_to_headers,
         })
     }
 
@@ -97,6 +103,7 @@ fn route(rule: &DispatchRule, call: &CallFacts, trunk: &TrunkMatch) -> Route {
         metadata: rule.metadata.clone(),
         attributes: rule.attributes.clone().into_iter().collect(),
         headers_to_attributes: trunk.headers_to_attributes.clone(),
+        attributes_to_headers: trunk.attributes_to_headers.clone(),
         // The YAML maps headers by name only (`headers_to_attributes`).
         include_headers: SipHeaderOptions::SipNoHeaders,
         hide_phone_number: rule.hide_phone_number,

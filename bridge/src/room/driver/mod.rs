@@ -148,9 +148,11 @@ impl Driver {
             ended: None,
             commands_open: true,
         };
+        // Ourselves first: the attributes we joined with.
+        let everyone = join.participant.into_iter().chain(join.other_participants);
         let subscribe = driver
             .remotes
-            .apply(join.other_participants, &mut driver.room_events);
+            .apply(everyone.collect(), &mut driver.room_events);
         driver.subscribe(subscribe).await;
 
         driver.announce(cid, offer.to_sdp_string()).await;
