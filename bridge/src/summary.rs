@@ -165,8 +165,8 @@ fn rules(out: &mut String, config: &Config) {
         } else {
             trunks.join(", ")
         };
-        let agents: Vec<&str> = rule
-            .room_config
+        let room_config = config.room_config_of(rule);
+        let agents: Vec<&str> = room_config
             .iter()
             .flat_map(|config| &config.agents)
             .map(|agent| agent.agent_name.as_str())

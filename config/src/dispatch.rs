@@ -48,6 +48,10 @@ pub struct DispatchRule {
     /// when the caller's join creates the room; a room that exists keeps its own.
     #[serde(default)]
     pub room_config: Option<RoomConfig>,
+    /// A name of `room_presets:` to start the room configuration from; `room_config` sets
+    /// over it.
+    #[serde(default)]
+    pub room_preset: Option<String>,
 }
 
 /// LiveKit's `RoomConfiguration`, the part a dispatch rule sets.
@@ -64,6 +68,27 @@ pub struct RoomConfig {
     /// The room's metadata.
     #[serde(default)]
     pub metadata: String,
+}
+
+impl RoomConfig {
+    /// This configuration with what it leaves unset taken from `base`.
+    pub fn over(&self, base: &RoomConfig) -> RoomConfig {
+        RoomConfig {
+            agents: if self.agents.is_empty() {
+                base.agents.clone()
+            } else {
+                self.agents.clone()
+            },
+            empty_timeout: self.empty_timeout.or(base.empty_timeout),
+            departure_timeout: self.departure_timeout.or(base.departure_timeout),
+            max_participants: self.max_participants.or(base.max_participants),
+            metadata: if self.metadata.is_empty() {
+                base.metadata.clone()
+            } else {
+                self.metadata.clone()
+            },
+        }
+    }
 }
 
 /// An agent to dispatch, by the name its worker registered.

@@ -21,6 +21,8 @@ mod trunks;
 mod validate;
 pub mod values;
 
+use std::collections::BTreeMap;
+
 pub use dispatch::{AgentDispatch, DispatchRule, RoomConfig, RoomRule};
 pub use error::{ConfigError, Origin, Problem};
 pub use livekit::LiveKit;
@@ -46,6 +48,8 @@ pub struct Config {
     pub inbound_trunks: Vec<InboundTrunk>,
     pub outbound_trunks: Vec<OutboundTrunk>,
     pub dispatch_rules: Vec<DispatchRule>,
+    /// Named room configurations rules start from (`room_preset`).
+    pub room_presets: BTreeMap<String, RoomConfig>,
     pub limits: Limits,
     pub cdr: Cdr,
     pub logging: Logging,
@@ -53,6 +57,19 @@ pub struct Config {
 }
 
 impl Config {
+    /// The room a rule asks for: its `room_preset`, with what its own `room_config` sets
+    /// over it.
+    pub fn room_config_of(&self, rule: &DispatchRule) -> Option<RoomConfig> {
+        let preset = rule
+            .room_preset
+            .as_ref()
+            .and_then(|name| self.room_presets.get(name));
+        match (preset, &rule.room_config) {
+            (Some(preset), Some(own)) => Some(own.over(preset)),
+            (preset, own) => own.as_ref().or(preset).cloned(),
+        }
+    }
+
     /// Settings that are valid but probably not what a production deployment wants.
     pub fn warnings(&self) -> Vec<String> {
         let open_trunks = self

@@ -1,13 +1,14 @@
 //! Reading a config: YAML → typed structs (with the failing key path and position) → environment
 //! overrides → cross-field validation, whose findings are placed in the file by the source map.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Deserialize;
 use serde_saphyr::{DefaultMessageFormatter, MessageFormatter};
 
 use crate::Config;
-use crate::dispatch::DispatchRule;
+use crate::dispatch::{DispatchRule, RoomConfig};
 use crate::error::{ConfigError, Origin, Problem};
 use crate::livekit::{LiveKit, LiveKitFile};
 use crate::mode::Mode;
@@ -41,6 +42,8 @@ struct ConfigFile {
     outbound_trunks: Vec<OutboundTrunk>,
     #[serde(default)]
     dispatch_rules: Vec<DispatchRule>,
+    #[serde(default)]
+    room_presets: BTreeMap<String, RoomConfig>,
     #[serde(default)]
     limits: Limits,
     #[serde(default)]
@@ -93,6 +96,7 @@ pub fn load_str(
         inbound_trunks: parsed.inbound_trunks,
         outbound_trunks: parsed.outbound_trunks,
         dispatch_rules: parsed.dispatch_rules,
+        room_presets: parsed.room_presets,
         limits: parsed.limits,
         cdr: parsed.cdr,
         logging: parsed.logging,

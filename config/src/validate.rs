@@ -316,6 +316,19 @@ fn check_dispatch_rules(config: &Config, report: &mut Report<'_>) {
         if let Some(room_config) = &rule.room_config {
             check_room_config(&format!("{key}.room_config"), room_config, report);
         }
+        if let Some(name) = rule
+            .room_preset
+            .as_ref()
+            .filter(|name| !config.room_presets.contains_key(*name))
+        {
+            report(
+                format!("{key}.room_preset"),
+                format!("no room_presets entry is named {name:?}"),
+            );
+        }
+    }
+    for (name, preset) in &config.room_presets {
+        check_room_config(&format!("room_presets.{name}"), preset, report);
     }
 }
 

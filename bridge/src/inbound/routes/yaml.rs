@@ -83,12 +83,24 @@ impl YamlRoutes {
                 silent: false,
                 detail: format!("no dispatch rule for trunk {}", trunk.id),
             })?;
-        Ok(Dispatched::Route(Box::new(route(rule, call, trunk))))
+        let room_config = self.config.room_config_of(rule);
+        Ok(Dispatched::Route(Box::new(route(
+            rule,
+            room_config,
+            call,
+            trunk,
+        ))))
     }
 }
 
-/// The room and participant a YAML rule gives the call.
-fn route(rule: &DispatchRule, call: &CallFacts, trunk: &TrunkMatch) -> Route {
+/// The room and participant a YAML rule gives the call; `room_config` is the rule's with its
+/// preset.
+fn route(
+    rule: &DispatchRule,
+    room_config: Option<RoomConfig>,
+    call: &CallFacts,
+    trunk: &TrunkMatch,
+) -> Route {
     let suffix = format!("{:06x}", rand::random::<u32>() & 0xff_ffff);
     Route {
         trunk_id: trunk.id.clone(),
@@ -114,7 +126,7 @@ fn route(rule: &DispatchRule, call: &CallFacts, trunk: &TrunkMatch) -> Route {
         listener_timeout: rule.ringing_timeout.map(|timeout| timeout.0),
         early_media: rule.early_media,
         max_call_duration: rule.max_call_duration.map(|d| d.0),
-        room_config: rule.room_config.as_ref().map(room_configuration),
+        room_config: room_config.as_ref().map(room_configuration),
     }
 }
 
