@@ -1,7 +1,8 @@
 //! The test bed in cluster mode (`tests/bed/up --cluster`: livekit-server on the bed's Redis,
 //! the bed's bridge a SIP node in `mode: cluster`), as an application sees it: trunks and a
 //! dispatch rule created through livekit-server with the Python SDK, a phone call landing in
-//! the rule's room, and outbound calls placed through livekit-server's API with both SDKs.
+//! the rule's room, a trunk's `ringing_timeout` keeping a phone ringing until a room member
+//! listens, and outbound calls placed through livekit-server's API with both SDKs.
 //! `tests/run` runs these after the standalone suite, on the same ports, with the bed
 //! restarted in cluster mode; the standalone run skips them by name.
 #![allow(clippy::unwrap_used)]
@@ -142,6 +143,42 @@ fn cluster_bed_outbound_calls_through_livekit_server_reach_the_node() {
         .unwrap_or_else(|| panic!("krisp_enabled: {reply:?}"));
     assert_eq!(error.code, "invalid_argument", "{error:?}");
     assert!(error.message.contains("krisp_enabled"), "{error:?}");
+}
+
+/// A trunk's `ringing_timeout` held by livekit-server: the node keeps the caller ringing in
+/// the room until a member subscribes to it (here after 3 s), then answers.
+#[test]
+fn cluster_bed_a_trunks_ringing_timeout_answers_when_a_member_listens() {
+    let test = "cluster_bed_a_trunks_ringing_timeout_answers_when_a_member_listens";
+    let Some(bed) = cluster_bed(test) else { return };
+    let trunk = store_with(
+        &bed,
+        Sdk::Python,
+        &json!({"inbound_trunk": {"name": "waiting phones", "numbers": ["+15550171"],
+            "allowed_addresses": ["127.0.0.1/32"], "ringing_timeout": "10s"}}),
+    );
+    store_with(
+        &bed,
+        Sdk::Python,
+        &json!({"dispatch_rule": {"dispatch_rule": {"trunk_ids": [trunk],
+            "rule": {"dispatch_rule_direct": {"room_name": "cluster-waiting-room"}}}}}),
+    );
+    let args = ["--subscribe-after", "3", "--commands"];
+    let mut member = RoomMember::join(&bed, "cluster-waiting-room", "agent", &args);
+    member.expect("joined", WAIT);
+    let uri = format!("sip:+15550171@{}", bed.sip_addr);
+    let mut phone = RoomMember::script(&bed, "py/phone.py", "phone", &["--uri", &uri]);
+    let ringing = phone.expect("ringing", WAIT);
+    member.expect("subscribing", WAIT);
+    let confirmed = phone.expect("confirmed", WAIT);
+    let rang = confirmed["unix_ms"].as_f64().unwrap() - ringing["unix_ms"].as_f64().unwrap();
+    println!("cluster mode: the phone rang {rang:.0} ms before the 200");
+    assert!(
+        rang >= 2500.0,
+        "answered after {rang} ms, before anyone subscribed"
+    );
+    phone.command(json!({"cmd": "hangup"}));
+    assert_eq!(phone.expect("disconnected", WAIT)["code"], 200);
 }
 
 /// The one call record (not a transfer's) of the call with id `call_id`, once written (an

@@ -18,7 +18,7 @@ use crate::call::machine::{CallMachine, Input};
 use crate::call::order::TransferPlan;
 use crate::call::sip::outcome_reason;
 use crate::call::transfer::TransferDesk;
-use crate::room::{Delivery, JoinError, Payload, RoomEnd, RoomEvent, RpcRequest};
+use crate::room::{Delivery, JoinError, Payload, ReceivedData, RoomEnd, RoomEvent, RpcRequest};
 
 impl Driver {
     /// Waits for what happens next and hands it to the machine; then its clock, the
@@ -105,14 +105,16 @@ impl Driver {
     /// Room audio reaches the phone once its media runs; the room ending our participant
     /// goes to the machine; participant RPCs are answered whatever the phase.
     async fn room_event(&mut self, event: Option<RoomEvent>) -> Option<Input> {
+        if let Some(RoomEvent::Data(ReceivedData {
+            payload: Payload::RpcRequest(request),
+            from_identity,
+            ..
+        })) = event
+        {
+            return self.answer_rpc(from_identity, request).await;
+        }
         let now = Instant::now();
         let reason = match (event, self.leg.as_mut()) {
-            (Some(RoomEvent::Data(data)), _) if matches!(data.payload, Payload::RpcRequest(_)) => {
-                let Payload::RpcRequest(request) = data.payload else {
-                    return None;
-                };
-                return self.answer_rpc(data.from_identity, request).await;
-            }
             (Some(RoomEvent::Audio(audio)), Some(leg)) => {
                 leg.media.handle_room_audio(now, &audio);
                 return None;
