@@ -33,7 +33,9 @@ pub use rtp::{Codec, JitterBuffer, PortRange, Rtp, SymmetricRtp};
 pub use service::{Cdr, Http, Limits, LogLevel, Logging, Shutdown};
 pub use sip::{Sip, SipListen, SipTimers, SipTls};
 pub use source_map::Position;
-pub use trunks::{Credentials, DigestAlgorithm, InboundTrunk, OutboundTrunk, Transport};
+pub use trunks::{
+    Credentials, DigestAlgorithm, InboundTrunk, IncludeHeaders, OutboundTrunk, Transport,
+};
 
 /// The whole, validated configuration.
 #[derive(Clone, Debug)]

@@ -37,6 +37,20 @@ pub struct InboundTrunk {
     /// API set them) sent as SIP headers on our BYE and REFER: attribute → header name.
     #[serde(default)]
     pub attributes_to_headers: BTreeMap<String, HeaderName>,
+    /// Which other INVITE headers become `sip.h.<lower-case name>` attributes.
+    #[serde(default)]
+    pub include_headers: IncludeHeaders,
+}
+
+/// LiveKit's `SIPHeaderOptions`, as the YAML writes it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IncludeHeaders {
+    #[default]
+    None,
+    /// The `X-` headers.
+    XHeaders,
+    All,
 }
 
 fn default_auth_algorithms() -> Vec<DigestAlgorithm> {

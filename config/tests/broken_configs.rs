@@ -37,7 +37,7 @@ fn unknown_key() {
     assert_eq!(
         problems("unknown_key.yaml", &[]),
         "unknown_key.yaml:10:5: inbound_trunks[0].allowed_adresses: unknown key `allowed_adresses`, \
-         expected one of id, name, numbers, allowed_addresses, allowed_numbers, auth, auth_algorithms, headers_to_attributes, attributes_to_headers"
+         expected one of id, name, numbers, allowed_addresses, allowed_numbers, auth, auth_algorithms, headers_to_attributes, attributes_to_headers, include_headers"
     );
 }
 

@@ -136,6 +136,10 @@ fn a_phone_call_is_heard_in_the_room_and_ends_with_the_phones_bye() {
         attributes["bed.case"], "audio",
         "X-Bed-Case is mapped by the trunk"
     );
+    assert_eq!(
+        attributes["sip.h.x-bed-case"], "audio",
+        "the trunk's include_headers: x_headers"
+    );
 
     let left = member.expect_where("left", WAIT, |e| e["identity"] == CALLER_IDENTITY);
     assert_eq!(left["attributes"]["sip.callStatus"], "hangup");

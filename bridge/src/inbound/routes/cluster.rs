@@ -191,6 +191,7 @@ fn trunk_match(answer: TrunkAuthentication) -> Result<TrunkMatch, Refusal> {
         // The rule's answer carries the trunk's mappings.
         headers_to_attributes: Vec::new(),
         attributes_to_headers: Vec::new(),
+        include_headers: SipHeaderOptions::SipNoHeaders,
     })
 }
 

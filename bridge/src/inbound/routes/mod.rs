@@ -93,6 +93,8 @@ pub struct TrunkMatch {
     pub headers_to_attributes: Vec<(String, String)>,
     /// Participant attributes sent as headers of our BYE and REFER: (attribute, header).
     pub attributes_to_headers: Vec<(String, String)>,
+    /// Which of the INVITE's other headers become `sip.h.<name>` attributes.
+    pub include_headers: SipHeaderOptions,
 }
 
 /// What the dispatch rules say about a call.

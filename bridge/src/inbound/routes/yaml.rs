@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use livekit_protocol::{RoomAgentDispatch, RoomConfiguration, SipHeaderOptions};
-use sipbridge_config::{Config, DigestAlgorithm, DispatchRule, RoomConfig};
+use sipbridge_config::{Config, DigestAlgorithm, DispatchRule, IncludeHeaders, RoomConfig};
 use sipbridge_signaling::auth::Algorithm;
 use sipbridge_signaling::outcome::InboundRejection;
 
@@ -62,12 +62,18 @@ impl YamlRoutes {
             .iter()
             .map(|(attribute, header)| (attribute.clone(), header.as_str().to_owned()))
             .collect();
+        let include_headers = match trunk.include_headers {
+            IncludeHeaders::None => SipHeaderOptions::SipNoHeaders,
+            IncludeHeaders::XHeaders => SipHeaderOptions::SipXHeaders,
+            IncludeHeaders::All => SipHeaderOptions::SipAllHeaders,
+        };
         Ok(TrunkMatch {
             id: trunk.id.as_str().to_owned(),
             credentials,
             algorithms,
             headers_to_attributes,
             attributes_to_headers,
+            include_headers,
         })
     }
 
@@ -116,8 +122,7 @@ fn route(
         attributes: rule.attributes.clone().into_iter().collect(),
         headers_to_attributes: trunk.headers_to_attributes.clone(),
         attributes_to_headers: trunk.attributes_to_headers.clone(),
-        // The YAML maps headers by name only (`headers_to_attributes`).
-        include_headers: SipHeaderOptions::SipNoHeaders,
+        include_headers: trunk.include_headers,
         hide_phone_number: rule.hide_phone_number,
         pin: rule.rule.pin().map(str::to_owned),
         pin_timeout: rule
