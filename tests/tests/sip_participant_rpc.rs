@@ -3,13 +3,16 @@
 //! caller's INVITE headers, an unknown method gets LiveKit's error 1400, and
 //! `lk.sip.EndCall` ends the call — its headers on the BYE SIPp checks, with the attribute
 //! the trunk's `attributes_to_headers` maps (set on the caller through the server API), its
-//! own row in the record and on the participant's departure.
+//! own row in the record and on the participant's departure. On a call we placed,
+//! `GetRemoteHeaders` gives the answering carrier's 200 OK headers.
 #![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use sipbridge_tests::api::{Sdk, create_sip_participant};
 use sipbridge_tests::sipp::{run_uac, scenario};
+use sipbridge_tests::sipp_uas::{BRIDGE_HANGS_UP, RING_180, SDP_PCMA_PCMU, SippUas};
 use sipbridge_tests::{Bed, RoomMember};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -114,4 +117,45 @@ fn an_agent_reads_the_callers_headers_and_ends_the_call_over_rpc() {
         record["callStatusCode"]["status"], "Ended by lk.sip.EndCall",
         "{record}"
     );
+}
+
+/// On a call we placed, `lk.sip.GetRemoteHeaders` gives the far end's 200 OK headers.
+#[test]
+fn an_agent_reads_the_answering_carriers_headers_on_a_placed_call() {
+    let test = "an_agent_reads_the_answering_carriers_headers_on_a_placed_call";
+    let Some(bed) = Bed::get(test) else { return };
+    let answered = scenario(
+        "uas_answer",
+        &[
+            ("RINGING", RING_180),
+            ("ANSWER_SDP", SDP_PCMA_PCMU),
+            ("EXTRA_HEADERS", "X-Carrier-Ref: abc123"),
+            ("HANGUP", BRIDGE_HANGS_UP),
+        ],
+    );
+    let carrier = SippUas::start(&bed, "rpc-outbound", &answered, 1, &[]);
+    let mut member = RoomMember::join(&bed, "out-rpc", "agent", &["--commands"]);
+    member.expect("joined", WAIT);
+    let request = json!({
+        "trunk": { "hostname": carrier.addr() },
+        "sip_number": "+15550199",
+        "sip_call_to": "+15557654321",
+        "room_name": "out-rpc",
+        "participant_identity": "callee-rpc",
+        "wait_until_answered": true,
+    });
+    let reply = create_sip_participant(&bed, Sdk::Python, &request, WAIT);
+    assert!(reply.ok.is_some(), "{reply:?}");
+    let asked = json!({"cmd": "rpc", "to": "callee-rpc", "method": "lk.sip.GetRemoteHeaders",
+        "payload": json!({"include": ["x-carrier-ref"]}).to_string()});
+    member.command(asked);
+    let answer = member.expect("rpc_result", WAIT);
+    let headers: Value = serde_json::from_str(answer["payload"].as_str().unwrap()).unwrap();
+    assert_eq!(headers, json!({"headers": {"X-Carrier-Ref": "abc123"}}));
+    let end =
+        json!({"cmd": "rpc", "to": "callee-rpc", "method": "lk.sip.EndCall", "payload": "{}"});
+    member.command(end);
+    member.expect("rpc_result", WAIT);
+    let run = carrier.finish(WAIT);
+    assert!(run.passed, "the carrier got no BYE: {}", run.trace);
 }
