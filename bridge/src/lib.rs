@@ -76,7 +76,9 @@ pub async fn run(
     );
     let node = cluster::join(&config).await?;
     let report = node.as_ref().map(cluster::Node::call_state_reporter);
-    let (cdr, cdr_writer) = CdrSink::start_reporting(config.cdr.path.clone().into(), report);
+    let failures = Some(metrics.cdr_write_failures.clone());
+    let (cdr, cdr_writer) =
+        CdrSink::start_reporting(config.cdr.path.clone().into(), report, failures);
     let (endpoint_commands, commands) = sip::endpoint::command_channel();
     let calls = Arc::new(call_context(
         &config,

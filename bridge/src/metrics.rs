@@ -54,6 +54,9 @@ pub struct Metrics {
     pub transfers: Family<Labels<&'static str>, Counter>,
     /// SIP events dropped because their call's input queue was full (a flooding peer).
     pub call_inputs_dropped: Counter,
+    /// Attempts to write call detail records that failed (disk full, read-only); the records
+    /// wait in memory and are written once the file works again.
+    pub cdr_write_failures: Counter,
 }
 
 fn duration_histogram() -> Histogram {
@@ -90,6 +93,7 @@ impl Metrics {
             rtp_jitter: Family::new_with_constructor(jitter_histogram),
             transfers: Family::default(),
             call_inputs_dropped: Counter::default(),
+            cdr_write_failures: Counter::default(),
             registry: Registry::default(),
         };
         metrics.register(ours);
@@ -105,6 +109,11 @@ impl Metrics {
             "call_inputs_dropped",
             "SIP events dropped because their call's input queue was full",
             self.call_inputs_dropped.clone(),
+        );
+        ours.register(
+            "cdr_write_failures",
+            "Failed attempts to write call detail records (kept in memory and retried)",
+            self.cdr_write_failures.clone(),
         );
         ours.register(
             "active_calls",

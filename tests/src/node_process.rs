@@ -17,6 +17,9 @@ pub struct NodeProcess {
     /// livekit-server as the API.
     pub bed: Bed,
     log: PathBuf,
+    /// How it was started, to start it again.
+    binary: PathBuf,
+    config: PathBuf,
 }
 
 impl NodeProcess {
@@ -38,8 +41,7 @@ impl NodeProcess {
     /// Starts `binary` as a node of `cluster` on ports of its own (`label` names its files),
     /// and returns once it is healthy and serving livekit-server's calls.
     pub fn start(bed: &Bed, binary: &Path, cluster: &OwnCluster, label: &str) -> Self {
-        let dir = bed.dir.join(label);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = fresh_dir(bed, label);
         let sip_addr = format!("127.0.0.1:{}", free_port(false));
         let http_addr = format!("127.0.0.1:{}", free_port(false));
         let cdr = dir.join("cdr.jsonl");
@@ -50,10 +52,63 @@ impl NodeProcess {
             node_yaml(bed, cluster, &sip_addr, &http_addr, &cdr),
         )
         .unwrap();
+        let bed = Bed {
+            sip_addr,
+            api_url: cluster.api_url.clone(),
+            livekit_url: cluster.livekit.url.clone(),
+            metrics_url: format!("http://{http_addr}/metrics"),
+            cdr,
+            ..bed.clone()
+        };
+        Self::spawn(bed, binary, &config)
+    }
+
+    /// A bridge in standalone mode as a process of its own, on the bed's livekit-server with
+    /// `yaml` (trunks, rules) on top, its files in the bed's directory `label`.
+    pub fn standalone(bed: &Bed, binary: &Path, label: &str, yaml: &str) -> Self {
+        let dir = fresh_dir(bed, label);
+        let sip_addr = format!("127.0.0.1:{}", free_port(false));
+        let http_addr = format!("127.0.0.1:{}", free_port(false));
+        let cdr = dir.join("cdr.jsonl");
+        let _ = std::fs::remove_file(&cdr);
+        let _ = std::fs::remove_dir_all(dir.join("cdr.jsonl.live"));
+        let config = dir.join("sipbridge.yaml");
+        let text = format!(
+            "livekit: {{ url: \"{}\", api_key: {}, api_secret: {} }}\n\
+             sip:\n  listen: {{ udp: [\"{sip_addr}\"], tcp: [\"{sip_addr}\"] }}\n  external_ip: 127.0.0.1\n\
+             http: {{ listen: \"{http_addr}\" }}\n\
+             cdr: {{ path: \"{}\" }}\n\
+             limits: {{ max_cpu_utilization: 1.0 }}\n{yaml}",
+            bed.livekit_url,
+            bed.api_key,
+            bed.api_secret,
+            cdr.display()
+        );
+        std::fs::write(&config, text).unwrap();
+        let bed = Bed {
+            sip_addr,
+            api_url: format!("http://{http_addr}"),
+            metrics_url: format!("http://{http_addr}/metrics"),
+            cdr,
+            ..bed.clone()
+        };
+        Self::spawn(bed, binary, &config)
+    }
+
+    /// Starts the same bridge again (after [`NodeProcess::kill`]): same config, ports and
+    /// record file.
+    pub fn start_again(&mut self) {
+        self.kill();
+        let again = Self::spawn(self.bed.clone(), &self.binary.clone(), &self.config.clone());
+        *self = again;
+    }
+
+    fn spawn(bed: Bed, binary: &Path, config: &Path) -> Self {
+        let dir = config.parent().unwrap_or(Path::new("."));
         let log = dir.join("sipbridge.log");
         let child = Command::new(binary)
             .arg("--config")
-            .arg(&config)
+            .arg(config)
             // The bed's exported LIVEKIT_* (and any REDIS_*) would override the YAML, as
             // they do for livekit-server: the node must reach this cluster only.
             .env_remove("LIVEKIT_URL")
@@ -62,21 +117,16 @@ impl NodeProcess {
             .env_remove("REDIS_HOST")
             .env_remove("REDIS_PASSWORD")
             .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(std::fs::File::create(dir.join("sipbridge.stderr")).unwrap())
+            .stdout(append(&log))
+            .stderr(append(&dir.join("sipbridge.stderr")))
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", binary.display()));
         let mut node = Self {
             child: Some(child),
-            bed: Bed {
-                sip_addr,
-                api_url: cluster.api_url.clone(),
-                livekit_url: cluster.livekit.url.clone(),
-                metrics_url: format!("http://{http_addr}/metrics"),
-                cdr,
-                ..bed.clone()
-            },
+            bed,
             log,
+            binary: binary.to_owned(),
+            config: config.to_owned(),
         };
         node.wait_until_serving();
         node
@@ -109,6 +159,25 @@ impl NodeProcess {
         }
         std::thread::sleep(Duration::from_millis(500));
     }
+}
+
+/// The node's directory, without the logs of an earlier run.
+fn fresh_dir(bed: &Bed, label: &str) -> PathBuf {
+    let dir = bed.dir.join(label);
+    std::fs::create_dir_all(&dir).unwrap();
+    for log in ["sipbridge.log", "sipbridge.stderr"] {
+        let _ = std::fs::remove_file(dir.join(log));
+    }
+    dir
+}
+
+/// A log file the process appends to (a restarted node's log follows the first one's).
+fn append(path: &Path) -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap()
 }
 
 impl Drop for NodeProcess {

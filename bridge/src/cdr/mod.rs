@@ -3,27 +3,38 @@
 //! one line per transfer shaped like `livekit.SIPTransferInfo` ([`TransferRecord`]); a reader
 //! tells them apart by `transferId`, which only transfer lines have.
 //!
-//! Never lost: records go through an unbounded queue to one writer task that flushes and
-//! syncs each batch, and `run` waits for the writer before returning. A call's [`CallRecord`]
-//! writes itself when dropped unfinished (a call task that ended without an outcome), so a
-//! bug cannot swallow a record either. Never duplicated: [`CallRecord::finish`] consumes it.
+//! Never lost: records go through an unbounded queue to one writer task (`writer`) that
+//! flushes and syncs each batch, holds them in memory while the file cannot be written, and
+//! `run` waits for the writer before returning. A call's [`CallRecord`] writes itself when
+//! dropped unfinished (a call task that ended without an outcome), so a bug cannot swallow a
+//! record either; and a call in progress when the process dies is in the live-call journal
+//! (`journal`), recovered on the next start. Never duplicated: [`CallRecord::finish`]
+//! consumes it.
 
+mod journal;
 mod transfer;
+mod writer;
 
 use std::path::PathBuf;
 
 use livekit_protocol::{DisconnectReason, SipCallInfo, SipStatus, SipTransferInfo};
-use tokio::io::AsyncWriteExt;
+use prometheus_client::metrics::counter::Counter;
 use tokio::sync::mpsc;
 
 pub use transfer::TransferRecord;
 
-/// One line of the file.
+/// What the writer is asked to do, in order.
 #[derive(Debug)]
 enum Record {
     // Boxed: records are queued by the thousand, and a call's is several times a transfer's.
+    /// A call's final record: a line of the file.
     Call(Box<SipCallInfo>),
+    /// A transfer's record: a line of the file.
     Transfer(SipTransferInfo),
+    /// A call in progress, as far as it goes: its journal entry.
+    Live(Box<SipCallInfo>),
+    /// A call that will have no record (a step of an attempt): its journal entry goes.
+    Forget(String),
 }
 
 /// A record once written, for whoever reports calls elsewhere (cluster mode: livekit-server's
@@ -45,23 +56,33 @@ impl CdrSink {
     /// The writer task for `path` and the sink feeding it. The task ends once every sink is
     /// dropped and the queue is written out.
     pub fn start(path: PathBuf) -> (Self, tokio::task::JoinHandle<()>) {
-        Self::start_reporting(path, None)
+        Self::start_reporting(path, None, None)
     }
 
-    /// The same, telling `report` of each record once it is written.
+    /// The same, telling `report` of each record once it is queued for the file and counting
+    /// failed writes in `failures`. The records of calls the last run left in progress
+    /// (its live-call journal) are queued first.
     pub fn start_reporting(
         path: PathBuf,
         report: Option<Report>,
+        failures: Option<Counter>,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (sender, queue) = mpsc::unbounded_channel();
-        (
-            Self(sender),
-            tokio::spawn(write_records(path, queue, report)),
-        )
+        let sink = Self(sender);
+        for info in journal::recover(&path) {
+            sink.send(Record::Call(Box::new(info)));
+        }
+        let writer = writer::Writer {
+            path,
+            report,
+            failures,
+        };
+        (sink, tokio::spawn(writer.run(queue)))
     }
 
-    /// Starts the record of one call.
+    /// Starts the record of one call, journalled until it ends.
     pub fn record(&self, info: SipCallInfo) -> CallRecord {
+        self.send(Record::Live(Box::new(info.clone())));
         CallRecord {
             info: Some(info),
             sink: self.clone(),
@@ -111,10 +132,23 @@ impl CallRecord {
         })
     }
 
+    /// The call is answered now (`started_at_ns`, unless set already): its journal entry is
+    /// written again and synced, so a crash cannot lose a call that was answered.
+    pub fn answered(&mut self) {
+        if let Some(info) = self.info.as_mut() {
+            if info.started_at_ns == 0 {
+                info.started_at_ns = now_ns();
+            }
+            self.sink.send(Record::Live(Box::new(info.clone())));
+        }
+    }
+
     /// Drops the record unwritten: the attempt did not end, it took a step (a 407 challenge,
-    /// answered with a new INVITE that gets a record of its own).
+    /// answered with a new INVITE that gets a record of its own). Its journal entry goes.
     pub fn discard(mut self) {
-        self.info = None;
+        if let Some(info) = self.info.take() {
+            self.sink.send(Record::Forget(info.call_id));
+        }
     }
 
     /// Writes the record with its outcome. `ended_at_ns` is now.
@@ -176,8 +210,9 @@ pub fn now_ns() -> i64 {
 /// A transfer line gets the same two changes ([`transfer::to_json`]).
 fn to_json(record: &Record) -> Result<String, serde_json::Error> {
     let info = match record {
-        Record::Call(info) => info,
+        Record::Call(info) | Record::Live(info) => info,
         Record::Transfer(info) => return transfer::to_json(info),
+        Record::Forget(_) => return Ok(String::new()),
     };
     // The status is written by hand: the mapping refuses a code its enum does not name (a
     // carrier's 699 or 499), which would lose the whole record.
@@ -201,58 +236,6 @@ fn status_json(status: &SipStatus) -> serde_json::Value {
         json["status"] = status.status.clone().into();
     }
     json
-}
-
-async fn write_records(
-    path: PathBuf,
-    mut queue: mpsc::UnboundedReceiver<Record>,
-    report: Option<Report>,
-) {
-    let mut file = match tokio::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .await
-    {
-        Ok(file) => Some(file),
-        Err(error) => {
-            tracing::error!(path = %path.display(), %error, "cannot open the call detail record file; records go to the log");
-            None
-        }
-    };
-    let mut batch = Vec::new();
-    while queue.recv_many(&mut batch, 256).await > 0 {
-        let mut lines = String::new();
-        let mut reported = Vec::new();
-        for record in batch.drain(..) {
-            if report.is_some() {
-                reported.push(match &record {
-                    Record::Call(info) => Written::Call(info.clone()),
-                    Record::Transfer(info) => Written::Transfer(info.clone()),
-                });
-            }
-            match to_json(&record) {
-                Ok(json) => {
-                    lines.push_str(&json);
-                    lines.push('\n');
-                }
-                Err(error) => {
-                    tracing::error!(%error, ?record, "call detail record not serializable")
-                }
-            }
-        }
-        let written = match file.as_mut() {
-            Some(file) => match file.write_all(lines.as_bytes()).await {
-                Ok(()) => file.sync_data().await,
-                Err(error) => Err(error),
-            },
-            None => Err(std::io::Error::other("no file")),
-        };
-        if let Err(error) = written {
-            // The record must survive somewhere: the log is the last resort.
-            tracing::error!(%error, records = %lines.trim_end(), "call detail records not written to the file");
-        }
-    }
 }
 
 #[cfg(test)]
@@ -309,5 +292,54 @@ mod tests {
             assert_eq!(json["callStatusCode"]["status"], phrase, "{line}");
             assert_eq!(json["callId"], "SCL_1", "{line}");
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod writer_tests {
+    use super::*;
+
+    /// The file cannot be written (here: a directory stands where it should be): records
+    /// wait, each failure is counted, and they are written once the file works; the
+    /// journal keeps the call until then.
+    #[tokio::test]
+    async fn records_wait_in_memory_while_the_file_cannot_be_written() {
+        let dir = std::env::temp_dir().join(format!("sipbridge-cdr-full-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("cdr.jsonl");
+        std::fs::create_dir_all(&path).unwrap();
+        let failures = Counter::default();
+        let (sink, writer) = CdrSink::start_reporting(path.clone(), None, Some(failures.clone()));
+        let info = |id: &str| SipCallInfo {
+            call_id: id.into(),
+            ..SipCallInfo::default()
+        };
+        let mut first = sink.record(info("SCL_first"));
+        first.answered();
+        first.finish(DisconnectReason::ClientInitiated, 200, "Remote hangup", "");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert!(failures.get() >= 1, "the failed write is counted");
+        let live = journal::directory(&path).join("SCL_first.json");
+        assert!(live.exists(), "not written: still in the journal");
+
+        std::fs::remove_dir(&path).unwrap();
+        sink.record(info("SCL_second")).finish(
+            DisconnectReason::UserRejected,
+            486,
+            "Busy Here",
+            "",
+        );
+        drop(sink);
+        writer.await.unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let ids: Vec<String> = text
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["callId"].to_string())
+            .collect();
+        assert_eq!(ids, ["\"SCL_first\"", "\"SCL_second\""]);
+        assert!(!live.exists(), "written: out of the journal");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -36,7 +36,7 @@ use crate::call::ports::RtpSockets;
 use crate::call::settings::{codec_name, leg_settings};
 use crate::call::sip::CallSip;
 use crate::call::transfer::TransferDesk;
-use crate::cdr::{CallRecord, now_ns};
+use crate::cdr::CallRecord;
 use crate::room::{Delivery, JoinError, JoinRequest, Payload, RoomEvent, RoomHandle, join};
 use crate::sip::link::CallInput;
 use attribute_headers::attribute_headers;
@@ -312,11 +312,7 @@ impl Driver {
             leg.media.restart_media_timeout(now);
         }
         self.sip.sip.requeue(std::mem::take(&mut self.deferred));
-        self.record.update(|info| {
-            if info.started_at_ns == 0 {
-                info.started_at_ns = now_ns();
-            }
-        });
+        self.record.answered();
         let setup = answered::Setup {
             dialog: handover.dialog,
             session: handover.session,
@@ -512,7 +508,7 @@ impl Driver {
         {
             self.context.metrics.inbound_invite(response.code);
             if response.code < 300 {
-                self.record.update(|info| info.started_at_ns = now_ns());
+                self.record.answered();
             }
         }
         self.sip.sip.respond(id, response).await;

@@ -1,0 +1,88 @@
+//! The bridge killed outright (SIGKILL, as an OOM kill or a host crash would) with calls up,
+//! then started again: every call that was up gets its record on the new start, from the
+//! live-call journal, with the "recovered after a bridge restart" outcome — calls in,
+//! records out, across a crash. The bridge runs as a process of its own (the bed's binary).
+#![allow(clippy::unwrap_used)]
+
+use std::time::{Duration, Instant};
+
+use sipbridge_tests::Bed;
+use sipbridge_tests::node_process::NodeProcess;
+use sipbridge_tests::sipp::{PHONE_HANGS_UP, run_uac, scenario};
+
+const WAIT: Duration = Duration::from_secs(30);
+const CALLS: usize = 3;
+const NUMBER: &str = "+15550177";
+
+const YAML: &str = "inbound_trunks:
+  - { id: crash-callers, numbers: [\"+15550177\"], allowed_addresses: [127.0.0.0/8] }
+dispatch_rules:
+  - { id: crash-rooms, trunk_ids: [crash-callers], rule: { individual: { room_prefix: crash- } } }
+";
+
+#[test]
+fn calls_up_when_the_bridge_is_killed_get_recovered_records_on_its_next_start() {
+    let test = "calls_up_when_the_bridge_is_killed_get_recovered_records_on_its_next_start";
+    let Some(bed) = Bed::get(test) else { return };
+    let Some(binary) = NodeProcess::binary(&bed, test) else {
+        return;
+    };
+    let mut bridge = NodeProcess::standalone(&bed, &binary, "crash", YAML);
+    let own = bridge.bed.clone();
+    // Long calls: the phones would hang up after a minute; the test is over long before.
+    let phones: Vec<_> = (0..CALLS)
+        .map(|i| {
+            let own = own.clone();
+            std::thread::spawn(move || {
+                let call = scenario("uac_call", &[("HANGUP", PHONE_HANGS_UP)]);
+                let label = format!("crash-{i}");
+                run_uac(
+                    &own,
+                    &label,
+                    &call,
+                    NUMBER,
+                    &["-d", "60000"],
+                    Duration::from_secs(10),
+                )
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + WAIT;
+    while own.metric("sipbridge_active_calls") < CALLS as f64 {
+        assert!(Instant::now() < deadline, "the calls did not come up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(own.records(|_| true).is_empty(), "no call has ended yet");
+
+    bridge.kill();
+    let killed_at = Instant::now();
+    bridge.start_again();
+    println!("bridge back {:?} after the SIGKILL", killed_at.elapsed());
+    let recovered =
+        own.records(|r| r["callStatusCode"]["status"] == "Recovered after a bridge restart");
+    assert_eq!(recovered.len(), CALLS, "{recovered:?}");
+    for record in &recovered {
+        assert_eq!(record["disconnectReason"], "UNKNOWN_REASON", "{record}");
+        assert_eq!(record["callStatusCode"]["code"], 500, "{record}");
+        assert_eq!(
+            record["callStatus"], "SCS_DISCONNECTED",
+            "answered: {record}"
+        );
+        assert!(
+            record["roomName"].as_str().unwrap().starts_with("crash-"),
+            "{record}"
+        );
+    }
+    // Calls in = records out, by SIP Call-ID. The phones' BYEs, when they come, find no
+    // dialog on the new process; the runs end at their limit.
+    for phone in phones {
+        let run = phone.join().unwrap();
+        let records = own.records(|r| r["sipCallId"] == run.call_id.as_str());
+        assert_eq!(records.len(), 1, "{}: {records:?}", run.call_id);
+    }
+    let lines = std::fs::read_to_string(&own.cdr).unwrap();
+    assert!(
+        lines.ends_with('\n'),
+        "the record file ends in a whole line"
+    );
+}
