@@ -141,6 +141,31 @@ impl NodeProcess {
         }
     }
 
+    /// Asks the node to stop (SIGTERM, as an orchestrator does), without waiting.
+    pub fn signal_terminate(&self) {
+        if let Some(child) = &self.child {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+        }
+    }
+
+    /// Waits up to `limit` for the node, already told to stop, to exit.
+    pub fn wait_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("the node runs");
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("the node did not exit within {limit:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// `/health` 200, then half a second for the node's psrpc subscriptions, which it makes
     /// asynchronously once up and which nothing outside shows (as [`OwnCluster`] waits).
     fn wait_until_serving(&mut self) {

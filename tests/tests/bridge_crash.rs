@@ -1,18 +1,27 @@
-//! The bridge killed outright (SIGKILL, as an OOM kill or a host crash would) with calls up,
-//! then started again: every call that was up gets its record on the new start, from the
-//! live-call journal, with the "recovered after a bridge restart" outcome — calls in,
-//! records out, across a crash. The bridge runs as a process of its own (the bed's binary).
+//! The bridge stopped with calls up, as a process of its own (the bed's binary). Killed
+//! outright (SIGKILL, as an OOM kill or a host crash would), then started again: every call
+//! that was up gets its record on the new start, from the live-call journal, with the
+//! "recovered after a bridge restart" outcome — calls in, records out, across a crash.
+//! SIGTERMed: new calls refused at once, the calls up ended at the drain timeout, exit 0.
 #![allow(clippy::unwrap_used)]
 
 use std::time::{Duration, Instant};
 
 use sipbridge_tests::Bed;
 use sipbridge_tests::node_process::NodeProcess;
-use sipbridge_tests::sipp::{PHONE_HANGS_UP, run_uac, scenario};
+use sipbridge_tests::sipp::{PHONE_HANGS_UP, ROOM_HANGS_UP, run_uac, scenario};
 
 const WAIT: Duration = Duration::from_secs(30);
 const CALLS: usize = 3;
 const NUMBER: &str = "+15550177";
+
+const PCMU_OFFER: &str = "      v=0
+      o=- 1 1 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0
+      a=rtpmap:0 PCMU/8000";
 
 const YAML: &str = "inbound_trunks:
   - { id: crash-callers, numbers: [\"+15550177\"], allowed_addresses: [127.0.0.0/8] }
@@ -85,4 +94,58 @@ fn calls_up_when_the_bridge_is_killed_get_recovered_records_on_its_next_start() 
         lines.ends_with('\n'),
         "the record file ends in a whole line"
     );
+}
+
+/// SIGTERM with calls up: a new INVITE gets 503 with Retry-After at once, the calls up are
+/// ended at the drain timeout with SERVER_SHUTDOWN (their phones get BYE), every record is
+/// written and the journal left empty, and the process exits 0.
+#[test]
+fn a_sigtermed_bridge_refuses_new_calls_ends_its_calls_at_the_drain_timeout_and_exits_0() {
+    let test =
+        "a_sigtermed_bridge_refuses_new_calls_ends_its_calls_at_the_drain_timeout_and_exits_0";
+    let Some(bed) = Bed::get(test) else { return };
+    let Some(binary) = NodeProcess::binary(&bed, test) else {
+        return;
+    };
+    let yaml = format!("{YAML}shutdown: {{ drain_timeout: 3s }}\n");
+    let mut bridge = NodeProcess::standalone(&bed, &binary, "drain-process", &yaml);
+    let own = bridge.bed.clone();
+    let phones: Vec<_> = (0..CALLS)
+        .map(|i| {
+            let own = own.clone();
+            std::thread::spawn(move || {
+                // Up until the bridge's BYE.
+                let call = scenario("uac_call", &[("HANGUP", ROOM_HANGS_UP)]);
+                run_uac(&own, &format!("drain-{i}"), &call, NUMBER, &[], WAIT)
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + WAIT;
+    while own.metric("sipbridge_active_calls") < CALLS as f64 {
+        assert!(Instant::now() < deadline, "the calls did not come up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bridge.signal_terminate();
+    std::thread::sleep(Duration::from_millis(300));
+    let refused = scenario(
+        "uac_refused",
+        &[("EXPECTED_CODE", "503"), ("OFFER_BODY", PCMU_OFFER)],
+    );
+    let late = run_uac(&own, "drain-late", &refused, NUMBER, &[], WAIT);
+    assert!(late.passed, "a new INVITE while draining: {}", late.trace);
+    let status = bridge.wait_exit(WAIT);
+    assert!(status.success(), "exit status {status}");
+    for phone in phones {
+        let run = phone.join().unwrap();
+        assert!(run.passed, "the phone got the bridge's BYE: {}", run.trace);
+        let record = own.cdr_of(&run.call_id, WAIT);
+        assert_eq!(record["disconnectReason"], "SERVER_SHUTDOWN", "{record}");
+        assert_eq!(record["callStatusCode"]["code"], 503, "{record}");
+    }
+    let record = own.cdr_of(&late.call_id, WAIT);
+    assert_eq!(record["disconnectReason"], "SERVER_SHUTDOWN", "{record}");
+    let journal = std::fs::read_dir(own.cdr.with_extension("jsonl.live"))
+        .unwrap()
+        .count();
+    assert_eq!(journal, 0, "a clean stop leaves no call in the journal");
 }

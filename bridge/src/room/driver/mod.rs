@@ -33,6 +33,8 @@ const PUBLISH_TIMEOUT: Duration = Duration::from_secs(15);
 const MEDIA_LOSS_GRACE: Duration = Duration::from_secs(5);
 /// Each step of leaving (attributes acknowledged, leave acknowledged) waits at most this.
 const LEAVE_STEP_TIMEOUT: Duration = Duration::from_secs(2);
+/// How soon room events the call actor's queue could not take are offered again.
+const BACKLOG_RETRY: Duration = Duration::from_millis(20);
 /// Time spent trying to resume a dropped signal connection before reporting it lost.
 const RESUME_BUDGET: Duration = Duration::from_secs(5);
 /// One Opus frame of 20 ms on the 48 kHz RTP clock.
@@ -229,6 +231,9 @@ impl Driver {
         if let Some(leaving) = &self.leaving {
             wake = wake.min(leaving.deadline);
         }
+        if !self.room_events.is_empty() {
+            wake = wake.min(Instant::now() + BACKLOG_RETRY);
+        }
         wake
     }
 
@@ -348,18 +353,27 @@ impl Driver {
         }
     }
 
-    /// Hands the collected room events to the call actor.
+    /// Hands the collected room events to the call actor, never waiting for it: a call actor
+    /// that is itself waiting for this task (an attribute update, a data packet) would never
+    /// read them, and the two would wait for each other for ever. What the queue cannot take
+    /// now stays for the next turn, in order (the loop comes back within [`BACKLOG_RETRY`]);
+    /// audio that cannot go now is dropped (it is real time).
     async fn dispatch(&mut self) {
+        use tokio::sync::mpsc::error::TrySendError;
         let mut listener_gone = false;
-        for event in self.room_events.drain(..) {
-            match event {
-                // Audio is real time: when the call actor is behind, drop rather than wait.
-                RoomEvent::Audio(_) => {
-                    let _ = self.events.try_send(event);
+        let mut events = std::mem::take(&mut self.room_events).into_iter();
+        for event in events.by_ref() {
+            match self.events.try_send(event) {
+                Ok(()) | Err(TrySendError::Full(RoomEvent::Audio(_))) => {}
+                Err(TrySendError::Full(event)) => {
+                    self.room_events.push(event);
+                    break;
                 }
-                _ => listener_gone |= self.events.send(event).await.is_err(),
+                Err(TrySendError::Closed(_)) => listener_gone = true,
             }
         }
+        let later = events.filter(|event| !matches!(event, RoomEvent::Audio(_)));
+        self.room_events.extend(later);
         if listener_gone && self.leaving.is_none() {
             // Nobody listens any more; leave rather than linger in the room.
             self.start_leaving(None, None).await;
@@ -389,9 +403,19 @@ impl Driver {
         self.publisher.rtc.disconnect();
         self.subscriber.rtc.disconnect();
         self.signal.close().await;
-        // Bounded, so a call actor that stopped reading cannot keep this task alive.
-        let _ =
-            tokio::time::timeout(REQUEST_TIMEOUT, self.events.send(RoomEvent::Ended(end))).await;
+        // What the call actor has not taken yet, then the end; bounded, so a call actor that
+        // stopped reading cannot keep this task alive.
+        let backlog = std::mem::take(&mut self.room_events);
+        let events = &self.events;
+        let deliver = async move {
+            for event in backlog {
+                if events.send(event).await.is_err() {
+                    return;
+                }
+            }
+            let _ = events.send(RoomEvent::Ended(end)).await;
+        };
+        let _ = tokio::time::timeout(REQUEST_TIMEOUT, deliver).await;
     }
 }
 
