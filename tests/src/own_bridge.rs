@@ -121,6 +121,9 @@ impl Drop for OwnBridge {
         // A failed test's records stay, for whoever looks into it.
         if !std::thread::panicking() {
             let _ = std::fs::remove_file(&self.bed.cdr);
+            let mut journal = self.bed.cdr.clone().into_os_string();
+            journal.push(".live");
+            let _ = std::fs::remove_dir_all(journal);
         }
     }
 }
