@@ -70,6 +70,22 @@ impl OwnLiveKit {
         server
     }
 
+    /// Stops the server as its supervisor would (SIGTERM), and kills it if it has not exited
+    /// within `limit` (livekit-server drains: it waits for its rooms to empty).
+    pub fn stop(&mut self, limit: Duration) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + limit;
+            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// Kills the server outright (SIGKILL), as a crash would.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -1,0 +1,100 @@
+//! A standalone bridge whose livekit-server goes away mid-call and comes back on the same
+//! ports. Killed (SIGKILL): the call up ends as docs/OUTCOMES.md says of a lost connection —
+//! the phone gets BYE once the resume fails, the record says SIGNAL_CLOSE, 200 "Local
+//! hangup". Stopped (SIGTERM): livekit-server drains, waiting for its rooms to empty, and the
+//! call carries on meanwhile; when the server finally goes (here killed after 5 s), the call
+//! ends as above. Either way a new call into the server that came back is answered. Prints
+//! how long after the fault the phone had its BYE.
+#![allow(clippy::unwrap_used)]
+
+use std::time::{Duration, Instant};
+
+use sipbridge_tests::sipp::{ROOM_HANGS_UP, run_uac, scenario, two_free_ports};
+use sipbridge_tests::{Bed, OwnBridge, OwnLiveKit};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+const YAML: &str = "inbound_trunks:
+  - { id: restart, numbers: [\"+15550179\"], allowed_addresses: [127.0.0.0/8] }
+dispatch_rules:
+  - { id: restart-rooms, trunk_ids: [restart], rule: { individual: { room_prefix: restart- } } }
+rtp: { media_timeout: 300s, media_timeout_initial: 300s }
+";
+
+/// A call into the bridge that stays up until the bridge's BYE.
+fn call_up(own: &Bed, label: &str) -> std::thread::JoinHandle<sipbridge_tests::sipp::SippRun> {
+    let own = own.clone();
+    let label = label.to_owned();
+    std::thread::spawn(move || {
+        let call = scenario("uac_call", &[("HANGUP", ROOM_HANGS_UP)]);
+        run_uac(
+            &own,
+            &label,
+            &call,
+            "+15550179",
+            &[],
+            Duration::from_secs(60),
+        )
+    })
+}
+
+fn wait_until_answered(own: &Bed, calls: f64) {
+    let deadline = Instant::now() + WAIT;
+    while own.metric("sipbridge_active_calls") < calls {
+        assert!(Instant::now() < deadline, "the call did not come up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn the_call_ends_and_a_new_one_works_after(fault: &str, stop: fn(&mut OwnLiveKit, &Bed)) {
+    let test = format!("a_livekit_server_{fault}_mid_call");
+    let Some(bed) = Bed::get(&test) else { return };
+    let (port, udp_port) = two_free_ports();
+    let name = format!("restart-{fault}");
+    let mut livekit = OwnLiveKit::start(&bed, &name, port, udp_port);
+    let bridge = OwnBridge::start_with_livekit(&bed, &name, &livekit.url, YAML);
+    let own = bridge.bed.clone();
+    let phone = call_up(&own, &format!("{name}-up"));
+    wait_until_answered(&own, 1.0);
+
+    let fault_at = Instant::now();
+    stop(&mut livekit, &own);
+    let run = phone.join().unwrap();
+    let ended_after = fault_at.elapsed();
+    println!("livekit-server {fault}: the phone's call ended with our BYE within {ended_after:?}");
+    assert!(run.passed, "the phone got BYE: {}", run.trace);
+    let record = own.cdr_of(&run.call_id, WAIT);
+    assert_eq!(record["disconnectReason"], "SIGNAL_CLOSE", "{record}");
+    assert_eq!(record["callStatusCode"]["code"], 200, "{record}");
+    assert_eq!(
+        record["callStatusCode"]["status"], "Local hangup",
+        "{record}"
+    );
+
+    livekit = OwnLiveKit::start(&bed, &format!("{name}-again"), port, udp_port);
+    let again = call_up(&own, &format!("{name}-again"));
+    wait_until_answered(&own, 1.0);
+    drop(livekit); // The second call ends as the first did.
+    assert!(
+        again.join().unwrap().passed,
+        "a call after the server came back"
+    );
+}
+
+#[test]
+fn a_livekit_server_killed_mid_call_ends_the_call_with_signal_close() {
+    the_call_ends_and_a_new_one_works_after("killed", |livekit, _| livekit.kill());
+}
+
+#[test]
+fn a_livekit_server_stopped_mid_call_keeps_it_up_while_draining_then_ends_it() {
+    the_call_ends_and_a_new_one_works_after("stopped", |livekit, own| {
+        std::thread::scope(|scope| {
+            let stopping = scope.spawn(|| livekit.stop(Duration::from_secs(5)));
+            std::thread::sleep(Duration::from_secs(3));
+            let up = own.metric("sipbridge_active_calls");
+            assert_eq!(up, 1.0, "the call is up while livekit-server drains");
+            stopping.join().unwrap();
+        });
+    });
+}
