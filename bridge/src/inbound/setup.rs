@@ -564,3 +564,7 @@ mod tests;
 #[cfg(test)]
 #[path = "setup_waiting_tests.rs"]
 mod waiting_tests;
+
+#[cfg(test)]
+#[path = "setup_random_tests.rs"]
+mod random_tests;

@@ -364,3 +364,7 @@ impl Answered {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+#[path = "random_tests.rs"]
+mod random_tests;

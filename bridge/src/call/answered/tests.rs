@@ -24,14 +24,19 @@ const OUR_TAG: &str = "b7e1c0de";
 const PHONE_OFFER: &str = "v=0\no=phone 1 1 IN IP4 198.51.100.7\ns=-\nc=IN IP4 198.51.100.7\nt=0 0\nm=audio 4000 RTP/AVP 0\na=rtpmap:0 PCMU/8000\n";
 
 /// The phone's side of the call: its INVITE, and the next CSeq of its in-dialog requests.
-struct Phone {
+pub(super) struct Phone {
     cseq: u32,
     tx: u64,
 }
 
 impl Phone {
     /// A request of the phone in the dialog; `extra` header lines, then `body`.
-    fn in_dialog(&mut self, method: &str, extra: &str, body: &str) -> (ServerTxId, Request) {
+    pub(super) fn in_dialog(
+        &mut self,
+        method: &str,
+        extra: &str,
+        body: &str,
+    ) -> (ServerTxId, Request) {
         self.cseq += 1;
         self.tx += 1;
         let request = scripted_phone::in_dialog(method, self.cseq, OUR_TAG, extra, body);
@@ -47,7 +52,11 @@ fn invite(extra: &str) -> Request {
 }
 
 /// An answered inbound call at `t0`, with `extra` INVITE headers (session timers).
-fn answered(t0: Instant, extra: &str, max_duration: Option<Duration>) -> (Answered, Phone) {
+pub(super) fn answered(
+    t0: Instant,
+    extra: &str,
+    max_duration: Option<Duration>,
+) -> (Answered, Phone) {
     let invite = invite(extra);
     let mut ok = Response::to(&invite, 200, None);
     let local = LocalParty {
