@@ -120,3 +120,28 @@ show_log() {
   say "last lines of $BED_DIR/$1.log:"
   tail -n 30 "$BED_DIR/$1.log" >&2 || true
 }
+
+# Every commit's test binaries stay in the cargo target (about 20 GB after five runs of the
+# whole suite on one machine, which filled its disk): keep the executables the current build
+# uses — the tests', and the bridge as tests/bed/up builds it — and remove the others. The
+# build is fresh when this runs, so listing it compiles nothing.
+prune_stale_test_binaries() {
+  local deps=$CARGO_TARGET_DIR/debug/deps current stale
+  [ -d "$deps" ] || return 0
+  current=$(cd "$BED_ROOT" && {
+    cargo test --workspace --locked --no-run --message-format=json
+    cargo build --locked -p sipbridge --message-format=json
+  } 2>/dev/null | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | while read -r path; do
+    # The bridge binary is listed where it is linked (debug/sipbridge): its file in deps/
+    # is the same one.
+    [ -e "$path" ] && find "$deps" -maxdepth 1 -samefile "$path"
+    printf '%s\n' "$path"
+  done)
+  [ -n "$current" ] || return 0
+  # Test binaries are the executables without an extension (proc-macro crates are
+  # executable `.so` files, and stay).
+  stale=$(find "$deps" -maxdepth 1 -type f -perm -u+x ! -name '*.*' | grep -vxF "$current" || true)
+  [ -n "$stale" ] || return 0
+  printf 'bed: removing %s stale test binaries from %s\n' "$(wc -l <<<"$stale")" "$deps" >&2
+  xargs -d '\n' rm -f <<<"$stale"
+}
