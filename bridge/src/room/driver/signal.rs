@@ -185,6 +185,16 @@ impl super::Driver {
                     tracing::info!("signal connection resumed");
                     return;
                 }
+                // A server that does not know the session (one restarted since) refuses the
+                // resume: the connection is lost for good, as if nothing had answered.
+                Ok(Err(livekit_signaling::SignalError::LeaveRequest {
+                    reason: proto::DisconnectReason::StateMismatch,
+                    ..
+                })) => {
+                    return self.end(RoomEnd::Lost(format!(
+                        "signal connection lost ({why}); the server could not resume the session"
+                    )));
+                }
                 Ok(Err(livekit_signaling::SignalError::LeaveRequest { reason, .. })) => {
                     return self.end(RoomEnd::Removed { reason });
                 }
