@@ -410,6 +410,15 @@ pub const PHONE_HANGS_UP: &str = r#"  <pause/>
   </send>
   <recv response="200" crlf="true"/>"#;
 
+/// A PCMU-only offer for `uac_refused`'s OFFER_BODY (SIPp fills in the addresses).
+pub const PCMU_OFFER: &str = "      v=0
+      o=- 1 1 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0
+      a=rtpmap:0 PCMU/8000";
+
 /// The scenario waits for the bridge's BYE and answers it 200.
 pub const ROOM_HANGS_UP: &str = r#"  <recv request="BYE" timeout="60000"/>
   <send>

@@ -9,19 +9,11 @@ use std::time::{Duration, Instant};
 
 use sipbridge_tests::Bed;
 use sipbridge_tests::node_process::NodeProcess;
-use sipbridge_tests::sipp::{PHONE_HANGS_UP, ROOM_HANGS_UP, run_uac, scenario};
+use sipbridge_tests::sipp::{PCMU_OFFER, PHONE_HANGS_UP, ROOM_HANGS_UP, run_uac, scenario};
 
 const WAIT: Duration = Duration::from_secs(30);
 const CALLS: usize = 3;
 const NUMBER: &str = "+15550177";
-
-const PCMU_OFFER: &str = "      v=0
-      o=- 1 1 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0
-      a=rtpmap:0 PCMU/8000";
 
 const YAML: &str = "inbound_trunks:
   - { id: crash-callers, numbers: [\"+15550177\"], allowed_addresses: [127.0.0.0/8] }

@@ -9,20 +9,14 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use sipbridge_tests::observe::calls_ended;
-use sipbridge_tests::sipp::{PHONE_HANGS_UP, ROOM_HANGS_UP, SippRun, run_uac, scenario};
+use sipbridge_tests::sipp::{
+    PCMU_OFFER, PHONE_HANGS_UP, ROOM_HANGS_UP, SippRun, run_uac, scenario,
+};
 use sipbridge_tests::{Bed, RoomMember, agent_dispatches_within};
 
 const CALLER: &str = "+15557770001";
 const CALLER_IDENTITY: &str = "sip_+15557770001";
 const WAIT: Duration = Duration::from_secs(30);
-
-const PCMU_OFFER: &str = "      v=0
-      o=- 1 1 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0
-      a=rtpmap:0 PCMU/8000";
 
 fn assert_passed(run: &SippRun) {
     assert!(run.passed, "the SIPp scenario failed:\n{}", run.trace);
