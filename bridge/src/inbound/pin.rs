@@ -98,6 +98,11 @@ impl PinEntry {
         let PinCheck::Local(pin) = &self.pin else {
             return self.remote_key(now, key);
         };
+        if key == '#' && self.entered.is_empty() {
+            // Nothing keyed: the `#` that ends a PIN already judged when its last digit came
+            // ("1111#": wrong at the fourth key), or a stray key. Not another try.
+            return PinStep::Waiting(None);
+        }
         if key != '#' {
             self.entered.push(key);
             if self.entered.len() < pin.len() {
@@ -188,6 +193,33 @@ mod tests {
         assert_eq!(keys(&mut entry, start, "4#").last(), Some(&busy));
         let last = keys(&mut entry, start, "99").pop();
         assert_eq!(last, Some(PinStep::Over(PinEnd::Wrong)));
+    }
+
+    #[test]
+    fn the_hash_ending_a_wrong_pin_is_not_another_try() {
+        let start = Instant::now();
+        let mut entry = PinEntry::new(local("4321"), start, 30 * SECOND);
+        let busy = PinStep::Waiting(Some(Prompt::Busy));
+        assert_eq!(keys(&mut entry, start, "1111#"), {
+            let quiet = PinStep::Waiting(Some(Prompt::Silence));
+            vec![
+                quiet.clone(),
+                quiet.clone(),
+                quiet,
+                busy.clone(),
+                PinStep::Waiting(None),
+            ]
+        });
+        assert_eq!(
+            keys(&mut entry, start, "2222#").last(),
+            Some(&PinStep::Waiting(None))
+        );
+        let last = keys(&mut entry, start, "9999#");
+        assert_eq!(
+            last[3],
+            PinStep::Over(PinEnd::Wrong),
+            "the third wrong PIN ends it"
+        );
     }
 
     #[test]
