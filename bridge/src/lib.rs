@@ -77,8 +77,9 @@ pub async fn run(
     let node = cluster::join(&config).await?;
     let report = node.as_ref().map(cluster::Node::call_state_reporter);
     let failures = Some(metrics.cdr_write_failures.clone());
-    let (cdr, cdr_writer) =
-        CdrSink::start_reporting(config.cdr.path.clone().into(), report, failures);
+    let cdr_path: std::path::PathBuf = config.cdr.path.clone().into();
+    let left_over_byes = cdr::hangup::left_over(&cdr_path);
+    let (cdr, cdr_writer) = CdrSink::start_reporting(cdr_path, report, failures);
     let (endpoint_commands, commands) = sip::endpoint::command_channel();
     let calls = Arc::new(call_context(
         &config,
@@ -98,6 +99,11 @@ pub async fn run(
         (endpoint_commands.clone(), commands),
     );
     sip_tasks.spawn(endpoint.run(inbound));
+    // The far ends of the calls a crash left up hear from us now that the endpoint runs.
+    sip_tasks.spawn(cdr::hangup::send_left_over(
+        left_over_byes,
+        endpoint_commands.clone(),
+    ));
 
     let (mut http_server, stop_http) = serve_http(&config, sockets.http, &health, &metrics, &calls);
 

@@ -38,15 +38,24 @@ pub(super) fn directory(cdr: &Path) -> PathBuf {
 /// Writes the call's current record; `sync`: to the disk before returning (at the answer).
 pub(super) fn note(dir: &Path, info: &SipCallInfo, sync: bool) -> std::io::Result<()> {
     let json = serde_json::to_vec(info).map_err(std::io::Error::other)?;
-    let path = dir.join(format!("{}.json", info.call_id));
-    let temporary = dir.join(format!("{}.json.new", info.call_id));
+    write(&dir.join(format!("{}.json", info.call_id)), &json, sync)
+}
+
+/// Writes `path` whole and synced.
+pub(super) fn write_synced(path: &Path, content: &[u8]) -> std::io::Result<()> {
+    write(path, content, true)
+}
+
+fn write(path: &Path, content: &[u8], sync: bool) -> std::io::Result<()> {
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".new");
     let mut file = std::fs::File::create(&temporary)?;
-    file.write_all(&json)?;
+    file.write_all(content)?;
     if sync {
         file.sync_data()?;
     }
     // Whole or not at all: a crash mid-write leaves the previous version.
-    std::fs::rename(&temporary, &path)
+    std::fs::rename(&temporary, path)
 }
 
 /// The call's record is in the file: its journal entry goes.
@@ -82,6 +91,10 @@ pub(super) fn recover(cdr: &Path) -> Vec<SipCallInfo> {
         let path = entry.path();
         if path.extension().is_some_and(|ext| ext == "new") {
             let _ = std::fs::remove_file(&path);
+            continue;
+        }
+        // A call's kept BYE (`hangup`): sent once the bridge runs, not a record.
+        if path.extension().is_none_or(|ext| ext != "json") {
             continue;
         }
         let Some(mut info) = read_entry(&path) else {

@@ -11,6 +11,7 @@
 //! (`journal`), recovered on the next start. Never duplicated: [`CallRecord::finish`]
 //! consumes it.
 
+pub mod hangup;
 mod journal;
 mod transfer;
 mod writer;
@@ -35,6 +36,8 @@ enum Record {
     Live(Box<SipCallInfo>),
     /// A call that will have no record (a step of an attempt): its journal entry goes.
     Forget(String),
+    /// The BYE an answered call would send (by our call id), for a restart after a crash.
+    KeepBye(String, hangup::KeptBye),
 }
 
 /// A record once written, for whoever reports calls elsewhere (cluster mode: livekit-server's
@@ -143,6 +146,14 @@ impl CallRecord {
         }
     }
 
+    /// Keeps the BYE that ends the call at the far end, for a bridge started again after a
+    /// crash (`hangup`); sent at the answer, after [`CallRecord::answered`].
+    pub fn keep_bye(&self, bye: hangup::KeptBye) {
+        if let Some(info) = self.info.as_ref() {
+            self.sink.send(Record::KeepBye(info.call_id.clone(), bye));
+        }
+    }
+
     /// Drops the record unwritten: the attempt did not end, it took a step (a 407 challenge,
     /// answered with a new INVITE that gets a record of its own). Its journal entry goes.
     pub fn discard(mut self) {
@@ -212,7 +223,7 @@ fn to_json(record: &Record) -> Result<String, serde_json::Error> {
     let info = match record {
         Record::Call(info) | Record::Live(info) => info,
         Record::Transfer(info) => return transfer::to_json(info),
-        Record::Forget(_) => return Ok(String::new()),
+        Record::Forget(_) | Record::KeepBye(..) => return Ok(String::new()),
     };
     // The status is written by hand: the mapping refuses a code its enum does not name (a
     // carrier's 699 or 499), which would lose the whole record.

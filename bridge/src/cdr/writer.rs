@@ -14,6 +14,7 @@ use prometheus_client::metrics::counter::Counter;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
+use super::hangup::{self, KeptBye};
 use super::{Record, Report, Written, journal, to_json};
 
 /// Records held while the file cannot be written: at ~1 KiB a record, some 16,000 calls.
@@ -90,7 +91,7 @@ impl Writer {
                     pending.journalled = pending.finished.len();
                     JournalWork {
                         notes: unjournalled,
-                        forgotten: Vec::new(),
+                        ..JournalWork::default()
                     }
                     .run(&journal)
                     .await;
@@ -117,18 +118,23 @@ impl Writer {
                 _ => None,
             })
             .collect();
-        let mut notes = Vec::new();
-        let mut forgotten = Vec::new();
+        let mut work = JournalWork::default();
         for record in batch {
             let written = match &record {
                 Record::Live(info) => {
                     if !ended.contains(&info.call_id) {
-                        notes.push((**info).clone());
+                        work.notes.push((**info).clone());
+                    }
+                    continue;
+                }
+                Record::KeepBye(call_id, bye) => {
+                    if !ended.contains(call_id) {
+                        work.byes_kept.push((call_id.clone(), bye.clone()));
                     }
                     continue;
                 }
                 Record::Forget(call_id) => {
-                    forgotten.push(call_id.clone());
+                    work.forgotten.push(call_id.clone());
                     continue;
                 }
                 Record::Call(info) => Written::Call(info.clone()),
@@ -139,6 +145,9 @@ impl Writer {
             }
             if let Record::Call(info) = &record {
                 pending.finished.push((**info).clone());
+                // The call ended here, its far end told: nothing to send after a crash, even
+                // while its record waits for the file.
+                work.byes_done.push(info.call_id.clone());
             }
             match to_json(&record) {
                 Ok(json) => {
@@ -150,26 +159,42 @@ impl Writer {
                 }
             }
         }
-        JournalWork { notes, forgotten }
+        work
     }
 }
 
-/// Journal entries to write, and those to remove, of one batch.
+/// Journal entries to write, and those to remove, of one batch; and the calls' kept BYEs
+/// (`hangup`).
+#[derive(Default)]
 struct JournalWork {
     notes: Vec<SipCallInfo>,
     forgotten: Vec<String>,
+    byes_kept: Vec<(String, KeptBye)>,
+    byes_done: Vec<String>,
 }
 
 impl JournalWork {
     /// Done in one blocking step, off the runtime's threads.
     async fn run(self, journal: &Path) {
-        let Self { notes, forgotten } = self;
-        if notes.is_empty() && forgotten.is_empty() {
+        let Self {
+            notes,
+            forgotten,
+            byes_kept,
+            byes_done,
+        } = self;
+        if notes.is_empty() && forgotten.is_empty() && byes_kept.is_empty() && byes_done.is_empty()
+        {
             return;
         }
         let dir = journal.to_owned();
         run_blocking(move || {
             forgotten.iter().for_each(|id| journal::forget(&dir, id));
+            byes_done.iter().for_each(|id| hangup::forget(&dir, id));
+            for (call_id, bye) in byes_kept {
+                if let Err(error) = hangup::keep(&dir, &call_id, &bye) {
+                    tracing::warn!(%call_id, %error, "the call's BYE not kept for a crash");
+                }
+            }
             for info in notes {
                 // Synced once answered (or ended): a call that reached its answer is never
                 // lost.

@@ -37,6 +37,7 @@ use crate::call::settings::{codec_name, leg_settings};
 use crate::call::sip::CallSip;
 use crate::call::transfer::TransferDesk;
 use crate::cdr::CallRecord;
+use crate::cdr::hangup::KeptBye;
 use crate::room::{Delivery, JoinError, JoinRequest, Payload, RoomEvent, RoomHandle, join};
 use crate::sip::link::CallInput;
 use attribute_headers::attribute_headers;
@@ -313,6 +314,11 @@ impl Driver {
         }
         self.sip.sip.requeue(std::mem::take(&mut self.deferred));
         self.record.answered();
+        let (transport, source) = (self.sip.sip.transport, self.sip.sip.source);
+        let via = self.context.local.via(transport);
+        if let Some(bye) = KeptBye::of(&handover.dialog, via, source, transport) {
+            self.record.keep_bye(bye);
+        }
         let setup = answered::Setup {
             dialog: handover.dialog,
             session: handover.session,
