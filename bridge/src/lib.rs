@@ -68,6 +68,13 @@ pub async fn run(
 
     let mut sip_tasks = JoinSet::new();
     let (inbound_sender, inbound) = mpsc::channel(SIP_INBOUND_QUEUE);
+    metrics.watch_udp_sockets(
+        sockets
+            .sip_udp
+            .iter()
+            .filter_map(sip::udp_buffer::inode)
+            .collect(),
+    );
     let transports = Transports::start(
         sockets.sip_udp,
         sockets.sip_tcp,

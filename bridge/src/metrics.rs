@@ -3,9 +3,13 @@
 //! Our own metrics are prefixed `sipbridge_`; the process metrics use the conventional
 //! unprefixed `process_*` names so standard dashboards find them.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -15,6 +19,7 @@ use prometheus_client::registry::Registry;
 use sipbridge_signaling::outcome::Direction;
 
 use crate::process_metrics::ProcessCollector;
+use crate::sip::udp_buffer;
 
 type Labels<V> = Vec<(&'static str, V)>;
 
@@ -57,6 +62,27 @@ pub struct Metrics {
     /// Attempts to write call detail records that failed (disk full, read-only); the records
     /// wait in memory and are written once the file works again.
     pub cdr_write_failures: Counter,
+    /// The SIP UDP sockets (by inode) whose kernel drops are reported at each scrape.
+    udp_sockets: Arc<OnceLock<Vec<u64>>>,
+}
+
+/// `sipbridge_sip_udp_receive_drops_total`, read from the kernel at scrape time.
+#[derive(Debug)]
+struct UdpDropsCollector(Arc<OnceLock<Vec<u64>>>);
+
+impl Collector for UdpDropsCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some(drops) = self.0.get().and_then(|inodes| udp_buffer::drops(inodes)) else {
+            return Ok(());
+        };
+        let counter = ConstCounter::new(drops);
+        counter.encode(encoder.encode_descriptor(
+            "sip_udp_receive_drops",
+            "SIP datagrams the kernel dropped because a SIP UDP socket's receive buffer was full",
+            None,
+            counter.metric_type(),
+        )?)
+    }
 }
 
 fn duration_histogram() -> Histogram {
@@ -94,13 +120,20 @@ impl Metrics {
             transfers: Family::default(),
             call_inputs_dropped: Counter::default(),
             cdr_write_failures: Counter::default(),
+            udp_sockets: Arc::default(),
             registry: Registry::default(),
         };
         metrics.register(ours);
+        ours.register_collector(Box::new(UdpDropsCollector(metrics.udp_sockets.clone())));
         Self {
             registry,
             ..metrics
         }
+    }
+
+    /// Reports the kernel's drops for these SIP UDP sockets (their inodes) from now on.
+    pub fn watch_udp_sockets(&self, inodes: Vec<u64>) {
+        let _ = self.udp_sockets.set(inodes);
     }
 
     /// Registers every metric of ours (under the `sipbridge_` prefix).

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use sipbridge_tests::sipp::{run_uac, scenario};
+use sipbridge_tests::sipp::{PHONE_HANGS_UP, run_uac, scenario};
 use sipbridge_tests::{Bed, OwnBridge};
 
 const INVITES: usize = 200;
@@ -87,4 +87,57 @@ fn a_burst_of_200_invites_is_answered_or_refused_one_by_one_and_each_recorded() 
         answered >= 40,
         "the limit's worth were answered: {by_status:?}"
     );
+}
+
+/// A flood of datagrams several times the size of the SIP UDP socket's receive buffer, sent
+/// as fast as one thread can: whatever the kernel drops for want of room is counted
+/// (`sipbridge_sip_udp_receive_drops_total`), so every datagram sent is accounted for — read
+/// and counted (this junk as `malformed`), or counted as dropped — and a call right after the
+/// flood is answered.
+#[test]
+fn a_udp_flood_loses_no_datagram_uncounted_and_calls_go_on() {
+    let test = "a_udp_flood_loses_no_datagram_uncounted_and_calls_go_on";
+    let Some(bed) = Bed::get(test) else { return };
+    let bridge = OwnBridge::start(&bed, "flood", YAML);
+    let own = &bridge.bed;
+    const MALFORMED: &str = "sipbridge_sip_dropped_total{reason=\"malformed\"}";
+    const KERNEL_DROPS: &str = "sipbridge_sip_udp_receive_drops_total";
+    let counted = || own.metric(MALFORMED) + own.metric(KERNEL_DROPS);
+    assert_eq!(counted(), 0.0, "a fresh bridge");
+
+    // 48 MB: twelve times the 4 MiB buffer the bridge asks for.
+    const FLOOD: usize = 40_000;
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let junk = vec![b'x'; 1200];
+    let started = std::time::Instant::now();
+    for _ in 0..FLOOD {
+        socket.send_to(&junk, &own.sip_addr).unwrap();
+    }
+    let sent_in = started.elapsed();
+    // Counted once the bridge has read what the kernel kept.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while counted() < FLOOD as f64 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (malformed, dropped) = (own.metric(MALFORMED), own.metric(KERNEL_DROPS));
+    println!(
+        "{FLOOD} datagrams sent in {sent_in:?}: {malformed} read (malformed), {dropped} dropped by \
+         the kernel for want of buffer"
+    );
+    assert_eq!(
+        malformed + dropped,
+        FLOOD as f64,
+        "every datagram accounted for"
+    );
+
+    let text = scenario("uac_call", &[("HANGUP", PHONE_HANGS_UP)]);
+    let run = run_uac(
+        own,
+        "flood-after",
+        &text,
+        "+15550178",
+        &[],
+        Duration::from_secs(30),
+    );
+    assert!(run.passed, "a call after the flood: {}", run.trace);
 }

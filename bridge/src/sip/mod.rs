@@ -5,3 +5,4 @@ pub mod endpoint;
 pub mod link;
 pub mod local;
 pub mod transport;
+pub mod udp_buffer;

@@ -71,6 +71,7 @@ impl Transports {
             limits: Limits::default(),
         };
         for socket in udp {
+            super::udp_buffer::enlarge(&socket);
             tasks.spawn(transports.clone().receive_udp(socket));
         }
         for listener in tcp {
