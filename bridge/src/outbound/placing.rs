@@ -444,3 +444,7 @@ fn active_attributes(params: &Params, response: &Response) -> HashMap<String, St
 #[cfg(test)]
 #[path = "placing_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "placing_random_tests.rs"]
+mod random_tests;

@@ -21,7 +21,7 @@ use crate::sip::local::LocalAddresses;
 const RINGING: Duration = Duration::from_secs(20);
 const GRACE: Duration = Duration::from_secs(4);
 const LIFETIME: Duration = Duration::from_secs(32);
-const PCMU_ANSWER: &str = "v=0\r\no=far 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+pub(super) const PCMU_ANSWER: &str = "v=0\r\no=far 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
 const PCMA_ONLY: &str = "v=0\r\no=far 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\nm=audio 5000 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n";
 
 fn uri(text: &str) -> Uri {
@@ -29,20 +29,20 @@ fn uri(text: &str) -> Uri {
 }
 
 /// How the API caller asked for the call.
-struct Ask {
+pub(super) struct Ask {
     wait_until_answered: bool,
     play_dialtone: bool,
     dtmf: &'static str,
 }
 
-const WAITING: Ask = Ask {
+pub(super) const WAITING: Ask = Ask {
     wait_until_answered: true,
     play_dialtone: true,
     dtmf: "",
 };
 
 /// The call placed at `t0`: the machine, the INVITE it sent, and what it did first.
-fn placed(t0: Instant, ask: &Ask) -> (Placing, Request, Vec<String>) {
+pub(super) fn placed(t0: Instant, ask: &Ask) -> (Placing, Request, Vec<String>) {
     let ip = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10));
     let local = LocalAddresses {
         sip_ip: ip,
@@ -90,7 +90,7 @@ fn placed(t0: Instant, ask: &Ask) -> (Placing, Request, Vec<String>) {
 
 /// The far end's response to our INVITE: `sdp` as its body; a 2xx names its Contact
 /// unless `contact` is false.
-fn reply(invite: &Request, code: u16, sdp: Option<&str>, contact: bool) -> Input {
+pub(super) fn reply(invite: &Request, code: u16, sdp: Option<&str>, contact: bool) -> Input {
     let mut response = Response::to(invite, code, None);
     if code > 100 {
         response.head.to.params.set("tag", Some("far".into()));

@@ -383,7 +383,7 @@ fn info_keys_reach_the_room_and_unknown_signals_are_refused() {
 
 // Transfers.
 
-fn plan(id: &str, timeout: Duration) -> Box<TransferPlan> {
+pub(super) fn plan(id: &str, timeout: Duration) -> Box<TransferPlan> {
     Box::new(TransferPlan {
         transfer_id: id.into(),
         room: "room".into(),
@@ -408,7 +408,12 @@ fn refer(call: &mut Answered, t0: Instant, id: &str) -> Request {
         .expect("a REFER")
 }
 
-fn notify(phone: &mut Phone, refer: &Request, state: &str, sipfrag: &str) -> (ServerTxId, Request) {
+pub(super) fn notify(
+    phone: &mut Phone,
+    refer: &Request,
+    state: &str,
+    sipfrag: &str,
+) -> (ServerTxId, Request) {
     let event = format!(
         "Event: refer;id={}\nSubscription-State: {state}\nContent-Type: message/sipfrag;version=2.0\n",
         refer.head.cseq.seq
