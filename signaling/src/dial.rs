@@ -198,6 +198,11 @@ impl Dialer {
         self.responded
     }
 
+    /// Whether a provisional response arrived, so a CANCEL may be sent (§9.1).
+    pub fn provisional_received(&self) -> bool {
+        self.provisional
+    }
+
     /// Whether a CANCEL was asked for (sent or waiting for a provisional response).
     pub fn cancelling(&self) -> Option<CancelCause> {
         self.cancel

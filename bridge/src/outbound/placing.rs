@@ -377,6 +377,17 @@ impl CallMachine for Placing {
             Input::Shutdown if dialing => {
                 self.overriding = Some(EstablishedEnd::Shutdown.into());
                 self.withdraw(now, CancelCause::Caller);
+                if !self.dialer.provisional_received() && matches!(self.phase, Phase::Dialing) {
+                    // Nothing came back yet, so no CANCEL may go (RFC 3261 §9.1), and the
+                    // INVITE could wait for Timer B, beyond the shutdown's grace: the call
+                    // ends now. The transaction goes on without it: a late provisional
+                    // still gets its CANCEL, a late 2xx its ACK and BYE.
+                    let ending = self.ending(OutboundEnd::Cancelled);
+                    self.end(ending, String::new(), PhoneEnd::Nothing);
+                    self.phase = Phase::Lingering {
+                        until: now + self.params.transaction_lifetime,
+                    };
+                }
             }
             Input::Shutdown if answering => self.end_answered(EstablishedEnd::Shutdown),
             // Keys and a silent phone before the answer are normal; requests of the

@@ -265,6 +265,18 @@ fn shutdown_while_the_phone_rings_cancels_and_ends_503_shutting_down() {
 }
 
 #[test]
+fn shutdown_before_any_response_ends_at_once_and_a_late_180_still_gets_its_cancel() {
+    let t0 = Instant::now();
+    let (mut call, invite, _) = placed(t0, &WAITING);
+    call.handle_input(t0, Input::Shutdown);
+    assert_eq!(ended(&mut call).0, EstablishedEnd::Shutdown.into());
+    call.handle_input(t0, ringing(&invite));
+    assert_eq!(action_names(&mut call), ["send CANCEL"]);
+    call.handle_input(t0, reply(&invite, 487, None, false));
+    assert!(call.is_done());
+}
+
+#[test]
 fn the_ringing_timeout_cancels_and_a_missing_487_ends_the_call_after_the_grace() {
     let t0 = Instant::now();
     let (mut call, invite, _) = placed(t0, &WAITING);
