@@ -433,6 +433,47 @@ pub const ROOM_HANGS_UP: &str = r#"  <recv request="BYE" timeout="60000"/>
     ]]>
   </send>"#;
 
+/// One key as SIP INFO (`application/dtmf-relay`, as Cisco gateways send it), answered 200.
+const INFO_KEY: &str = r#"  <send retrans="500">
+    <![CDATA[
+      INFO [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "Bed Phone" <sip:+15557770001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: CSEQ INFO
+      Max-Forwards: 70
+      Content-Type: application/dtmf-relay
+      Content-Length: [len]
+
+      Signal=KEY
+      Duration=160
+    ]]>
+  </send>
+  <recv response="200"/>
+"#;
+
+/// HANGUP of `uac_call.xml` for a rule with a PIN: each PIN keyed as INFOs, with time between
+/// them for the verdict (in cluster mode livekit-server's: keys while it decides do not
+/// count), then `end`.
+pub fn keyed_pins(pins: &[&str], end: &str) -> String {
+    let mut cseq = 1;
+    let mut text = String::new();
+    for (index, pin) in pins.iter().enumerate() {
+        if index > 0 {
+            text.push_str("  <pause milliseconds=\"1500\"/>\n");
+        }
+        for key in pin.chars() {
+            cseq += 1;
+            let info = INFO_KEY
+                .replace("CSEQ", &cseq.to_string())
+                .replace("KEY", &key.to_string());
+            text.push_str(&info);
+        }
+    }
+    text + end
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sipbridge_tests::observe::calls_ended;
 use sipbridge_tests::sipp::{
-    PHONE_HANGS_UP, ROOM_HANGS_UP, SippRun, Traced, header, run_uac, scenario, spawn_uac,
+    PHONE_HANGS_UP, ROOM_HANGS_UP, SippRun, Traced, header, keyed_pins, run_uac, scenario,
+    spawn_uac,
 };
 use sipbridge_tests::{Bed, OwnBridge, OwnCluster, RoomMember, agent_dispatches_within};
 
@@ -395,46 +396,6 @@ fn near(heard: &Value, tones: &[f64]) -> bool {
 fn unix_ms() -> f64 {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
     now.unwrap().as_secs_f64() * 1000.0
-}
-
-/// One key as SIP INFO (`application/dtmf-relay`, as Cisco gateways send it), answered 200.
-const INFO_KEY: &str = r#"  <send retrans="500">
-    <![CDATA[
-      INFO [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: "Bed Phone" <sip:+15557770001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: CSEQ INFO
-      Max-Forwards: 70
-      Content-Type: application/dtmf-relay
-      Content-Length: [len]
-
-      Signal=KEY
-      Duration=160
-    ]]>
-  </send>
-  <recv response="200"/>
-"#;
-
-/// The phone's part after the answer: each PIN keyed as INFOs, with time between them for
-/// livekit-server's verdict (keys while it decides do not count), then `end`.
-fn keyed_pins(pins: &[&str], end: &str) -> String {
-    let mut cseq = 1;
-    let mut text = String::new();
-    for (index, pin) in pins.iter().enumerate() {
-        if index > 0 {
-            text.push_str("  <pause milliseconds=\"1500\"/>\n");
-        }
-        for key in pin.chars() {
-            cseq += 1;
-            let info = INFO_KEY
-                .replace("CSEQ", &cseq.to_string())
-                .replace("KEY", &key.to_string());
-            text.push_str(&info);
-        }
-    }
-    text + end
 }
 
 /// Three PINs livekit-server does not accept end the answered call with a BYE: USER_REJECTED
