@@ -1,9 +1,12 @@
 //! The soak's API side: one `tests/node/soak_api.mjs` process (the official Node server SDK)
-//! for the whole run, fed one job per outbound call, each answered with one JSON line.
+//! for the whole run, fed one job per outbound call, each answered with one JSON line. The
+//! answers go to a file, read at the end: held in memory they would grow the process the
+//! soak measures (the bridge runs in it) by about a kilobyte per call.
 
 use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -13,13 +16,14 @@ use sipbridge_tests::Bed;
 pub(crate) struct ApiDriver {
     child: Mutex<Child>,
     input: Mutex<Option<ChildStdin>>,
-    answers: Arc<Mutex<Vec<Value>>>,
+    answers: PathBuf,
     reader: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl ApiDriver {
-    /// Starts the script against `bed`'s API (the soak's bridge) and LiveKit server.
-    pub(crate) fn start(bed: &Bed) -> Self {
+    /// Starts the script against `bed`'s API (the soak's bridge) and LiveKit server; its
+    /// answers go to a file in `dir`.
+    pub(crate) fn start(bed: &Bed, dir: &Path) -> Self {
         let mut child = Command::new("node")
             .arg(Bed::tests_file("node/soak_api.mjs"))
             // The tests directory, whose node_modules has the Node SDK.
@@ -35,14 +39,11 @@ impl ApiDriver {
             .expect("cannot run node (tests/bed/setup installs the SDK)");
         let input = child.stdin.take();
         let output = BufReader::new(child.stdout.take().unwrap());
-        let answers = Arc::new(Mutex::new(Vec::new()));
-        let collected = Arc::clone(&answers);
+        let answers = dir.join(format!("soak-api-{}.jsonl", std::process::id()));
+        let mut file = std::fs::File::create(&answers).unwrap();
         let reader = std::thread::spawn(move || {
             for line in output.lines().map_while(Result::ok) {
-                match serde_json::from_str::<Value>(&line) {
-                    Ok(answer) => collected.lock().unwrap().push(answer),
-                    Err(_) => eprintln!("soak_api: {line}"),
-                }
+                writeln!(file, "{line}").unwrap();
             }
         });
         Self {
@@ -77,7 +78,16 @@ impl ApiDriver {
         if let Some(reader) = self.reader.lock().unwrap().take() {
             let _ = reader.join();
         }
-        std::mem::take(&mut *self.answers.lock().unwrap())
+        let text = std::fs::read_to_string(&self.answers).unwrap_or_default();
+        text.lines()
+            .filter_map(|line| match serde_json::from_str::<Value>(line) {
+                Ok(answer) => Some(answer),
+                Err(_) => {
+                    eprintln!("soak_api: {line}");
+                    None
+                }
+            })
+            .collect()
     }
 }
 

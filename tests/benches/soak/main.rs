@@ -112,7 +112,7 @@ fn report(
     let max_calls = samples.iter().map(|s| s.active_calls).fold(0.0, f64::max);
     println!(
         "\nsoak: {} run; {} calls attempted, {} records ({} missing, {} duplicated, {} of no \
-         attempt); {} transfers asked, {} without exactly one line; {} calls ended otherwise \
+         attempt); {} transfers asked, {} without exactly one line; {} calls or transfers ended otherwise \
          than expected; SIPp: {} scenarios ran as written, {} did not",
         shown(elapsed),
         totals.attempted,

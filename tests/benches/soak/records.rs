@@ -26,7 +26,7 @@ pub(crate) struct Attempts {
 pub(crate) struct TransferAttempt {
     pub(crate) stream: String,
     pub(crate) identity: String,
-    /// The transfer line's `reason`… expected (`COMPLETED`), or its status code.
+    /// The transfer line expected: its `reason` and status code (`STR_COMPLETED 200`).
     pub(crate) expected: &'static str,
 }
 
@@ -39,6 +39,7 @@ pub(crate) struct Reconciled {
     pub(crate) duplicated: usize,
     /// Records of no attempt.
     pub(crate) unattempted: usize,
+    /// Calls, and transfer lines, that ended otherwise than their stream should.
     pub(crate) unexpected_outcomes: usize,
     pub(crate) transfers_attempted: usize,
     pub(crate) transfers_missing: usize,
@@ -175,6 +176,9 @@ pub(crate) fn reconcile(
                 line["reason"].as_str().unwrap_or("?"),
                 line["transferStatusCode"]["code"]
             );
+            if result != transfer.expected {
+                totals.unexpected_outcomes += 1;
+            }
             *entry.2.entry(result).or_default() += 1;
         }
     }

@@ -220,7 +220,7 @@ pub(crate) fn run(bridge: &Bed, dir: &Path, duration: Duration) -> Run {
     let tone = tone_file(dir);
     let phones = phone_streams(&tone, duration);
     let placed = api_streams(dir, &tone, duration);
-    let api = ApiDriver::start(bridge);
+    let api = ApiDriver::start(bridge, dir);
     let started = Instant::now();
     let limit = duration + Duration::from_secs(180);
     std::thread::scope(|scope| {
@@ -277,9 +277,9 @@ pub(crate) fn run(bridge: &Bed, dir: &Path, duration: Duration) -> Run {
                         stream: stream.name.to_owned(),
                         identity: id.clone(),
                         expected: if stream.name.ends_with("completed") {
-                            "COMPLETED 200"
+                            "STR_COMPLETED 200"
                         } else {
-                            "486"
+                            "STR_REJECTED 486"
                         },
                     });
                 }
