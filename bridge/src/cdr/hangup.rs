@@ -22,19 +22,18 @@ use crate::sip::link::{CallInput, Command};
 /// is not above them is refused (RFC 3261 §12.2.2). CSeq numbers only have to increase.
 const CSEQ_AHEAD: u32 = 10_000;
 
-/// A BYE ready to go, and where.
+/// A BYE ready to go, and where (over the transport its Via names).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeptBye {
     pub destination: SocketAddr,
-    pub transport: String,
     /// The request as it goes on the wire.
     pub message: String,
 }
 
 impl KeptBye {
-    /// The BYE `dialog` would send now (without changing it), Via `via`, to the next hop or
-    /// else `source`.
-    pub fn of(dialog: &Dialog, via: Via, source: SocketAddr, transport: Transport) -> Option<Self> {
+    /// The BYE `dialog` would send now (without changing it), Via `via` (which names its
+    /// transport), to the next hop or else `source`.
+    pub fn of(dialog: &Dialog, via: Via, source: SocketAddr) -> Option<Self> {
         let OutgoingRequest {
             mut request,
             next_hop,
@@ -42,31 +41,20 @@ impl KeptBye {
         request.head.cseq.seq = request.head.cseq.seq.saturating_add(CSEQ_AHEAD);
         Some(Self {
             destination: next_hop.addr.unwrap_or(source),
-            transport: transport_name(transport).to_owned(),
             message: String::from_utf8_lossy(&request.to_bytes()).into_owned(),
         })
     }
 
-    /// The request and its transport, or `None` if the file was not ours to read.
+    /// The request and the transport its Via names, or `None` if the file was not ours to
+    /// read.
     pub fn request(&self) -> Option<(Request, Transport)> {
-        let transport = match self.transport.as_str() {
-            "udp" => Transport::Udp,
-            "tcp" => Transport::Tcp,
-            "tls" => Transport::Tls,
-            _ => return None,
+        let Ok(Message::Request(request)) =
+            parse_message(self.message.as_bytes(), &Limits::default())
+        else {
+            return None;
         };
-        match parse_message(self.message.as_bytes(), &Limits::default()) {
-            Ok(Message::Request(request)) => Some((request, transport)),
-            _ => None,
-        }
-    }
-}
-
-fn transport_name(transport: Transport) -> &'static str {
-    match transport {
-        Transport::Udp => "udp",
-        Transport::Tcp => "tcp",
-        Transport::Tls => "tls",
+        let transport = Transport::from_via_name(&request.head.via.first()?.transport)?;
+        Some((request, transport))
     }
 }
 

@@ -43,7 +43,7 @@ fn via() -> sipbridge_signaling::message::Via {
 fn the_kept_bye_is_the_dialogs_bye_to_its_contact_well_ahead_in_cseq() {
     let dialog = answered_dialog();
     let source = "198.51.100.7:5999".parse().unwrap();
-    let kept = KeptBye::of(&dialog, via(), source, Transport::Udp).unwrap();
+    let kept = KeptBye::of(&dialog, via(), source).unwrap();
     assert_eq!(kept.destination.to_string(), "198.51.100.7:5070");
     let (bye, transport) = kept.request().unwrap();
     assert_eq!((bye.method, transport), (Method::Bye, Transport::Udp));
@@ -61,13 +61,8 @@ fn kept_byes_are_found_on_the_next_start_until_forgotten() {
     let cdr = dir.join("cdr.jsonl");
     let journal = super::super::journal::directory(&cdr);
     std::fs::create_dir_all(&journal).unwrap();
-    let kept = KeptBye::of(
-        &answered_dialog(),
-        via(),
-        "198.51.100.7:5999".parse().unwrap(),
-        Transport::Udp,
-    )
-    .unwrap();
+    let source = "198.51.100.7:5999".parse().unwrap();
+    let kept = KeptBye::of(&answered_dialog(), via(), source).unwrap();
     keep(&journal, "SCL_one", &kept).unwrap();
     keep(&journal, "SCL_two", &kept).unwrap();
     std::fs::write(journal.join("SCL_bad.bye"), "not json").unwrap();

@@ -52,6 +52,13 @@ impl Transport {
             Transport::Tls => "TLS",
         }
     }
+
+    /// The transport a Via header names, if it is one of ours.
+    pub fn from_via_name(name: &str) -> Option<Self> {
+        [Transport::Udp, Transport::Tcp, Transport::Tls]
+            .into_iter()
+            .find(|transport| transport.via_name().eq_ignore_ascii_case(name))
+    }
 }
 
 /// The timer base values of RFC 3261 §17.1.1.1 and Table 4; every other timer derives from

@@ -314,9 +314,8 @@ impl Driver {
         }
         self.sip.sip.requeue(std::mem::take(&mut self.deferred));
         self.record.answered();
-        let (transport, source) = (self.sip.sip.transport, self.sip.sip.source);
-        let via = self.context.local.via(transport);
-        if let Some(bye) = KeptBye::of(&handover.dialog, via, source, transport) {
+        let via = self.context.local.via(self.sip.sip.transport);
+        if let Some(bye) = KeptBye::of(&handover.dialog, via, self.sip.sip.source) {
             self.record.keep_bye(bye);
         }
         let setup = answered::Setup {
