@@ -199,6 +199,28 @@ pub trait CallMachine {
     fn is_done(&self) -> bool;
 }
 
+/// The ends and hand-overs (`Action::Ready`) among a machine's actions, counted as they are
+/// drained: what the random-interleaving tests check (one of them, once).
+#[cfg(test)]
+#[derive(Debug, Default)]
+pub(crate) struct EndsSeen {
+    pub(crate) ends: usize,
+    pub(crate) hand_overs: usize,
+}
+
+#[cfg(test)]
+impl EndsSeen {
+    pub(crate) fn take(&mut self, machine: &mut impl CallMachine) {
+        while let Some(action) = machine.poll_action() {
+            match action {
+                Action::End { .. } => self.ends += 1,
+                Action::Ready => self.hand_overs += 1,
+                _ => {}
+            }
+        }
+    }
+}
+
 /// What a set-up machine did, in a form tests compare: responses and requests by code and
 /// method, the rest by name.
 #[cfg(test)]

@@ -11,9 +11,8 @@ use rand::{Rng, SeedableRng};
 use sipbridge_signaling::outcome::DisconnectReason;
 use sipbridge_signaling::transaction::ServerTxId;
 
-use super::Setup;
 use super::tests::{OFFER, in_dialog, invite, setup_with};
-use crate::call::machine::{Action, CallMachine, Input};
+use crate::call::machine::{CallMachine, EndsSeen, Input};
 use crate::inbound::pin::PinCheck;
 
 /// One input of the set-up's world, picked at random.
@@ -50,17 +49,6 @@ fn random_input(rng: &mut StdRng, cseq: &mut u32) -> Input {
     }
 }
 
-/// Counts the machine's ends and whether it handed over, draining its actions.
-fn drain(call: &mut Setup, ends: &mut usize, ready: &mut bool) {
-    while let Some(action) = call.poll_action() {
-        match action {
-            Action::End { .. } => *ends += 1,
-            Action::Ready => *ready = true,
-            _ => {}
-        }
-    }
-}
-
 #[test]
 fn random_interleavings_end_at_most_once_and_always_stop_after_shutdown() {
     let (mut handed_over, mut ended) = (0, 0);
@@ -75,9 +63,9 @@ fn random_interleavings_end_at_most_once_and_always_stop_after_shutdown() {
             }
             params.early_media = rng.random_bool(0.5);
         });
-        let (mut ends, mut ready, mut cseq) = (0, false, 1);
+        let (mut seen, mut cseq) = (EndsSeen::default(), 1);
         let mut now = t0;
-        drain(&mut call, &mut ends, &mut ready);
+        seen.take(&mut call);
         for _ in 0..rng.random_range(0..40) {
             if rng.random_bool(0.2) {
                 now += Duration::from_millis(rng.random_range(0..20_000));
@@ -86,12 +74,14 @@ fn random_interleavings_end_at_most_once_and_always_stop_after_shutdown() {
                 let input = random_input(&mut rng, &mut cseq);
                 call.handle_input(now, input);
             }
-            drain(&mut call, &mut ends, &mut ready);
+            seen.take(&mut call);
+            let (ends, ready) = (seen.ends, seen.hand_overs > 0);
             assert!(ends <= 1, "seed {seed}: {ends} ends");
             assert!(!(ready && ends > 0), "seed {seed}: handed over and ended");
         }
         call.handle_input(now, Input::Shutdown);
-        drain(&mut call, &mut ends, &mut ready);
+        seen.take(&mut call);
+        let (ends, ready) = (seen.ends, seen.hand_overs > 0);
         assert!(ends <= 1, "seed {seed}: {ends} ends");
         assert!(
             ready || ends == 1,

@@ -13,7 +13,7 @@ use sipbridge_signaling::outcome::DisconnectReason;
 
 use super::Placing;
 use super::tests::{PCMU_ANSWER, WAITING, placed, reply};
-use crate::call::machine::{Action, CallMachine, Failure, Input};
+use crate::call::machine::{CallMachine, EndsSeen, Failure, Input};
 
 fn random_input(rng: &mut StdRng, invite: &Request) -> Input {
     match rng.random_range(0..14) {
@@ -42,17 +42,6 @@ fn random_input(rng: &mut StdRng, invite: &Request) -> Input {
     }
 }
 
-/// Ends and readies so far.
-fn count(call: &mut Placing, ends: &mut usize, readies: &mut usize) {
-    for action in std::iter::from_fn(|| call.poll_action()) {
-        match action {
-            Action::End { .. } => *ends += 1,
-            Action::Ready => *readies += 1,
-            _ => {}
-        }
-    }
-}
-
 /// Every timer the call still sets (the ringing timeout, the CANCEL's grace, the
 /// transaction's life), as the driver would fire them; returns the time after the last.
 fn fire_timers(call: &mut Placing, mut now: Instant) -> Instant {
@@ -71,7 +60,7 @@ fn random_interleavings_end_or_become_ready_exactly_once() {
         let mut rng = StdRng::seed_from_u64(seed);
         let t0 = Instant::now();
         let (mut call, invite, _) = placed(t0, &WAITING);
-        let (mut now, mut ends, mut readies) = (t0, 0, 0);
+        let (mut now, mut seen) = (t0, EndsSeen::default());
         for _ in 0..rng.random_range(0..25) {
             if rng.random_bool(0.25) {
                 now += Duration::from_millis(rng.random_range(0..15_000));
@@ -80,7 +69,8 @@ fn random_interleavings_end_or_become_ready_exactly_once() {
                 let input = random_input(&mut rng, &invite);
                 call.handle_input(now, input);
             }
-            count(&mut call, &mut ends, &mut readies);
+            seen.take(&mut call);
+            let (ends, readies) = (seen.ends, seen.hand_overs);
             assert!(
                 ends + readies <= 1,
                 "seed {seed}: {ends} ends, {readies} readies"
@@ -96,7 +86,8 @@ fn random_interleavings_end_or_become_ready_exactly_once() {
         };
         call.handle_input(now, timer_b);
         fire_timers(&mut call, now);
-        count(&mut call, &mut ends, &mut readies);
+        seen.take(&mut call);
+        let (ends, readies) = (seen.ends, seen.hand_overs);
         assert_eq!(
             ends + readies,
             1,

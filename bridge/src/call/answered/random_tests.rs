@@ -13,7 +13,7 @@ use sipbridge_signaling::outcome::DisconnectReason;
 
 use super::Answered;
 use super::tests::{Phone, answered, notify, plan};
-use crate::call::machine::{Action, CallMachine, Failure, Input};
+use crate::call::machine::{Action, CallMachine, EndsSeen, Failure, Input};
 
 fn random_input(rng: &mut StdRng, phone: &mut Phone) -> Input {
     let mut request = |method: &str| {
@@ -34,12 +34,6 @@ fn random_input(rng: &mut StdRng, phone: &mut Phone) -> Input {
     }
 }
 
-fn count_ends(call: &mut Answered) -> usize {
-    std::iter::from_fn(|| call.poll_action())
-        .filter(|action| matches!(action, Action::End { .. }))
-        .count()
-}
-
 #[test]
 fn random_interleavings_end_at_most_once_and_exactly_once_after_shutdown() {
     let mut ended_before_shutdown = 0;
@@ -50,8 +44,8 @@ fn random_interleavings_end_at_most_once_and_exactly_once_after_shutdown() {
             .random_bool(0.3)
             .then(|| Duration::from_secs(rng.random_range(1..60)));
         let (mut call, mut phone) = answered(t0, "", max);
-        let mut now = t0;
-        let mut ends = count_ends(&mut call);
+        let (mut now, mut seen) = (t0, EndsSeen::default());
+        seen.take(&mut call);
         for _ in 0..rng.random_range(0..30) {
             if rng.random_bool(0.3) {
                 now += Duration::from_millis(rng.random_range(0..30_000));
@@ -60,13 +54,17 @@ fn random_interleavings_end_at_most_once_and_exactly_once_after_shutdown() {
                 let input = random_input(&mut rng, &mut phone);
                 call.handle_input(now, input);
             }
-            ends += count_ends(&mut call);
-            assert!(ends <= 1, "seed {seed}: {ends} ends");
+            seen.take(&mut call);
+            assert!(seen.ends <= 1, "seed {seed}: {} ends", seen.ends);
         }
-        ended_before_shutdown += ends;
+        ended_before_shutdown += seen.ends;
         call.handle_input(now, Input::Shutdown);
-        ends += count_ends(&mut call);
-        assert_eq!(ends, 1, "seed {seed}: {ends} ends after shutdown");
+        seen.take(&mut call);
+        assert_eq!(
+            seen.ends, 1,
+            "seed {seed}: {} ends after shutdown",
+            seen.ends
+        );
     }
     println!("2000 random answered calls: {ended_before_shutdown} ended before the shutdown");
     assert!(ended_before_shutdown > 100 && ended_before_shutdown < 2000);
