@@ -62,6 +62,19 @@ impl Bed {
             .collect()
     }
 
+    /// Waits until at least `calls` answered calls are up (`sipbridge_active_calls`); panics
+    /// after `limit`.
+    pub fn wait_for_active_calls(&self, calls: usize, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while self.metric("sipbridge_active_calls") < calls as f64 {
+            assert!(
+                Instant::now() < deadline,
+                "{calls} calls did not come up within {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// The value of one metric sample (`name{labels}` exactly as exposed), 0 if absent.
     pub fn metric(&self, sample: &str) -> f64 {
         let output = std::process::Command::new("curl")

@@ -41,11 +41,7 @@ fn calls_up_when_the_bridge_is_killed_get_recovered_records_on_its_next_start() 
             })
         })
         .collect();
-    let deadline = Instant::now() + WAIT;
-    while own.metric("sipbridge_active_calls") < CALLS as f64 {
-        assert!(Instant::now() < deadline, "the calls did not come up");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    own.wait_for_active_calls(CALLS, WAIT);
     assert!(own.records(|_| true).is_empty(), "no call has ended yet");
     // The answers' journal entries (and the BYEs kept for a crash) are written and synced
     // by the record writer moments after each 200.
@@ -112,11 +108,7 @@ fn a_sigtermed_bridge_refuses_new_calls_ends_its_calls_at_the_drain_timeout_and_
             })
         })
         .collect();
-    let deadline = Instant::now() + WAIT;
-    while own.metric("sipbridge_active_calls") < CALLS as f64 {
-        assert!(Instant::now() < deadline, "the calls did not come up");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    own.wait_for_active_calls(CALLS, WAIT);
     bridge.signal_terminate();
     std::thread::sleep(Duration::from_millis(300));
     let refused = scenario(

@@ -47,14 +47,6 @@ fn call_up(own: &Bed, label: &str) -> std::thread::JoinHandle<sipbridge_tests::s
     })
 }
 
-fn wait_until_answered(own: &Bed, calls: f64) {
-    let deadline = Instant::now() + WAIT;
-    while own.metric("sipbridge_active_calls") < calls {
-        assert!(Instant::now() < deadline, "the call did not come up");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 fn the_call_ends_and_a_new_one_works_after(fault: &str, stop: fn(&mut OwnLiveKit, &Bed)) {
     let test = format!("a_livekit_server_{fault}_mid_call");
     let Some(bed) = Bed::get(&test) else { return };
@@ -64,7 +56,7 @@ fn the_call_ends_and_a_new_one_works_after(fault: &str, stop: fn(&mut OwnLiveKit
     let bridge = OwnBridge::start_with_livekit(&bed, &name, &livekit.url, YAML);
     let own = bridge.bed.clone();
     let phone = call_up(&own, &format!("{name}-up"));
-    wait_until_answered(&own, 1.0);
+    own.wait_for_active_calls(1, WAIT);
 
     let fault_at = Instant::now();
     stop(&mut livekit, &own);
@@ -82,7 +74,7 @@ fn the_call_ends_and_a_new_one_works_after(fault: &str, stop: fn(&mut OwnLiveKit
 
     livekit = OwnLiveKit::start(&bed, &format!("{name}-again"), port, udp_port);
     let again = call_up(&own, &format!("{name}-again"));
-    wait_until_answered(&own, 1.0);
+    own.wait_for_active_calls(1, WAIT);
     drop(livekit); // The second call ends as the first did.
     assert!(
         again.join().unwrap().passed,
